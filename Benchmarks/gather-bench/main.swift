@@ -1,0 +1,1 @@
+print("gather-bench: not yet")

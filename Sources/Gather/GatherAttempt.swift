@@ -1,0 +1,67 @@
+import Synchronization
+
+/// Handed to a task body for one attempt: which attempt it is, and the hook
+/// through which the engine asks the work to stop.
+///
+/// A body that does not follow Swift cancellation quickly (a child process,
+/// a blocking call) registers a stop hook; the engine calls it once, with the
+/// reason, when it wants the attempt to end, and then waits for the body to
+/// return. Swift cancellation of the attempt happens as well.
+public final class GatherAttempt: Sendable {
+    /// The task's name.
+    public let task: String
+    /// 1 for the first attempt, 2 for the first retry, …
+    public let number: Int
+
+    private struct State {
+        var request: StopRequest?
+        var hook: (@Sendable (StopRequest) -> Void)?
+        var finished = false
+    }
+    private let state = Mutex(State())
+
+    init(task: String, number: Int) {
+        self.task = task
+        self.number = number
+    }
+
+    /// Registers the stop hook. If a stop was already requested the hook runs at once.
+    public func onStop(_ hook: @escaping @Sendable (StopRequest) -> Void) {
+        let pending: StopRequest? = state.withLock { state in
+            if let request = state.request { return request }
+            state.hook = hook
+            return nil
+        }
+        if let pending { hook(pending) }
+    }
+
+    /// The reason the engine asked this attempt to stop, if it did.
+    public var stopRequest: StopRequest? {
+        state.withLock { $0.request }
+    }
+
+    /// Called when the body has returned: a stop requested after this is ignored,
+    /// so a task that ended on its own keeps its own outcome.
+    func markFinished() {
+        state.withLock { state in
+            state.finished = true
+            state.hook = nil
+        }
+    }
+
+    /// Records the first stop request and runs the hook outside the lock.
+    /// Returns false when a stop had already been requested.
+    @discardableResult
+    func requestStop(_ request: StopRequest) -> Bool {
+        let hook: (@Sendable (StopRequest) -> Void)?? = state.withLock { state in
+            guard state.request == nil, !state.finished else { return .none }
+            state.request = request
+            let hook = state.hook
+            state.hook = nil
+            return .some(hook)
+        }
+        guard case .some(let registered) = hook else { return false }
+        registered?(request)
+        return true
+    }
+}

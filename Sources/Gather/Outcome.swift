@@ -1,0 +1,83 @@
+/// How one task ended (SPEC §5). The raw values are the names used in records,
+/// journal fields and `gatherctl` output.
+public enum TaskOutcome: String, Sendable, Hashable, CaseIterable, Codable {
+    case succeeded
+    /// The task reported an error (for a process: an exit status not in `success_exit_codes`).
+    case failed
+    /// Ended by a signal gatherd did not send.
+    case killed
+    case timedOut = "timed-out"
+    /// Never got going: not found, not executable, bad `cwd`, bad user.
+    case spawnFailed = "spawn-failed"
+    /// Stopped on purpose: a sibling failed, a request, the daemon stopping.
+    case cancelled
+    /// Never started.
+    case skipped
+
+    /// The outcomes that count as errors and appear in the compound error.
+    public var isError: Bool {
+        switch self {
+        case .failed, .killed, .timedOut, .spawnFailed: return true
+        case .succeeded, .cancelled, .skipped: return false
+        }
+    }
+}
+
+/// The state of a whole job (SPEC §5).
+public enum JobState: String, Sendable, Hashable, CaseIterable, Codable {
+    case succeeded
+    case failed
+    case interrupted
+    case cancelled
+    case rejected
+
+    /// Where several states apply the highest wins: `failed` > `interrupted` > `cancelled`.
+    /// `rejected` never competes (a rejected job never ran); it ranks highest.
+    public var precedence: Int {
+        switch self {
+        case .succeeded: return 0
+        case .cancelled: return 1
+        case .interrupted: return 2
+        case .failed: return 3
+        case .rejected: return 4
+        }
+    }
+}
+
+/// A job's failure policy (SPEC §2).
+public enum GatherPolicy: String, Sendable, Hashable, CaseIterable, Codable {
+    /// Every task runs; every outcome is gathered (`gather(return_exceptions=True)`).
+    case collectAll = "collect-all"
+    /// On the first error the job is reported failing; running tasks finish, nothing new starts.
+    case failFast = "fail-fast"
+    /// On the first error running tasks are cancelled and nothing new starts.
+    case cancelSiblings = "cancel-siblings"
+}
+
+/// Why a task was cancelled or skipped (SPEC §5). `description` is the text
+/// written in records and journal entries.
+public enum TaskReason: Sendable, Hashable, CustomStringConvertible {
+    /// `X failed`: the sibling whose error stopped this task.
+    case siblingFailed(String)
+    /// `X did not succeed`: the first of `after` that did not succeed.
+    case dependencyDidNotSucceed(String)
+    /// `job failing`: the job failed by a limit of its own, not by a sibling.
+    case jobFailing
+    /// `job timed out`: the job deadline passed before the task started.
+    case jobTimedOut
+    /// `cancelled by request`.
+    case cancelledByRequest
+    /// `daemon stopping`.
+    case daemonStopping
+
+    public var description: String {
+        switch self {
+        case .siblingFailed(let name): return "\(name) failed"
+        case .dependencyDidNotSucceed(let name): return "\(name) did not succeed"
+        case .jobFailing: return "job failing"
+        case .jobTimedOut: return "job timed out"
+        case .cancelledByRequest: return "cancelled by request"
+        case .daemonStopping: return "daemon stopping"
+        }
+    }
+}

@@ -1,0 +1,1 @@
+// The GatherJournal library; see the README for what lives here.

@@ -1,0 +1,1 @@
+// The GatherProcess library; see the README for what lives here.

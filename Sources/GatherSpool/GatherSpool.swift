@@ -1,0 +1,1 @@
+// The GatherSpool library; see the README for what lives here.

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Builds the benchmarks (release) and runs them; --small runs them briefly, as CI does.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+size=full; [ "${1:-}" = "--small" ] && size=small
+for bench in gather-bench; do
+  swift build -c release --product "$bench" 2>&1 | grep -Ev "^\[[0-9]+/[0-9]+\]" || true
+  echo "== $bench ($size)"
+  ".build/release/$bench" "--$size"
+done

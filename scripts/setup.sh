@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs the system packages gatherd builds and tests with, when missing.
+# Debian 12; needs root (or sudo) only when something is missing.
+set -euo pipefail
+need=()
+for pkg in libsystemd-dev pkg-config systemd systemd-container python3; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  echo "setup: installing ${need[*]}"
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need[@]}" >/dev/null
+fi

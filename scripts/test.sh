@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what is missing, builds with warnings treated
+# as failures, runs every test, then builds the benchmarks and runs them small.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+swift build --build-tests 2>&1 | tee "$log"
+if grep -E "^/.*(Sources|Tests|Benchmarks)/.*: warning:" "$log" >/dev/null; then
+  echo "test: the build has warnings (see above)" >&2
+  exit 1
+fi
+swift test
+
+scripts/bench.sh --small
