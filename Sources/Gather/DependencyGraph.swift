@@ -33,6 +33,8 @@ public enum DependencyGraph {
         for (i, name) in names.enumerated() {
             if index[name] != nil { problems.append(.duplicateName(index: i, name: name)) } else { index[name] = i }
         }
+        // The common case, no dependencies at all, needs no graph walk.
+        guard after.contains(where: { !$0.isEmpty }) else { return problems }
         var edges: [[Int]] = Array(repeating: [], count: names.count)
         for (i, deps) in after.enumerated() where i < names.count {
             for (p, dep) in deps.enumerated() {

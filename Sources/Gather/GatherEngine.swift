@@ -70,9 +70,11 @@ struct GatherEngine<Value: Sendable> {
     init(tasks: [GatherTask<Value>], options: GatherOptions) {
         self.tasks = tasks
         self.options = options
-        var index: [String: Int] = [:]
-        for (i, task) in tasks.enumerated() { index[task.name] = i }
         var dependents = [[Int]](repeating: [], count: tasks.count)
+        var index: [String: Int] = [:]
+        if tasks.contains(where: { !$0.after.isEmpty }) {
+            for (i, task) in tasks.enumerated() { index[task.name] = i }
+        }
         var slots: [Slot] = []
         slots.reserveCapacity(tasks.count)
         for (i, task) in tasks.enumerated() {
@@ -284,31 +286,7 @@ struct GatherEngine<Value: Sendable> {
         _ index: Int, outcome: TaskOutcome, reason: TaskReason? = nil, failure: TaskFailure? = nil,
         in group: inout TaskGroup<Message>
     ) {
-        let slot = slots[index]
-        let result = TaskResult(
-            name: tasks[index].name, outcome: outcome, reason: reason, attempts: slot.attempts,
-            failure: failure, startedAt: slot.attempts > 0 ? slot.startedAt : nil,
-            duration: slot.attempts > 0 ? slot.duration : nil)
-        slots[index].result = result
-        slots[index].phase = .done
-        unfinished -= 1
-        options.onEvent?(.taskEnded(result))
-
-        if outcome == .succeeded {
-            for dependent in dependents[index] {
-                guard case .waiting(let remaining) = slots[dependent].phase else { continue }
-                if remaining == 1 {
-                    slots[dependent].phase = .ready
-                    readyQueue.append(dependent)
-                } else {
-                    slots[dependent].phase = .waiting(remaining: remaining - 1)
-                }
-            }
-        } else {
-            for dependent in dependents[index] where isNotStarted(dependent) {
-                finish(dependent, outcome: .skipped, reason: .dependencyDidNotSucceed(tasks[index].name), in: &group)
-            }
-        }
+        record(index, outcome: outcome, reason: reason, failure: failure)
         if let failure, firstError == nil {
             firstError = failure
             options.onEvent?(.firstError(failure))
@@ -321,10 +299,33 @@ struct GatherEngine<Value: Sendable> {
         }
     }
 
-    private func isNotStarted(_ index: Int) -> Bool {
-        switch slots[index].phase {
-        case .waiting, .ready: return true
-        case .running, .retryWait, .done: return false
+    /// Records a final outcome and passes it on to the dependents: they become
+    /// ready, or are skipped — iteratively, so a 10,000-task chain is no deep recursion.
+    private mutating func record(_ index: Int, outcome: TaskOutcome, reason: TaskReason?, failure: TaskFailure?) {
+        var pending = [(index, outcome, reason, failure)]
+        while let (index, outcome, reason, failure) = pending.popLast() {
+            let slot = slots[index]
+            let result = TaskResult(
+                name: tasks[index].name, outcome: outcome, reason: reason, attempts: slot.attempts,
+                failure: failure, startedAt: slot.attempts > 0 ? slot.startedAt : nil,
+                duration: slot.attempts > 0 ? slot.duration : nil)
+            slots[index].result = result
+            slots[index].phase = .done
+            unfinished -= 1
+            options.onEvent?(.taskEnded(result))
+            for dependent in dependents[index] {
+                guard case .waiting(let remaining) = slots[dependent].phase else { continue }
+                if outcome != .succeeded {
+                    // Marked done now so a second failed dependency does not skip it twice.
+                    slots[dependent].phase = .done
+                    pending.append((dependent, .skipped, .dependencyDidNotSucceed(tasks[index].name), nil))
+                } else if remaining == 1 {
+                    slots[dependent].phase = .ready
+                    readyQueue.append(dependent)
+                } else {
+                    slots[dependent].phase = .waiting(remaining: remaining - 1)
+                }
+            }
         }
     }
 
