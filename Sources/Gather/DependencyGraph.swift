@@ -76,6 +76,11 @@ public enum DependencyGraph {
 /// Thrown by ``gather(_:options:)`` when the group cannot run as given.
 public struct GatherDefinitionError: Error, Sendable, CustomStringConvertible {
     public let problems: [DependencyGraph.Problem]
+
+    public init(problems: [DependencyGraph.Problem]) {
+        self.problems = problems
+    }
+
     public var description: String {
         problems.map(\.description).joined(separator: "; ")
     }

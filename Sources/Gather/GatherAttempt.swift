@@ -20,6 +20,7 @@ public final class GatherAttempt: Sendable {
     }
     private let state = Mutex(State())
 
+    @usableFromInline
     init(task: String, number: Int) {
         self.task = task
         self.number = number
@@ -42,6 +43,7 @@ public final class GatherAttempt: Sendable {
 
     /// Called when the body has returned: a stop requested after this is ignored,
     /// so a task that ended on its own keeps its own outcome.
+    @usableFromInline
     func markFinished() {
         state.withLock { state in
             state.finished = true
@@ -51,7 +53,7 @@ public final class GatherAttempt: Sendable {
 
     /// Records the first stop request and runs the hook outside the lock.
     /// Returns false when a stop had already been requested.
-    @discardableResult
+    @usableFromInline @discardableResult
     func requestStop(_ request: StopRequest) -> Bool {
         let hook: (@Sendable (StopRequest) -> Void)?? = state.withLock { state in
             guard state.request == nil, !state.finished else { return .none }

@@ -3,6 +3,7 @@ import Synchronization
 /// Wakes a group's scheduler from outside its task group: a cancel request or
 /// a slot granted by a shared ``TaskSlotPool``. One child task waits on it at a
 /// time; `post` before `wait` is not lost.
+@usableFromInline
 final class GatherMailbox: Sendable {
     private struct State {
         var pending = false
@@ -47,6 +48,7 @@ final class GatherMailbox: Sendable {
         continuation?.resume()
     }
 
+    @usableFromInline
     func wait() async {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in

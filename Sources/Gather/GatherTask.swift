@@ -41,14 +41,13 @@ public struct GatherTask<Value: Sendable>: Sendable {
     /// The delay before retry number `retry` (1-based): `retryDelay` doubled
     /// `retry - 1` times, at most 10 minutes.
     public func delay(beforeRetry retry: Int) -> Duration {
-        let cap = Duration.seconds(600)
-        var delay = retryDelay
-        var step = 1
-        while step < retry && delay < cap {
-            delay = delay * 2
-            step += 1
-        }
-        return min(delay, cap)
+        spec.delay(beforeRetry: retry)
+    }
+
+    /// Everything the scheduler needs: all but the body.
+    @usableFromInline
+    var spec: TaskSpec {
+        TaskSpec(name: name, after: after, retries: retries, retryDelay: retryDelay)
     }
 }
 

@@ -4,14 +4,60 @@ import FoundationEssentials
 import Foundation
 #endif
 
-/// The scheduler behind ``gather(_:options:)``.
+/// What the scheduler needs of a task: everything but its (generic) body.
+@usableFromInline
+struct TaskSpec: Sendable {
+    let name: String
+    let after: [String]
+    let retries: Int
+    let retryDelay: Duration
+
+    @usableFromInline
+    init(name: String, after: [String], retries: Int, retryDelay: Duration) {
+        self.name = name
+        self.after = after
+        self.retries = retries
+        self.retryDelay = retryDelay
+    }
+
+    /// The delay before retry number `retry` (1-based): `retryDelay` doubled
+    /// `retry - 1` times, at most 10 minutes.
+    func delay(beforeRetry retry: Int) -> Duration {
+        let cap = Duration.seconds(600)
+        var delay = retryDelay
+        var step = 1
+        while step < retry && delay < cap {
+            delay = delay * 2
+            step += 1
+        }
+        return min(delay, cap)
+    }
+}
+
+/// The decisions behind ``gather(_:options:)``, as a state machine that knows
+/// nothing of values or task groups.
 ///
-/// One task (the caller's) owns a task group and all state; child tasks run
-/// attempts and report back through the group, so no state is shared and no
-/// lock is taken on the hot path. Outside events (a cancel request, a slot
-/// granted by a shared pool) wake the loop through a ``GatherMailbox`` child;
-/// retry delays and the group deadline through one timer child at a time.
-struct GatherEngine<Value: Sendable> {
+/// The generic shell in `gather` owns the task group: it feeds the scheduler
+/// what happened (an attempt ended, a timer fired, the mailbox woke) and
+/// carries out the ``Action``s the scheduler asks for. Keeping the scheduler
+/// non-generic lets it be compiled once, fully optimised, whatever the value
+/// type of the caller's tasks. All its state is owned by the one task that runs
+/// the group loop: no lock on the hot path.
+@usableFromInline
+struct GatherScheduler {
+    /// What the shell must do on the scheduler's behalf.
+    @usableFromInline
+    enum Action {
+        /// Start an attempt of task `index` in a child task.
+        case start(index: Int, attempt: GatherAttempt)
+        /// Add a timer child that returns at `instant`.
+        case arm(ContinuousClock.Instant)
+        /// Add a child that waits on the mailbox.
+        case watchMailbox(GatherMailbox)
+        /// Cancel every child (running attempts were already asked to stop).
+        case cancelAll
+    }
+
     private enum Phase {
         case waiting(remaining: Int)
         case ready
@@ -23,27 +69,17 @@ struct GatherEngine<Value: Sendable> {
     private struct Slot {
         var phase: Phase
         var attempts = 0
-        var lastResult: Result<Value, any Error>?
         var lastFailure: TaskFailure?
         var startedAt: Date?
         var duration: Duration?
         var result: TaskResult?
     }
 
-    /// The two sides of an attempt with a timeout.
-    private enum Race: Sendable {
-        case body(Result<Value, any Error>)
-        case timer(fired: Bool)
-    }
+    /// Actions for the shell, drained after every call.
+    @usableFromInline
+    var actions: [Action] = []
 
-    /// What a child task of the group returns.
-    private enum Message: Sendable {
-        case attemptEnded(index: Int, result: Result<Value, any Error>, duration: Duration)
-        case timer(ContinuousClock.Instant)
-        case mailbox
-    }
-
-    private let tasks: [GatherTask<Value>]
+    private let tasks: [TaskSpec]
     private let options: GatherOptions
     private let clock = ContinuousClock()
     private var slots: [Slot]
@@ -67,7 +103,8 @@ struct GatherEngine<Value: Sendable> {
     /// mailbox child is added any more (they would return at once, in a loop).
     private var groupCancelled = false
 
-    init(tasks: [GatherTask<Value>], options: GatherOptions) {
+    @usableFromInline
+    init(tasks: [TaskSpec], options: GatherOptions) {
         self.tasks = tasks
         self.options = options
         var dependents = [[Int]](repeating: [], count: tasks.count)
@@ -86,64 +123,85 @@ struct GatherEngine<Value: Sendable> {
         self.unfinished = tasks.count
         self.mailbox = (options.control != nil || options.slotPool != nil) ? GatherMailbox() : nil
         readyQueue.reserveCapacity(tasks.count)
-        for i in slots.indices where task(i).after.isEmpty { readyQueue.append(i) }
+        for i in slots.indices where tasks[i].after.isEmpty { readyQueue.append(i) }
     }
 
-    private func task(_ i: Int) -> GatherTask<Value> { tasks[i] }
 
-    mutating func run() async -> GatheredResults<Value> {
+    /// True once every task has its final outcome.
+    @usableFromInline
+    var isFinished: Bool { unfinished == 0 }
+
+    /// Arms the deadline, hooks up outside cancellation and starts what is ready.
+    @usableFromInline
+    mutating func begin(callerCancelled: Bool) {
         if let timeout = options.timeout { deadline = clock.now.advanced(by: timeout) }
         if let control = options.control, let mailbox {
             control.whenCancelled { _ in mailbox.post() }
         }
-        await withTaskGroup(of: Message.self) { group in
-            if let deadline { arm(deadline, in: &group) }
-            if let mailbox { watchMailbox(mailbox, in: &group) }
-            checkOutsideCancel(in: &group)
-            startReady(in: &group)
-            while unfinished > 0, let message = await group.next() {
-                checkOutsideCancel(in: &group)
-                switch message {
-                case .attemptEnded(let index, let result, let duration):
-                    attemptEnded(index, result: result, duration: duration, in: &group)
-                case .timer(let instant):
-                    if armedTimer == instant { armedTimer = nil }
-                    timerFired(in: &group)
-                case .mailbox:
-                    mailboxWaiting = false
-                    takeGrants()
-                    if unfinished > 0, let mailbox { watchMailbox(mailbox, in: &group) }
-                }
-                startReady(in: &group)
-                if stopStarting { returnGrants() }
-            }
-            // Only stale timers and the mailbox can be left; end them.
-            options.control?.clearWaiter()
-            mailbox?.close()
-            group.cancelAll()
-        }
+        if let deadline { arm(deadline) }
+        if let mailbox { watchMailbox(mailbox) }
+        afterEvent(callerCancelled: callerCancelled)
+    }
+
+    /// An attempt's body returned (`error == nil`) or threw.
+    @usableFromInline
+    mutating func attemptEnded(_ index: Int, error: (any Error)?, duration: Duration, callerCancelled: Bool) {
+        checkOutsideCancel(callerCancelled: callerCancelled)
+        attemptEnded(index, error: error, duration: duration)
+        afterEvent(callerCancelled: callerCancelled)
+    }
+
+    /// A timer child returned.
+    @usableFromInline
+    mutating func timerFired(_ instant: ContinuousClock.Instant, callerCancelled: Bool) {
+        checkOutsideCancel(callerCancelled: callerCancelled)
+        if armedTimer == instant { armedTimer = nil }
+        timerFired()
+        afterEvent(callerCancelled: callerCancelled)
+    }
+
+    /// The mailbox child returned: a cancel request or a pool grant.
+    @usableFromInline
+    mutating func mailboxWoke(callerCancelled: Bool) {
+        mailboxWaiting = false
+        checkOutsideCancel(callerCancelled: callerCancelled)
+        takeGrants()
+        if unfinished > 0, let mailbox { watchMailbox(mailbox) }
+        afterEvent(callerCancelled: callerCancelled)
+    }
+
+    private mutating func afterEvent(callerCancelled: Bool) {
+        checkOutsideCancel(callerCancelled: callerCancelled)
+        startReady()
+        if stopStarting { returnGrants() }
+    }
+
+    /// Called once the loop is over, after the shell cancelled the leftovers;
+    /// gives back pool slots and returns the results.
+    @usableFromInline
+    mutating func end() -> (tasks: [TaskResult], jobFailure: TaskFailure?, firstError: TaskFailure?, cancelReason: TaskReason?) {
+        options.control?.clearWaiter()
+        mailbox?.close()
         if let id = poolWaiterID, let pool = options.slotPool, !pool.cancelWait(id: id) {
             takeGrants()
         }
         returnGrants()
-        return GatheredResults(
-            tasks: slots.map { $0.result! },
-            lastAttempts: slots.map(\.lastResult),
-            jobFailure: jobFailure,
-            firstError: firstError,
-            cancelReason: cancelReason
-        )
+        let results = slots.map { slot -> TaskResult in
+            guard let result = slot.result else { fatalError("gather ended with a task that has no outcome") }
+            return result
+        }
+        return (results, jobFailure, firstError, cancelReason)
     }
 
     // MARK: Starting
 
-    private mutating func startReady(in group: inout TaskGroup<Message>) {
+    private mutating func startReady() {
         while !stopStarting, readyHead < readyQueue.count {
             if let limit = options.maxParallel, running >= limit { return }
             guard acquireSlot() else { return }
             let index = readyQueue[readyHead]
             readyHead += 1
-            start(index, in: &group)
+            start(index)
         }
         if readyHead == readyQueue.count, readyHead > 0 {
             readyQueue.removeAll(keepingCapacity: true)
@@ -179,94 +237,56 @@ struct GatherEngine<Value: Sendable> {
         grantedSlots += granted
     }
 
-    private mutating func start(_ index: Int, in group: inout TaskGroup<Message>) {
+    private mutating func start(_ index: Int) {
         slots[index].attempts += 1
         let number = slots[index].attempts
-        let task = tasks[index]
-        let attempt = GatherAttempt(task: task.name, number: number)
+        let name = tasks[index].name
+        let attempt = GatherAttempt(task: name, number: number)
         slots[index].phase = .running(attempt)
         slots[index].startedAt = Date()
         running += 1
-        options.onEvent?(.attemptStarted(task: task.name, attempt: number))
-        let clock = self.clock
-        group.addTask {
-            let began = clock.now
-            let result = await Self.runAttempt(task, attempt)
-            attempt.markFinished()
-            return .attemptEnded(index: index, result: result, duration: began.duration(to: clock.now))
-        }
-    }
-
-    /// One attempt; with a timeout, the body races a sleep in a small group of
-    /// its own so that only this attempt is cancelled when time runs out.
-    private static func runAttempt(_ task: GatherTask<Value>, _ attempt: GatherAttempt) async -> Result<Value, any Error> {
-        guard let timeout = task.timeout else {
-            do { return .success(try await task.body(attempt)) } catch { return .failure(error) }
-        }
-        return await withTaskGroup(of: Race.self) { race in
-            race.addTask {
-                do { return .body(.success(try await task.body(attempt))) } catch { return .body(.failure(error)) }
-            }
-            race.addTask {
-                do { try await Task.sleep(for: timeout); return .timer(fired: true) } catch { return .timer(fired: false) }
-            }
-            while let next = await race.next() {
-                switch next {
-                case .body(let result):
-                    race.cancelAll()
-                    return result
-                case .timer(let fired):
-                    if fired {
-                        attempt.requestStop(.timedOut(timeout))
-                        race.cancelAll()
-                    }
-                }
-            }
-            fatalError("attempt race ended without the body's result")
-        }
+        options.onEvent?(.attemptStarted(task: name, attempt: number))
+        actions.append(.start(index: index, attempt: attempt))
     }
 
     // MARK: Ending
 
-    private mutating func attemptEnded(
-        _ index: Int, result: Result<Value, any Error>, duration: Duration, in group: inout TaskGroup<Message>
-    ) {
+    private mutating func attemptEnded(_ index: Int, error: (any Error)?, duration: Duration) {
         guard case .running(let attempt) = slots[index].phase else {
             fatalError("attempt of \(tasks[index].name) ended while not running")
         }
         running -= 1
         options.slotPool?.release()
-        slots[index].lastResult = result
         slots[index].duration = duration
         let name = tasks[index].name
         switch attempt.stopRequest {
         case .timedOut(let limit)?:
-            attemptFailed(index, TaskFailure(task: name, error: GatherTimeout(limit: limit, isJobDeadline: false), outcome: .timedOut), in: &group)
+            attemptFailed(index, TaskFailure(task: name, error: GatherTimeout(limit: limit, isJobDeadline: false), outcome: .timedOut))
         case .jobTimedOut(let limit)?:
-            finishError(index, TaskFailure(task: name, error: GatherTimeout(limit: limit, isJobDeadline: true), outcome: .timedOut), in: &group)
+            finishError(index, TaskFailure(task: name, error: GatherTimeout(limit: limit, isJobDeadline: true), outcome: .timedOut))
         case .cancelled(let reason)?:
-            finish(index, outcome: .cancelled, reason: reason, in: &group)
+            finish(index, outcome: .cancelled, reason: reason)
         case nil:
-            switch result {
-            case .success:
-                finish(index, outcome: .succeeded, in: &group)
-            case .failure(let error) where error is CancellationError && cancelReason != nil:
+            switch error {
+            case nil:
+                finish(index, outcome: .succeeded)
+            case let error? where error is CancellationError && cancelReason != nil:
                 // Ended by the outer task's cancellation before a stop was recorded.
-                finish(index, outcome: .cancelled, reason: cancelReason, in: &group)
-            case .failure(let error):
+                finish(index, outcome: .cancelled, reason: cancelReason)
+            case let error?:
                 var outcome = (error as? any GatherTaskError)?.outcome ?? .failed
                 if !outcome.isError { outcome = .failed }
-                attemptFailed(index, TaskFailure(task: name, error: error, outcome: outcome), in: &group)
+                attemptFailed(index, TaskFailure(task: name, error: error, outcome: outcome))
             }
         }
     }
 
-    private mutating func attemptFailed(_ index: Int, _ failure: TaskFailure, in group: inout TaskGroup<Message>) {
+    private mutating func attemptFailed(_ index: Int, _ failure: TaskFailure) {
         let task = tasks[index]
         let attempts = slots[index].attempts
         slots[index].lastFailure = failure
         guard !stopStarting, attempts <= task.retries else {
-            finishError(index, failure, in: &group)
+            finishError(index, failure)
             return
         }
         let delay = task.delay(beforeRetry: attempts)
@@ -274,27 +294,25 @@ struct GatherEngine<Value: Sendable> {
         slots[index].phase = .retryWait
         let due = clock.now.advanced(by: delay)
         retryDue.append((due, index))
-        arm(due, in: &group)
+        arm(due)
     }
 
-    private mutating func finishError(_ index: Int, _ failure: TaskFailure, in group: inout TaskGroup<Message>) {
+    private mutating func finishError(_ index: Int, _ failure: TaskFailure) {
         slots[index].lastFailure = failure
-        finish(index, outcome: failure.outcome, failure: failure, in: &group)
+        finish(index, outcome: failure.outcome, failure: failure)
     }
 
     private mutating func finish(
-        _ index: Int, outcome: TaskOutcome, reason: TaskReason? = nil, failure: TaskFailure? = nil,
-        in group: inout TaskGroup<Message>
-    ) {
+        _ index: Int, outcome: TaskOutcome, reason: TaskReason? = nil, failure: TaskFailure? = nil) {
         record(index, outcome: outcome, reason: reason, failure: failure)
         if let failure, firstError == nil {
             firstError = failure
             options.onEvent?(.firstError(failure))
             switch options.policy {
             case .collectAll: break
-            case .failFast: stopAll(skipReason: .siblingFailed(failure.task), stopRunning: nil, in: &group)
+            case .failFast: stopAll(skipReason: .siblingFailed(failure.task), stopRunning: nil)
             case .cancelSiblings:
-                stopAll(skipReason: .siblingFailed(failure.task), stopRunning: .cancelled(.siblingFailed(failure.task)), in: &group)
+                stopAll(skipReason: .siblingFailed(failure.task), stopRunning: .cancelled(.siblingFailed(failure.task)))
             }
         }
     }
@@ -331,14 +349,14 @@ struct GatherEngine<Value: Sendable> {
 
     /// Stops starting: tasks not started are skipped, tasks waiting to retry
     /// keep their last outcome, running ones are asked to stop (if `stopRunning`).
-    private mutating func stopAll(skipReason: TaskReason, stopRunning: StopRequest?, in group: inout TaskGroup<Message>) {
+    private mutating func stopAll(skipReason: TaskReason, stopRunning: StopRequest?) {
         stopStarting = true
         for index in slots.indices {
             switch slots[index].phase {
             case .waiting, .ready:
-                finish(index, outcome: .skipped, reason: skipReason, in: &group)
+                finish(index, outcome: .skipped, reason: skipReason)
             case .retryWait:
-                if let failure = slots[index].lastFailure { finishError(index, failure, in: &group) }
+                if let failure = slots[index].lastFailure { finishError(index, failure) }
             case .running(let attempt):
                 if let stopRunning { attempt.requestStop(stopRunning) }
             case .done:
@@ -349,7 +367,7 @@ struct GatherEngine<Value: Sendable> {
         readyQueue.removeAll()
         readyHead = 0
         if stopRunning != nil {
-            group.cancelAll()
+            actions.append(.cancelAll)
             groupCancelled = true
             deadline = nil
         }
@@ -357,22 +375,18 @@ struct GatherEngine<Value: Sendable> {
 
     // MARK: Time and outside events
 
-    private mutating func arm(_ due: ContinuousClock.Instant, in group: inout TaskGroup<Message>) {
+    private mutating func arm(_ due: ContinuousClock.Instant) {
         guard !groupCancelled else { return }
         if let armed = armedTimer, armed <= due { return }
         armedTimer = due
-        let clock = self.clock
-        group.addTask {
-            try? await Task.sleep(until: due, clock: clock)
-            return .timer(due)
-        }
+        actions.append(.arm(due))
     }
 
-    private mutating func timerFired(in group: inout TaskGroup<Message>) {
+    private mutating func timerFired() {
         let now = clock.now
         if let deadline, deadline <= now, !stopStarting || running > 0 {
             self.deadline = nil
-            jobDeadlinePassed(in: &group)
+            jobDeadlinePassed()
         }
         var index = 0
         while index < retryDue.count {
@@ -388,38 +402,35 @@ struct GatherEngine<Value: Sendable> {
             }
         }
         if let next = ([deadline].compactMap { $0 } + retryDue.map(\.due)).min() {
-            arm(next, in: &group)
+            arm(next)
         }
     }
 
-    private mutating func jobDeadlinePassed(in group: inout TaskGroup<Message>) {
+    private mutating func jobDeadlinePassed() {
         guard let limit = options.timeout else { return }
         if running == 0 {
             jobFailure = TaskFailure(task: "job", error: GatherTimeout(limit: limit, isJobDeadline: false), outcome: .timedOut)
         }
         let reason: TaskReason = .jobTimedOut
-        stopAll(skipReason: reason, stopRunning: .jobTimedOut(limit), in: &group)
+        stopAll(skipReason: reason, stopRunning: .jobTimedOut(limit))
         if firstError == nil, let jobFailure {
             firstError = jobFailure
             options.onEvent?(.firstError(jobFailure))
         }
     }
 
-    private mutating func checkOutsideCancel(in group: inout TaskGroup<Message>) {
+    private mutating func checkOutsideCancel(callerCancelled: Bool) {
         guard cancelReason == nil else { return }
-        let reason = options.control?.reason ?? (Task.isCancelled ? .cancelledByRequest : nil)
+        let reason = options.control?.reason ?? (callerCancelled ? .cancelledByRequest : nil)
         guard let reason else { return }
         cancelReason = reason
-        stopAll(skipReason: reason, stopRunning: .cancelled(reason), in: &group)
+        stopAll(skipReason: reason, stopRunning: .cancelled(reason))
     }
 
-    private mutating func watchMailbox(_ mailbox: GatherMailbox, in group: inout TaskGroup<Message>) {
+    private mutating func watchMailbox(_ mailbox: GatherMailbox) {
         let wanted = cancelReason == nil && (options.control != nil || (options.slotPool != nil && !stopStarting))
         guard !mailboxWaiting, !groupCancelled, wanted else { return }
         mailboxWaiting = true
-        group.addTask {
-            await mailbox.wait()
-            return .mailbox
-        }
+        actions.append(.watchMailbox(mailbox))
     }
 }
