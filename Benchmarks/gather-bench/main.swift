@@ -1,7 +1,7 @@
 // gather-bench: the cost of the policy engine against a bare task group.
 //
 // Gathers N no-op closures under each policy and with a bare `withTaskGroup`
-// (the same closures, results summed), alternating the contenders each round,
+// (the same closures, outcomes kept in task order), alternating the contenders each round,
 // and prints the median wall time of each, the ratio to the bare group, and how
 // each grows from N/10 to N tasks. `--full`: N = 100,000, 5 rounds (release
 // build). `--small` (CI): N = 10,000, 1 round.
@@ -12,16 +12,34 @@ let large = full ? 100_000 : 10_000
 let rounds = full ? 5 : 1
 let clock = ContinuousClock()
 
+/// The baseline: the same closures in a bare task group, each outcome kept in
+/// task order (what any gather has to do), no policy, no bookkeeping.
+/// The baseline: the same closures in a bare task group, each outcome kept in
+/// task order (what any gather has to do), no policy, no bookkeeping.
 func bare(_ n: Int) async -> Duration {
+    let bodies: [@Sendable () async throws -> Int] = (0..<n).map { i in { i } }
     let start = clock.now
-    let sum = await withTaskGroup(of: Int.self) { group in
-        for i in 0..<n { group.addTask { i } }
-        var sum = 0
-        for await value in group { sum &+= value }
-        return sum
+    var results = [Result<Int, any Error>?](repeating: nil, count: n)
+    await withTaskGroup(of: Outcome.self) { group in
+        for (index, body) in bodies.enumerated() {
+            group.addTask { await Outcome(index: index, result: Result { try await body() }) }
+        }
+        while let outcome = await group.next() { results[outcome.index] = outcome.result }
     }
-    precondition(sum == n * (n - 1) / 2)
-    return start.duration(to: clock.now)
+    let elapsed = start.duration(to: clock.now)
+    precondition(results.count { if case .success? = $0 { true } else { false } } == n)
+    return elapsed
+}
+
+struct Outcome: Sendable {
+    let index: Int
+    let result: Result<Int, any Error>
+}
+
+extension Result where Failure == any Error {
+    init(catching body: () async throws -> Success) async {
+        do { self = .success(try await body()) } catch { self = .failure(error) }
+    }
 }
 
 func gathered(_ n: Int, _ policy: GatherPolicy) async -> Duration {

@@ -29,12 +29,15 @@ public enum DependencyGraph {
     ///   - after: for each task, the names it waits for.
     public static func problems(names: [String], after: [[String]]) -> [Problem] {
         var problems: [Problem] = []
-        var index: [String: Int] = [:]
-        for (i, name) in names.enumerated() {
-            if index[name] != nil { problems.append(.duplicateName(index: i, name: name)) } else { index[name] = i }
+        var seen = Set<String>(minimumCapacity: names.count)
+        for (i, name) in names.enumerated() where !seen.insert(name).inserted {
+            problems.append(.duplicateName(index: i, name: name))
         }
-        // The common case, no dependencies at all, needs no graph walk.
+        // The common case, no dependencies at all, needs no graph.
         guard after.contains(where: { !$0.isEmpty }) else { return problems }
+        var index: [String: Int] = [:]
+        index.reserveCapacity(names.count)
+        for (i, name) in names.enumerated().reversed() { index[name] = i }  // first occurrence wins
         var edges: [[Int]] = Array(repeating: [], count: names.count)
         for (i, deps) in after.enumerated() where i < names.count {
             for (p, dep) in deps.enumerated() {

@@ -53,85 +53,119 @@ public func gather<Value: Sendable>(
     // The shell: generic, inlined into the caller so that values of its type are
     // handled without runtime generics; every decision is the scheduler's.
     var scheduler = GatherScheduler(tasks: tasks.map(\.spec), options: options)
-    var lastAttempts = [Result<Value, any Error>?](repeating: nil, count: tasks.count)
-    await withTaskGroup(of: GatherMessage<Value>.self) { group in
+    let lastAttempts = AttemptResults<Value>(count: tasks.count)
+    await withTaskGroup(of: GatherMessage.self) { group in
         scheduler.begin(callerCancelled: Task.isCancelled)
-        perform(&scheduler.actions, tasks, &group)
+        perform(&scheduler, tasks, lastAttempts, &group)
         while !scheduler.isFinished, let message = await group.next() {
             switch message {
-            case .attemptEnded(let index, let result, let duration):
-                lastAttempts[index] = result
-                let error: (any Error)?
-                if case .failure(let failure) = result { error = failure } else { error = nil }
-                scheduler.attemptEnded(index, error: error, duration: duration, callerCancelled: Task.isCancelled)
+            case .attemptEnded(let index, let error, let began, let ended):
+                scheduler.attemptEnded(index, error: error, began: began, ended: ended, callerCancelled: Task.isCancelled)
             case .timer(let instant):
                 scheduler.timerFired(instant, callerCancelled: Task.isCancelled)
             case .mailbox:
                 scheduler.mailboxWoke(callerCancelled: Task.isCancelled)
             }
-            perform(&scheduler.actions, tasks, &group)
+            perform(&scheduler, tasks, lastAttempts, &group)
         }
         // Only stale timers and the mailbox can be left; end them.
         group.cancelAll()
     }
     let end = scheduler.end()
     return GatheredResults(
-        tasks: end.tasks, lastAttempts: lastAttempts, jobFailure: end.jobFailure,
+        tasks: end.tasks, lastAttempts: lastAttempts.collect(), jobFailure: end.jobFailure,
         firstError: end.firstError, cancelReason: end.cancelReason)
 }
 
-/// What a child task of a gathered group returns to the loop.
+/// What each task's last attempt returned, written by the attempt's child task
+/// just before it ends and read after the group is done.
+///
+/// Each slot is written only by the one attempt running for that task, and
+/// attempts of a task never overlap (a retry starts after the loop received the
+/// previous attempt's message), so no lock is needed; the task group's
+/// completion orders every write before the final read. This keeps the
+/// messages non-generic, so the runtime never copies a generic payload.
 @usableFromInline
-enum GatherMessage<Value: Sendable>: Sendable {
-    case attemptEnded(index: Int, result: Result<Value, any Error>, duration: Duration)
-    case timer(ContinuousClock.Instant)
-    case mailbox
+final class AttemptResults<Value: Sendable>: @unchecked Sendable {
+    @usableFromInline let storage: UnsafeMutableBufferPointer<Result<Value, any Error>?>
+
+    @inlinable
+    init(count: Int) {
+        storage = .allocate(capacity: count)
+        storage.initialize(repeating: nil)
+    }
+
+    @inlinable
+    func store(_ result: Result<Value, any Error>, at index: Int) {
+        storage[index] = result
+    }
+
+    @inlinable
+    func collect() -> [Result<Value, any Error>?] { Array(storage) }
+
+    @inlinable
+    deinit {
+        storage.deinitialize()
+        storage.deallocate()
+    }
 }
 
-/// Carries out the scheduler's actions on the task group.
+/// Carries out the scheduler's actions on the task group, then starts every
+/// attempt the scheduler allows now.
 @inlinable
 func perform<Value: Sendable>(
-    _ actions: inout [GatherScheduler.Action], _ tasks: [GatherTask<Value>],
-    _ group: inout TaskGroup<GatherMessage<Value>>
+    _ scheduler: inout GatherScheduler, _ tasks: [GatherTask<Value>], _ results: AttemptResults<Value>,
+    _ group: inout TaskGroup<GatherMessage>
 ) {
-    for action in actions {
-        switch action {
-        case .start(let index, let attempt):
-            let task = tasks[index]
-            group.addTask {
-                let clock = ContinuousClock()
-                let began = clock.now
-                let result = await runAttempt(task, attempt)
-                attempt.markFinished()
-                return .attemptEnded(index: index, result: result, duration: began.duration(to: clock.now))
+    if !scheduler.actions.isEmpty {
+        for action in scheduler.actions {
+            switch action {
+            case .arm(let due):
+                group.addTask {
+                    try? await Task.sleep(until: due, clock: .continuous)
+                    return .timer(due)
+                }
+            case .watchMailbox(let mailbox):
+                group.addTask {
+                    await mailbox.wait()
+                    return .mailbox
+                }
+            case .cancelAll:
+                group.cancelAll()
             }
-        case .arm(let due):
-            group.addTask {
-                try? await Task.sleep(until: due, clock: .continuous)
-                return .timer(due)
-            }
-        case .watchMailbox(let mailbox):
-            group.addTask {
-                await mailbox.wait()
-                return .mailbox
-            }
-        case .cancelAll:
-            group.cancelAll()
+        }
+        scheduler.actions.removeAll(keepingCapacity: true)
+    }
+    while let start = scheduler.nextStart() {
+        // Capture only what the attempt needs: fewer retains per child.
+        let index = start.index
+        let attempt = start.attempt
+        let body = tasks[index].body
+        let timeout = tasks[index].timeout
+        group.addTask {
+            let began = ContinuousClock.now
+            let result = await runAttempt(body, timeout: timeout, attempt)
+            attempt.markFinished()
+            results.store(result, at: index)
+            let error: (any Error)?
+            if case .failure(let failure) = result { error = failure } else { error = nil }
+            return .attemptEnded(index: index, error: error, began: began, ended: .now)
         }
     }
-    actions.removeAll(keepingCapacity: true)
 }
 
 /// One attempt; with a timeout, the body races a sleep in a small group of its
 /// own so that only this attempt is cancelled when its time runs out.
 @inlinable
-func runAttempt<Value: Sendable>(_ task: GatherTask<Value>, _ attempt: GatherAttempt) async -> Result<Value, any Error> {
-    guard let timeout = task.timeout else {
-        do { return .success(try await task.body(attempt)) } catch { return .failure(error) }
+func runAttempt<Value: Sendable>(
+    _ body: @escaping @Sendable (GatherAttempt) async throws -> Value, timeout: Duration?, _ attempt: GatherAttempt
+) async -> Result<Value, any Error> {
+    guard let timeout else {
+        do { return .success(try await body(attempt)) } catch { return .failure(error) }
     }
     return await withTaskGroup(of: AttemptRace<Value>.self) { race in
         race.addTask {
-            do { return .body(.success(try await task.body(attempt))) } catch { return .body(.failure(error)) }
+            do { return .body(.success(try await body(attempt))) } catch { return .body(.failure(error)) }
         }
         race.addTask {
             do { try await Task.sleep(for: timeout); return .timer(fired: true) } catch { return .timer(fired: false) }

@@ -34,6 +34,23 @@ struct TaskSpec: Sendable {
     }
 }
 
+/// What a child task of a gathered group returns to the loop. Not generic: an
+/// attempt's value goes to ``AttemptResults``, so the runtime only ever copies
+/// this small concrete enum.
+@usableFromInline
+enum GatherMessage: Sendable {
+    case attemptEnded(index: Int, error: (any Error)?, began: ContinuousClock.Instant, ended: ContinuousClock.Instant)
+    case timer(ContinuousClock.Instant)
+    case mailbox
+}
+
+/// An attempt the scheduler wants started.
+@usableFromInline
+struct StartOrder {
+    @usableFromInline let index: Int
+    @usableFromInline let attempt: GatherAttempt
+}
+
 /// The decisions behind ``gather(_:options:)``, as a state machine that knows
 /// nothing of values or task groups.
 ///
@@ -48,8 +65,6 @@ struct GatherScheduler {
     /// What the shell must do on the scheduler's behalf.
     @usableFromInline
     enum Action {
-        /// Start an attempt of task `index` in a child task.
-        case start(index: Int, attempt: GatherAttempt)
         /// Add a timer child that returns at `instant`.
         case arm(ContinuousClock.Instant)
         /// Add a child that waits on the mailbox.
@@ -69,10 +84,10 @@ struct GatherScheduler {
     private struct Slot {
         var phase: Phase
         var attempts = 0
-        var lastFailure: TaskFailure?
-        var startedAt: Date?
+        var began: ContinuousClock.Instant?
         var duration: Duration?
-        var result: TaskResult?
+        var outcome: TaskOutcome?
+        var reason: TaskReason?
     }
 
     /// Actions for the shell, drained after every call.
@@ -82,7 +97,12 @@ struct GatherScheduler {
     private let tasks: [TaskSpec]
     private let options: GatherOptions
     private let clock = ContinuousClock()
+    /// One reading of both clocks: an attempt's wall-clock start is derived from
+    /// its monotonic one, so the hot path reads one clock only.
+    private let anchor = (wall: Date(), monotonic: ContinuousClock.now)
     private var slots: [Slot]
+    /// The last error of each task that had one; few tasks fail, so it is kept apart.
+    private var lastFailures: [Int: TaskFailure] = [:]
     private var dependents: [[Int]]
     private var readyQueue: [Int] = []
     private var readyHead = 0
@@ -145,9 +165,13 @@ struct GatherScheduler {
 
     /// An attempt's body returned (`error == nil`) or threw.
     @usableFromInline
-    mutating func attemptEnded(_ index: Int, error: (any Error)?, duration: Duration, callerCancelled: Bool) {
+    mutating func attemptEnded(
+        _ index: Int, error: (any Error)?, began: ContinuousClock.Instant, ended: ContinuousClock.Instant,
+        callerCancelled: Bool
+    ) {
         checkOutsideCancel(callerCancelled: callerCancelled)
-        attemptEnded(index, error: error, duration: duration)
+        slots[index].began = began
+        attemptEnded(index, error: error, duration: began.duration(to: ended))
         afterEvent(callerCancelled: callerCancelled)
     }
 
@@ -172,7 +196,6 @@ struct GatherScheduler {
 
     private mutating func afterEvent(callerCancelled: Bool) {
         checkOutsideCancel(callerCancelled: callerCancelled)
-        startReady()
         if stopStarting { returnGrants() }
     }
 
@@ -186,27 +209,28 @@ struct GatherScheduler {
             takeGrants()
         }
         returnGrants()
-        let results = slots.map { slot -> TaskResult in
-            guard let result = slot.result else { fatalError("gather ended with a task that has no outcome") }
-            return result
-        }
+        let results = slots.indices.map(result(of:))
         return (results, jobFailure, firstError, cancelReason)
     }
 
     // MARK: Starting
 
-    private mutating func startReady() {
-        while !stopStarting, readyHead < readyQueue.count {
-            if let limit = options.maxParallel, running >= limit { return }
-            guard acquireSlot() else { return }
-            let index = readyQueue[readyHead]
-            readyHead += 1
-            start(index)
+    /// The next attempt to start, if the limits allow one now. The shell pulls
+    /// starts one by one after every event (no array of 100,000 start actions).
+    @usableFromInline
+    mutating func nextStart() -> StartOrder? {
+        guard !stopStarting, readyHead < readyQueue.count else {
+            if readyHead > 0, readyHead == readyQueue.count {
+                readyQueue.removeAll(keepingCapacity: true)
+                readyHead = 0
+            }
+            return nil
         }
-        if readyHead == readyQueue.count, readyHead > 0 {
-            readyQueue.removeAll(keepingCapacity: true)
-            readyHead = 0
-        }
+        if let limit = options.maxParallel, running >= limit { return nil }
+        guard acquireSlot() else { return nil }
+        let index = readyQueue[readyHead]
+        readyHead += 1
+        return StartOrder(index: index, attempt: start(index))
     }
 
     /// A shared-pool slot for one more attempt: one granted earlier, a free
@@ -237,16 +261,15 @@ struct GatherScheduler {
         grantedSlots += granted
     }
 
-    private mutating func start(_ index: Int) {
+    private mutating func start(_ index: Int) -> GatherAttempt {
         slots[index].attempts += 1
         let number = slots[index].attempts
         let name = tasks[index].name
         let attempt = GatherAttempt(task: name, number: number)
         slots[index].phase = .running(attempt)
-        slots[index].startedAt = Date()
         running += 1
         options.onEvent?(.attemptStarted(task: name, attempt: number))
-        actions.append(.start(index: index, attempt: attempt))
+        return attempt
     }
 
     // MARK: Ending
@@ -284,7 +307,7 @@ struct GatherScheduler {
     private mutating func attemptFailed(_ index: Int, _ failure: TaskFailure) {
         let task = tasks[index]
         let attempts = slots[index].attempts
-        slots[index].lastFailure = failure
+        lastFailures[index] = failure
         guard !stopStarting, attempts <= task.retries else {
             finishError(index, failure)
             return
@@ -298,7 +321,7 @@ struct GatherScheduler {
     }
 
     private mutating func finishError(_ index: Int, _ failure: TaskFailure) {
-        slots[index].lastFailure = failure
+        lastFailures[index] = failure
         finish(index, outcome: failure.outcome, failure: failure)
     }
 
@@ -317,26 +340,35 @@ struct GatherScheduler {
         }
     }
 
+    private func wallClock(_ instant: ContinuousClock.Instant) -> Date {
+        let offset = anchor.monotonic.duration(to: instant)
+        let seconds = Double(offset.components.seconds) + Double(offset.components.attoseconds) / 1e18
+        return anchor.wall.addingTimeInterval(seconds)
+    }
+
+    /// The final result of a task that has its outcome.
+    private func result(of index: Int) -> TaskResult {
+        let slot = slots[index]
+        guard let outcome = slot.outcome else { fatalError("task \(tasks[index].name) has no outcome yet") }
+        let ran = slot.attempts > 0
+        return TaskResult(
+            name: tasks[index].name, outcome: outcome, reason: slot.reason, attempts: slot.attempts,
+            failure: outcome.isError ? lastFailures[index] : nil, startedAt: ran ? slot.began.map(wallClock) : nil,
+            duration: ran ? slot.duration : nil)
+    }
+
     /// Records a final outcome and passes it on to the dependents: they become
     /// ready, or are skipped — iteratively, so a 10,000-task chain is no deep recursion.
     private mutating func record(_ index: Int, outcome: TaskOutcome, reason: TaskReason?, failure: TaskFailure?) {
-        var pending = [(index, outcome, reason, failure)]
-        while let (index, outcome, reason, failure) = pending.popLast() {
-            let slot = slots[index]
-            let result = TaskResult(
-                name: tasks[index].name, outcome: outcome, reason: reason, attempts: slot.attempts,
-                failure: failure, startedAt: slot.attempts > 0 ? slot.startedAt : nil,
-                duration: slot.attempts > 0 ? slot.duration : nil)
-            slots[index].result = result
-            slots[index].phase = .done
-            unfinished -= 1
-            options.onEvent?(.taskEnded(result))
+        settle(index, outcome: outcome, reason: reason, failure: failure)
+        guard !dependents[index].isEmpty else { return }
+        var pending = [(index, outcome)]
+        while let (index, outcome) = pending.popLast() {
             for dependent in dependents[index] {
                 guard case .waiting(let remaining) = slots[dependent].phase else { continue }
                 if outcome != .succeeded {
-                    // Marked done now so a second failed dependency does not skip it twice.
-                    slots[dependent].phase = .done
-                    pending.append((dependent, .skipped, .dependencyDidNotSucceed(tasks[index].name), nil))
+                    settle(dependent, outcome: .skipped, reason: .dependencyDidNotSucceed(tasks[index].name), failure: nil)
+                    pending.append((dependent, .skipped))
                 } else if remaining == 1 {
                     slots[dependent].phase = .ready
                     readyQueue.append(dependent)
@@ -345,6 +377,15 @@ struct GatherScheduler {
                 }
             }
         }
+    }
+
+    private mutating func settle(_ index: Int, outcome: TaskOutcome, reason: TaskReason?, failure: TaskFailure?) {
+        slots[index].outcome = outcome
+        slots[index].reason = reason
+        if let failure { lastFailures[index] = failure }
+        slots[index].phase = .done
+        unfinished -= 1
+        if let onEvent = options.onEvent { onEvent(.taskEnded(result(of: index))) }
     }
 
     /// Stops starting: tasks not started are skipped, tasks waiting to retry
@@ -356,7 +397,7 @@ struct GatherScheduler {
             case .waiting, .ready:
                 finish(index, outcome: .skipped, reason: skipReason)
             case .retryWait:
-                if let failure = slots[index].lastFailure { finishError(index, failure) }
+                if let failure = lastFailures[index] { finishError(index, failure) }
             case .running(let attempt):
                 if let stopRunning { attempt.requestStop(stopRunning) }
             case .done:

@@ -1,5 +1,5 @@
 import Testing
-@testable import Gather
+import Gather
 
 @Suite("Dependencies and cancellation") struct DependencyCancelTests {
     @Test func dependentsStartOnlyAfterSuccessAndAreSkippedOtherwise() async throws {

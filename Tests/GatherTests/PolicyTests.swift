@@ -1,5 +1,5 @@
 import Testing
-@testable import Gather
+import Gather
 
 @Suite("Policies") struct PolicyTests {
     @Test func collectAllRunsEverythingAndLosesNoFailure() async throws {

@@ -1,5 +1,5 @@
 import Testing
-@testable import Gather
+import Gather
 
 @Suite("Results and texts") struct ResultsTests {
     @Test func compoundErrorTexts() {

@@ -1,5 +1,5 @@
 import Testing
-@testable import Gather
+import Gather
 
 @Suite("Timeouts and retries") struct TimeoutRetryTests {
     @Test(.timeLimit(.minutes(1))) func taskTimeoutCancelsOnlyThatTask() async throws {
