@@ -31,19 +31,20 @@ public enum JournalMessageID: String, Sendable, CaseIterable {
         }
     }
 
-    /// The catalog's `Subject:` line for the event (kept equal to `systemd/gatherd.catalog`).
+    /// The catalog's `Subject:` line (`systemd/gatherd.catalog`; a test keeps them equal).
+    /// `@GATHER_JOB@` is replaced by journalctl with the entry's field.
     public var subject: String {
         switch self {
-        case .jobStarted: return "A gatherd job started"
-        case .jobSucceeded: return "A gatherd job succeeded"
-        case .jobFailed: return "A gatherd job failed"
-        case .jobFailing: return "A gatherd job is failing"
-        case .taskError: return "A task of a gatherd job ended with an error"
-        case .taskRetry: return "A task attempt failed and will be retried"
-        case .jobRejected: return "A gatherd job file was rejected"
-        case .jobCancelled: return "A gatherd job was cancelled by request"
-        case .cancelRefused: return "A gatherd cancel request was refused"
-        case .jobInterrupted: return "A gatherd job was interrupted"
+        case .jobStarted: return "gatherd job @GATHER_JOB@ started"
+        case .jobSucceeded: return "gatherd job @GATHER_JOB@ succeeded"
+        case .jobFailed: return "gatherd job @GATHER_JOB@ failed"
+        case .jobFailing: return "gatherd job @GATHER_JOB@ is failing"
+        case .taskError: return "A task of gatherd job @GATHER_JOB@ ended with an error"
+        case .taskRetry: return "A task attempt of gatherd job @GATHER_JOB@ failed and will be retried"
+        case .jobRejected: return "gatherd rejected the job file of @GATHER_JOB@"
+        case .jobCancelled: return "gatherd job @GATHER_JOB@ was cancelled by request"
+        case .cancelRefused: return "A cancel request for gatherd job @GATHER_JOB@ was refused"
+        case .jobInterrupted: return "gatherd job @GATHER_JOB@ was interrupted"
         case .spoolWriteError: return "gatherd cannot write to its spool"
         case .daemonReady: return "gatherd is ready"
         case .daemonStopping: return "gatherd is stopping"
