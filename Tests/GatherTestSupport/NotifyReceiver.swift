@@ -64,9 +64,10 @@ public final class NotifyReceiver: @unchecked Sendable {
         } while count < 0 && errno == EINTR
         guard count >= 0 else { return nil }
         let text = String(decoding: buffer[..<count], as: UTF8.self)
-        return text.split(separator: "\n").compactMap { line in
-            guard let equals = line.firstIndex(of: "=") else { return nil }
-            return (String(line[..<equals]), String(line[line.index(after: equals)...]))
+        return text.split(separator: "\n").compactMap { line -> (name: String, value: String)? in
+            let parts = line.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            guard parts.count == 2 else { return nil }
+            return (String(parts[0]), String(parts[1]))
         }
     }
 }
