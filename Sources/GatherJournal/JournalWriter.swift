@@ -118,7 +118,7 @@ public final class JournalWriter: @unchecked Sendable {
     public func logOutput(_ line: some Collection<UInt8>, from source: TaskOutputSource) {
         for entry in JournalEntry.taskOutput(line, from: source) {
             condition.lock()
-            while state.queue.count >= configuration.capacity && !state.closing { condition.wait() }
+            while state.queue.count >= max(configuration.capacity, 1) && !state.closing { condition.wait() }
             if state.closing {
                 state.statistics.toStderr += 1
                 condition.unlock()
