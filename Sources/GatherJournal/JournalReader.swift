@@ -101,6 +101,8 @@ public final class JournalReader {
     public func wait(timeout: Duration?) throws(JournalError) -> Bool {
         let micros: UInt64 = timeout.map { UInt64(max(0, $0.seconds * 1e6)) } ?? UInt64.max
         let result = sd_journal_wait(journal, micros)
+        // A signal ended the wait early: report a change, the caller reads and waits again.
+        if result == -EINTR { return true }
         if result < 0 { throw JournalError(.readFailed, errno: -result, detail: "cannot wait for the journal") }
         return result != SD_JOURNAL_NOP
     }

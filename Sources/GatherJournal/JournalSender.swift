@@ -28,15 +28,18 @@ public enum JournalSender {
             buffer.append(contentsOf: field.value)
             ranges.append(start..<buffer.count)
         }
-        let result: Int32 = buffer.withUnsafeMutableBytes { raw in
-            var vectors = ranges.map { range in
-                iovec(iov_base: raw.baseAddress.map { $0 + range.lowerBound }, iov_len: range.count)
+        var result: Int32
+        repeat {
+            result = buffer.withUnsafeMutableBytes { raw in
+                var vectors = ranges.map { range in
+                    iovec(iov_base: raw.baseAddress.map { $0 + range.lowerBound }, iov_len: range.count)
+                }
+                return vectors.withUnsafeMutableBufferPointer { list in
+                    sd_journal_sendv(list.baseAddress, Int32(list.count))
+                }
             }
-            return vectors.withUnsafeMutableBufferPointer { list in
-                sd_journal_sendv(list.baseAddress, Int32(list.count))
-            }
-        }
-        // libsystemd returns -errno; it retries EINTR itself.
+            // libsystemd returns -errno; a send interrupted by a signal sent nothing, so retry it.
+        } while result == -EINTR
         return result < 0 ? -result : nil
     }
 

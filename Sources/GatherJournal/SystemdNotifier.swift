@@ -1,4 +1,7 @@
 import CSystemd
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Talks to the service manager over `$NOTIFY_SOCKET` (`Type=notify`, SPEC §9).
 ///
@@ -64,7 +67,9 @@ public struct SystemdNotifier: Sendable {
     @discardableResult
     public func notify(_ assignments: [String]) -> Delivery {
         let message = assignments.joined(separator: "\n")
-        let result = message.withCString { sd_notify(0, $0) }
+        var result: Int32
+        // An interrupted sendmsg sent nothing: retry it.
+        repeat { result = message.withCString { sd_notify(0, $0) } } while result == -EINTR
         if result > 0 { return .sent }
         if result == 0 { return .notSupervised }
         return .failed(-result)

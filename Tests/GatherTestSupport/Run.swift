@@ -36,6 +36,7 @@ public enum Run {
         try process.run()
         // Read both pipes to their end before waiting, so a full pipe cannot stall the child.
         let group = DispatchGroup()
+        // Written by the one reader below, read only after group.wait().
         nonisolated(unsafe) var errData = Data()
         group.enter()
         DispatchQueue.global().async {
