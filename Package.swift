@@ -28,15 +28,24 @@ let package = Package(
         .target(name: "CSpawn"),
 
         .target(name: "GatherProcess", dependencies: ["Gather", "CLinux", "CSpawn"]),
-        .target(name: "GatherJournal", dependencies: ["CSystemd"]),
+        .target(name: "GatherJournal", dependencies: ["Gather", "CSystemd"]),
         .target(name: "GatherSpool", dependencies: ["Gather", "CLinux"]),
 
         // Benchmarks: executables that print figures (scripts/bench.sh runs them).
         .executableTarget(name: "gather-bench", dependencies: ["Gather"], path: "Benchmarks/gather-bench"),
+        .executableTarget(name: "journal-bench", dependencies: ["GatherJournal", "Gather"], path: "Benchmarks/journal-bench"),
+
+        // Test fixtures shared by test targets: a real journald, a notify socket.
+        .target(name: "GatherTestSupport", path: "Tests/GatherTestSupport"),
+        // Writes through JournalWriter in a private mount namespace (no or stale journal socket).
+        .executableTarget(name: "journal-probe", dependencies: ["GatherJournal"], path: "Tests/journal-probe"),
 
         .testTarget(name: "GatherTests", dependencies: ["Gather"]),
         .testTarget(name: "GatherProcessTests", dependencies: ["GatherProcess", "Gather"]),
-        .testTarget(name: "GatherJournalTests", dependencies: ["GatherJournal"]),
+        .testTarget(
+            name: "GatherJournalTests",
+            dependencies: ["GatherJournal", "Gather", "GatherTestSupport", "journal-probe"]
+        ),
         .testTarget(name: "GatherSpoolTests", dependencies: ["GatherSpool", "Gather"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,1 +1,0 @@
-// The GatherJournal library; see the README for what lives here.

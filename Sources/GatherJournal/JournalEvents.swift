@@ -1,0 +1,225 @@
+import Gather
+
+/// Who a job entry is about: the fields every job entry carries (SPEC §7).
+public struct JobIdentity: Sendable, Hashable {
+    /// The job ID (`GATHER_JOB`).
+    public var id: String
+    /// The record's `run`, 32 hex digits (`GATHER_RUN`).
+    public var run: String
+    /// The job's human name (`GATHER_JOB_NAME`), used in every MESSAGE.
+    public var name: String
+    /// The submitter's uid (`GATHER_UID`).
+    public var uid: UInt32
+
+    public init(id: String, run: String, name: String, uid: UInt32) {
+        self.id = id
+        self.run = run
+        self.name = name
+        self.uid = uid
+    }
+}
+
+/// The SPEC §7 events as entries: each constructor sets MESSAGE (the exact
+/// SPEC text), MESSAGE_ID, PRIORITY, `SYSLOG_IDENTIFIER=gatherd` and the job
+/// fields. Hand the result to ``JournalWriter/log(_:)``.
+///
+/// `GATHER_STATE` on entries of a job still running holds `running` (started)
+/// or `failing` (first error), the words `gatherctl status` uses.
+extension JournalEntry {
+    /// Most `GATHER_FAILURE` fields in one entry: journald drops an entry with more than 1024 fields.
+    public static let maxFailureFields = 500
+    /// Most errors listed in the compound-error MESSAGE; the record keeps them all.
+    public static let maxMessageErrors = 100
+    /// Longest `GATHER_FAILURE` value in bytes; longer lines are cut (with `…`) so 500 of them stay small.
+    public static let maxFailureBytes = 4096
+
+    /// `job NAME started: 3 tasks, policy cancel-siblings` (priority 6).
+    public static func jobStarted(_ job: JobIdentity, tasks: Int, policy: GatherPolicy) -> JournalEntry {
+        var entry = event(.jobStarted, job: job,
+                          "job \(job.name) started: \(tasks) task\(tasks == 1 ? "" : "s"), policy \(policy.rawValue)")
+        entry.appendKnown("GATHER_STATE", "running")
+        entry.appendKnown("GATHER_POLICY", policy.rawValue)
+        return entry
+    }
+
+    /// `job NAME succeeded: 3 tasks in 4.2s` (priority 6).
+    public static func jobSucceeded(_ job: JobIdentity, tasks: Int, policy: GatherPolicy, elapsed: Duration) -> JournalEntry {
+        var entry = event(.jobSucceeded, job: job,
+                          "job \(job.name) succeeded: \(tasks) task\(tasks == 1 ? "" : "s") in \(DurationText.format(elapsed))")
+        entry.appendKnown("GATHER_STATE", JobState.succeeded.rawValue)
+        entry.appendKnown("GATHER_POLICY", policy.rawValue)
+        return entry
+    }
+
+    /// The compound-error entry (priority 3): `job NAME failed: CompoundError, …`.
+    ///
+    /// MESSAGE lists at most ``maxMessageErrors`` errors (`; … and N more]`);
+    /// one `GATHER_FAILURE` per error up to ``maxFailureFields``, then
+    /// `GATHER_FAILURES_OMITTED=N`; `GATHER_ERROR_COUNT` counts them all.
+    public static func jobFailed(_ job: JobIdentity, policy: GatherPolicy, error: CompoundError) -> JournalEntry {
+        var entry = event(.jobFailed, job: job,
+                          "job \(job.name) failed: \(error.line(maxErrors: maxMessageErrors))")
+        entry.appendKnown("GATHER_STATE", JobState.failed.rawValue)
+        entry.appendKnown("GATHER_POLICY", policy.rawValue)
+        entry.appendKnown("GATHER_ERROR_COUNT", String(error.failures.count))
+        for failure in error.failures.prefix(maxFailureFields) {
+            entry.appendKnown("GATHER_FAILURE", capped(failure.description, bytes: maxFailureBytes))
+        }
+        if error.failures.count > maxFailureFields {
+            entry.appendKnown("GATHER_FAILURES_OMITTED", String(error.failures.count - maxFailureFields))
+        }
+        return entry
+    }
+
+    /// `job NAME failing: dump-db: exited with status 1` (priority 4), the first error
+    /// of a `fail-fast` or `cancel-siblings` job, logged before the rest end.
+    public static func jobFailing(_ job: JobIdentity, policy: GatherPolicy, firstError: String) -> JournalEntry {
+        var entry = event(.jobFailing, job: job, "job \(job.name) failing: \(firstError)")
+        entry.appendKnown("GATHER_STATE", "failing")
+        entry.appendKnown("GATHER_POLICY", policy.rawValue)
+        return entry
+    }
+
+    /// `job NAME: dump-db: exited with status 1` (priority 4): a task's final error outcome.
+    /// - Parameters:
+    ///   - errorLine: the SPEC §5 line, `task: text`.
+    ///   - exitStatus: what `waitpid` saw, if the process exited.
+    ///   - signal: the signal name in `SIGKILL` form, if it was signalled.
+    public static func taskError(
+        _ job: JobIdentity, task: String, attempt: Int, outcome: TaskOutcome,
+        errorLine: String, exitStatus: Int32? = nil, signal: String? = nil
+    ) -> JournalEntry {
+        var entry = event(.taskError, job: job, "job \(job.name): \(errorLine)")
+        appendTask(&entry, task: task, attempt: attempt, outcome: outcome, exitStatus: exitStatus, signal: signal)
+        return entry
+    }
+
+    /// `job NAME: sync-files: exited with status 23; retry 1 of 2 in 5s` (priority 5).
+    /// - Parameters:
+    ///   - retry: the number of the coming retry (1 for the first).
+    ///   - of: the task's `retries`.
+    ///   - delay: the wait before it.
+    public static func taskRetry(
+        _ job: JobIdentity, task: String, attempt: Int, outcome: TaskOutcome, errorLine: String,
+        retry: Int, of retries: Int, delay: Duration, exitStatus: Int32? = nil, signal: String? = nil
+    ) -> JournalEntry {
+        var entry = event(.taskRetry, job: job,
+                          "job \(job.name): \(errorLine); retry \(retry) of \(retries) in \(DurationText.format(delay))")
+        appendTask(&entry, task: task, attempt: attempt, outcome: outcome, exitStatus: exitStatus, signal: signal)
+        return entry
+    }
+
+    /// A successful task end (priority 7), logged only with `--log-level debug`; no MESSAGE_ID.
+    public static func taskSucceeded(_ job: JobIdentity, task: String, attempt: Int, elapsed: Duration) -> JournalEntry {
+        var entry = JournalEntry()
+        entry.appendKnown("MESSAGE", "job \(job.name): \(task): succeeded in \(DurationText.format(elapsed))")
+        entry.appendKnown("PRIORITY", "7")
+        entry.appendKnown("SYSLOG_IDENTIFIER", "gatherd")
+        appendJob(&entry, job)
+        appendTask(&entry, task: task, attempt: attempt, outcome: .succeeded, exitStatus: 0, signal: nil)
+        return entry
+    }
+
+    /// `job file bad.json rejected: tasks[0].command: …` (priority 3).
+    /// - Parameters:
+    ///   - file: the dropped file's name.
+    ///   - errors: every validation error; MESSAGE joins them with `; `, each also a `GATHER_FAILURE`.
+    public static func jobRejected(_ job: JobIdentity, file: String, errors: [String]) -> JournalEntry {
+        var entry = event(.jobRejected, job: job, "job file \(file) rejected: \(errors.joined(separator: "; "))")
+        entry.appendKnown("GATHER_STATE", JobState.rejected.rawValue)
+        entry.appendKnown("GATHER_ERROR_COUNT", String(errors.count))
+        for error in errors.prefix(maxFailureFields) {
+            entry.appendKnown("GATHER_FAILURE", capped(error, bytes: maxFailureBytes))
+        }
+        if errors.count > maxFailureFields {
+            entry.appendKnown("GATHER_FAILURES_OMITTED", String(errors.count - maxFailureFields))
+        }
+        return entry
+    }
+
+    /// `job NAME cancelled by request` (priority 5).
+    public static func jobCancelled(_ job: JobIdentity, policy: GatherPolicy) -> JournalEntry {
+        var entry = event(.jobCancelled, job: job, "job \(job.name) cancelled by request")
+        entry.appendKnown("GATHER_STATE", JobState.cancelled.rawValue)
+        entry.appendKnown("GATHER_POLICY", policy.rawValue)
+        return entry
+    }
+
+    /// `cancel request for NAME refused: owned by uid 1001, job by uid 1000` (priority 4).
+    public static func cancelRefused(_ job: JobIdentity, requestOwner: UInt32) -> JournalEntry {
+        event(.cancelRefused, job: job,
+              "cancel request for \(job.name) refused: owned by uid \(requestOwner), job by uid \(job.uid)")
+    }
+
+    /// `job NAME interrupted: daemon stopped` (priority 4).
+    /// - Parameter reason: why, e.g. `daemon stopped` or `daemon crashed`.
+    public static func jobInterrupted(_ job: JobIdentity, policy: GatherPolicy, reason: String = "daemon stopped") -> JournalEntry {
+        var entry = event(.jobInterrupted, job: job, "job \(job.name) interrupted: \(reason)")
+        entry.appendKnown("GATHER_STATE", JobState.interrupted.rawValue)
+        entry.appendKnown("GATHER_POLICY", policy.rawValue)
+        return entry
+    }
+
+    /// `cannot write record of NAME: No space left on device; claiming paused` (priority 2).
+    /// - Parameter error: the reason as a person reads it (`strerror` text).
+    public static func spoolWriteError(_ job: JobIdentity, error: String) -> JournalEntry {
+        event(.spoolWriteError, job: job, "cannot write record of \(job.name): \(error); claiming paused")
+    }
+
+    /// `gatherd ready: spool /var/spool/gatherd, 0 jobs recovered` (priority 6).
+    public static func daemonReady(spool: String, recovered: Int) -> JournalEntry {
+        event(.daemonReady, job: nil,
+              "gatherd ready: spool \(spool), \(recovered) job\(recovered == 1 ? "" : "s") recovered")
+    }
+
+    /// `gatherd stopping: 2 jobs interrupted` (priority 6).
+    public static func daemonStopping(interrupted: Int) -> JournalEntry {
+        event(.daemonStopping, job: nil,
+              "gatherd stopping: \(interrupted) job\(interrupted == 1 ? "" : "s") interrupted")
+    }
+
+    // MARK: - Building blocks
+
+    private static func event(_ id: JournalMessageID, job: JobIdentity?, _ message: String) -> JournalEntry {
+        var entry = JournalEntry()
+        entry.appendKnown("MESSAGE", message)
+        entry.appendKnown("MESSAGE_ID", id.rawValue)
+        entry.appendKnown("PRIORITY", String(id.priority))
+        entry.appendKnown("SYSLOG_IDENTIFIER", "gatherd")
+        if let job { appendJob(&entry, job) }
+        return entry
+    }
+
+    static func appendJob(_ entry: inout JournalEntry, _ job: JobIdentity) {
+        entry.appendKnown("GATHER_JOB", job.id)
+        entry.appendKnown("GATHER_RUN", job.run)
+        entry.appendKnown("GATHER_JOB_NAME", job.name)
+        entry.appendKnown("GATHER_UID", String(job.uid))
+    }
+
+    private static func appendTask(
+        _ entry: inout JournalEntry, task: String, attempt: Int, outcome: TaskOutcome,
+        exitStatus: Int32?, signal: String?
+    ) {
+        entry.appendKnown("GATHER_TASK", task)
+        entry.appendKnown("GATHER_ATTEMPT", String(attempt))
+        entry.appendKnown("GATHER_OUTCOME", outcome.rawValue)
+        if let exitStatus { entry.appendKnown("GATHER_EXIT_STATUS", String(exitStatus)) }
+        if let signal { entry.appendKnown("GATHER_SIGNAL", signal) }
+    }
+
+    /// `text` cut to at most `bytes` UTF-8 bytes at a character boundary, `…` marking the cut.
+    static func capped(_ text: String, bytes limit: Int) -> String {
+        guard text.utf8.count > limit else { return text }
+        var result = ""
+        var used = 0
+        let budget = limit - 3 // the UTF-8 bytes of "…"
+        for character in text {
+            let size = character.utf8.count
+            if used + size > budget { break }
+            result.append(character)
+            used += size
+        }
+        return result + "…"
+    }
+}

@@ -1,0 +1,236 @@
+import Foundation
+
+/// Where log entries go (`--log-target`).
+public enum LogTarget: String, Sendable, CaseIterable {
+    /// The journal if its socket exists when the writer starts, else stderr.
+    case auto
+    /// The journal; an entry that cannot be sent goes to stderr.
+    case journal
+    /// Readable lines on stderr only.
+    case stderr
+}
+
+/// The daemon's one way to the journal: a bounded queue feeding one writer thread.
+///
+/// `sd_journal_sendv` blocks while journald is slow; the supervisor must not
+/// (SPEC §7). So callers only enqueue:
+/// - ``log(_:)`` (job and daemon events) waits at most ``Configuration/eventWait``
+///   (1 s) for room, then writes the event to stderr itself;
+/// - ``logOutput(_:from:)`` (task output lines) blocks while the queue is full:
+///   that is the back-pressure on the tasks' pipes. Call it from the output
+///   reader's thread, never from an actor.
+///
+/// Nothing here throws into the caller: an entry that cannot be sent (no socket,
+/// a stale socket, any error of libsystemd) becomes a readable stderr line.
+public final class JournalWriter: @unchecked Sendable {
+    /// How the writer behaves; the defaults are the daemon's.
+    public struct Configuration: Sendable {
+        /// `--log-target`.
+        public var target: LogTarget = .auto
+        /// Entries the queue holds before callers wait.
+        public var capacity: Int = 4096
+        /// How long ``log(_:)`` waits for room before falling back to stderr.
+        public var eventWait: Duration = .seconds(1)
+        /// Events above this PRIORITY are dropped (`--log-level info` = 6, `debug` = 7).
+        public var maxEventPriority: Int = 6
+        /// Where fallback lines go; a test may pass a pipe.
+        public var stderrDescriptor: Int32 = 2
+
+        public init(target: LogTarget = .auto, maxEventPriority: Int = 6) {
+            self.target = target
+            self.maxEventPriority = maxEventPriority
+        }
+    }
+
+    /// Counts since the writer started, for tests, benchmarks and `STATUS=`.
+    public struct Statistics: Sendable, Equatable {
+        /// Entries `sd_journal_sendv` accepted.
+        public var sent = 0
+        /// Entries written to stderr instead (target, no socket, send failure, full queue).
+        public var toStderr = 0
+        /// Sends that failed; their entries are in `toStderr`.
+        public var sendFailures = 0
+        /// The errno of the last failed send.
+        public var lastErrno: Int32?
+    }
+
+    private struct Item {
+        var entry: JournalEntry
+        var isOutput: Bool
+    }
+
+    private struct State {
+        var queue: [Item] = []
+        var enqueued = 0
+        var handled = 0
+        var closing = false
+        var statistics = Statistics()
+    }
+
+    public let configuration: Configuration
+    /// Whether entries are sent to the journal (decided at start for `auto`).
+    public let usesJournal: Bool
+    private let condition = NSCondition()
+    private var state = State() // guarded by `condition`
+    private let finished = NSCondition()
+    private var threadDone = false // guarded by `finished`
+
+    /// Starts the writer thread. The thread keeps the writer alive until ``close()``.
+    public init(configuration: Configuration = Configuration()) {
+        self.configuration = configuration
+        switch configuration.target {
+        case .auto: usesJournal = JournalSender.socketExists
+        case .journal: usesJournal = true
+        case .stderr: usesJournal = false
+        }
+        // One thread for the one event source here (journald's socket); it lives
+        // as long as the writer and is joined in close().
+        let thread = Thread { [self] in self.run() }
+        thread.name = "gatherd-journal"
+        thread.start()
+    }
+
+    /// Logs a job or daemon event (see the `JournalEntry` event constructors).
+    ///
+    /// Waits up to ``Configuration/eventWait`` for room in the queue, then writes
+    /// the event to stderr from the calling thread. Never throws, never blocks longer;
+    /// with room in the queue (the normal case) it returns at once (about 0.2 µs).
+    public func log(_ entry: JournalEntry) {
+        guard entry.priority <= configuration.maxEventPriority else { return }
+        let deadline = Date(timeIntervalSinceNow: configuration.eventWait.seconds)
+        condition.lock()
+        while state.queue.count >= configuration.capacity && !state.closing {
+            if !condition.wait(until: deadline) { break }
+        }
+        if state.queue.count < configuration.capacity && !state.closing {
+            enqueueLocked(Item(entry: entry, isOutput: false))
+            condition.unlock()
+            return
+        }
+        state.statistics.toStderr += 1
+        condition.unlock()
+        writeToStderr(entry, isOutput: false)
+    }
+
+    /// Logs one line a task wrote, as one or more entries (``JournalEntry/taskOutput(_:from:)``).
+    ///
+    /// Blocks while the queue is full, so a task that writes faster than journald
+    /// stores is slowed down through its pipe; nothing is dropped.
+    public func logOutput(_ line: some Collection<UInt8>, from source: TaskOutputSource) {
+        for entry in JournalEntry.taskOutput(line, from: source) {
+            condition.lock()
+            while state.queue.count >= max(configuration.capacity, 1) && !state.closing { condition.wait() }
+            if state.closing {
+                state.statistics.toStderr += 1
+                condition.unlock()
+                writeToStderr(entry, isOutput: true)
+                continue
+            }
+            enqueueLocked(Item(entry: entry, isOutput: true))
+            condition.unlock()
+        }
+    }
+
+    /// Waits until every entry queued before this call has been sent or written to stderr.
+    public func flush() {
+        condition.lock()
+        let target = state.enqueued
+        while state.handled < target { condition.wait() }
+        condition.unlock()
+    }
+
+    /// Sends what is queued, then stops the thread. Later calls write to stderr.
+    public func close() {
+        condition.lock()
+        state.closing = true
+        condition.broadcast()
+        condition.unlock()
+        finished.lock()
+        while !threadDone { finished.wait() }
+        finished.unlock()
+    }
+
+    /// Counts so far.
+    public var statistics: Statistics {
+        condition.lock()
+        defer { condition.unlock() }
+        return state.statistics
+    }
+
+    private func enqueueLocked(_ item: Item) {
+        state.queue.append(item)
+        state.enqueued += 1
+        condition.broadcast()
+    }
+
+    private func run() {
+        var socketCheck = SocketCheck()
+        while true {
+            condition.lock()
+            while state.queue.isEmpty && !state.closing { condition.wait() }
+            if state.queue.isEmpty && state.closing {
+                condition.unlock()
+                break
+            }
+            let batch = state.queue
+            state.queue.removeAll(keepingCapacity: true)
+            condition.broadcast() // room for waiting callers
+            condition.unlock()
+
+            var delta = Statistics()
+            for item in batch {
+                if usesJournal && socketCheck.exists() {
+                    if let error = JournalSender.send(item.entry) {
+                        delta.sendFailures += 1
+                        delta.lastErrno = error
+                    } else {
+                        delta.sent += 1
+                        continue
+                    }
+                }
+                delta.toStderr += 1
+                writeToStderr(item.entry, isOutput: item.isOutput)
+            }
+
+            condition.lock()
+            state.handled += batch.count
+            state.statistics.sent += delta.sent
+            state.statistics.toStderr += delta.toStderr
+            state.statistics.sendFailures += delta.sendFailures
+            if let error = delta.lastErrno { state.statistics.lastErrno = error }
+            condition.broadcast()
+            condition.unlock()
+        }
+        finished.lock()
+        threadDone = true
+        finished.broadcast()
+        finished.unlock()
+    }
+
+    private func writeToStderr(_ entry: JournalEntry, isOutput: Bool) {
+        SystemErrno.writeAll(configuration.stderrDescriptor, Array(StderrLine.render(entry, isOutput: isOutput).utf8))
+    }
+}
+
+/// Whether journald's socket exists, looked up at most once a second: with no
+/// socket `sd_journal_sendv` reports success and drops the entry.
+struct SocketCheck {
+    private var known = false
+    private var checkedAt: ContinuousClock.Instant?
+
+    mutating func exists() -> Bool {
+        let now = ContinuousClock.now
+        if let checkedAt, now - checkedAt < .seconds(1) { return known }
+        known = JournalSender.socketExists
+        checkedAt = now
+        return known
+    }
+}
+
+extension Duration {
+    /// Seconds as a `TimeInterval`, for Foundation's waits.
+    var seconds: Double {
+        let (whole, atto) = components
+        return Double(whole) + Double(atto) / 1e18
+    }
+}

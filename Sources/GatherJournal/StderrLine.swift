@@ -1,0 +1,32 @@
+import Foundation
+
+/// The readable stderr line for an entry, used when the journal cannot take it.
+///
+/// Events read `gatherd: err: job nightly-backup failed: CompoundError, …`;
+/// output lines `gatherd: nightly-backup/dump-db[1] stderr: text`, so a person
+/// reading a console or a log file sees which task wrote what. Newlines inside
+/// a value are shown as `\n` so each entry stays one line.
+enum StderrLine {
+    static func render(_ entry: JournalEntry, isOutput: Bool) -> String {
+        let message = escaped(entry.message)
+        let level = SyslogLevel.name(entry.priority)
+        if isOutput {
+            let job = entry["GATHER_JOB"] ?? "?"
+            let task = entry["GATHER_TASK"] ?? "?"
+            let attempt = entry["GATHER_ATTEMPT"] ?? "?"
+            let stream = entry["GATHER_STREAM"] ?? "?"
+            return "gatherd: \(job)/\(task)[\(attempt)] \(stream): \(message)\n"
+        }
+        var line = "gatherd: \(level): \(message)"
+        // The repeated failures are in MESSAGE already, except those beyond its cap.
+        if let omitted = entry["GATHER_FAILURES_OMITTED"] {
+            line += " (\(omitted) more failures not listed)"
+        }
+        return line + "\n"
+    }
+
+    private static func escaped(_ text: String) -> String {
+        guard text.contains(where: { $0 == "\n" || $0 == "\r" }) else { return text }
+        return text.replacingOccurrences(of: "\r", with: "\\r").replacingOccurrences(of: "\n", with: "\\n")
+    }
+}
