@@ -30,14 +30,18 @@ let package = Package(
         .target(name: "GatherProcess", dependencies: ["Gather", "CLinux", "CSpawn"]),
         .target(name: "GatherJournal", dependencies: ["CSystemd"]),
         .target(name: "GatherSpool", dependencies: ["Gather", "CLinux"]),
+        // The daemon's parts: event sources (spool watcher, signals), later the supervisor.
+        .target(name: "GatherDaemon", dependencies: ["Gather", "CLinux"]),
 
         // Benchmarks: executables that print figures (scripts/bench.sh runs them).
         .executableTarget(name: "gather-bench", dependencies: ["Gather"], path: "Benchmarks/gather-bench"),
+        .executableTarget(name: "watch-bench", dependencies: ["GatherDaemon"], path: "Benchmarks/watch-bench"),
 
         .testTarget(name: "GatherTests", dependencies: ["Gather"]),
         .testTarget(name: "GatherProcessTests", dependencies: ["GatherProcess", "Gather"]),
         .testTarget(name: "GatherJournalTests", dependencies: ["GatherJournal"]),
         .testTarget(name: "GatherSpoolTests", dependencies: ["GatherSpool", "Gather"]),
+        .testTarget(name: "GatherDaemonTests", dependencies: ["GatherDaemon", "CLinux"]),
     ],
     swiftLanguageModes: [.v6]
 )
