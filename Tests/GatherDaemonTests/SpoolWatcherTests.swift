@@ -164,6 +164,18 @@ struct SpoolWatcherTests {
         #expect(error?.code == .watchSetup)
         #expect(error?.description == "spool watcher: cannot watch \(spool.root)/nope: No such file or directory")
     }
+
+    @Test("a symlinked directory is refused, never followed")
+    func symlinkedDirectory() throws {
+        let spool = try TemporarySpool()
+        #expect(symlink(spool.staging, spool.root + "/linked") == 0)
+        let error = #expect(throws: EventSourceError.self) {
+            _ = try SpoolWatcher(incoming: spool.root + "/linked", cancel: spool.cancel)
+        }
+        #expect(error?.code == .watchSetup)
+        // open(O_DIRECTORY|O_NOFOLLOW) on a symlink says ENOTDIR (ELOOP without O_DIRECTORY).
+        #expect([ELOOP, ENOTDIR].contains(error?.errno?.code ?? 0))
+    }
 }
 
 /// Binds an AF_UNIX stream socket at `path`, creating a socket inode there.
