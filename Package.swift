@@ -30,9 +30,12 @@ let package = Package(
         .target(name: "GatherProcess", dependencies: ["Gather", "CLinux", "CSpawn"]),
         .target(name: "GatherJournal", dependencies: ["Gather", "CSystemd"]),
         .target(name: "GatherSpool", dependencies: ["Gather", "CLinux"]),
+        // The daemon's parts: event sources (spool watcher, signals), later the supervisor.
+        .target(name: "GatherDaemon", dependencies: ["Gather", "CLinux"]),
 
         // Benchmarks: executables that print figures (scripts/bench.sh runs them).
         .executableTarget(name: "gather-bench", dependencies: ["Gather"], path: "Benchmarks/gather-bench"),
+        .executableTarget(name: "watch-bench", dependencies: ["GatherDaemon"], path: "Benchmarks/watch-bench"),
         .executableTarget(name: "journal-bench", dependencies: ["GatherJournal", "Gather"], path: "Benchmarks/journal-bench"),
 
         // Test fixtures shared by test targets: a real journald, a notify socket.
@@ -47,6 +50,7 @@ let package = Package(
             dependencies: ["GatherJournal", "Gather", "GatherTestSupport", "journal-probe"]
         ),
         .testTarget(name: "GatherSpoolTests", dependencies: ["GatherSpool", "Gather"]),
+        .testTarget(name: "GatherDaemonTests", dependencies: ["GatherDaemon", "CLinux"]),
     ],
     swiftLanguageModes: [.v6]
 )

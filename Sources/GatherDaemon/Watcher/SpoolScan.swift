@@ -1,0 +1,90 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Full listings of `incoming/` and `cancel/`: what the daemon reads at start,
+/// on SIGHUP and after a ``SpoolEvent/rescan`` (SPEC §3), with the same name
+/// rules as ``SpoolWatcher``.
+public enum SpoolScan {
+    /// The claimable names in `incoming/` (no dotfiles, only `*.json`), of any
+    /// file type — a non-regular entry is claimed and rejected like any other.
+    /// In arrival order as far as the filesystem tells: by status-change time
+    /// (which `rename` and `link` update, so a renamed-in file counts from its
+    /// drop, not its writing), then by name. Entries that vanish while the
+    /// directory is read are left out.
+    /// - Parameter directory: the spool's `incoming/` directory.
+    public static func incoming(_ directory: String) throws(EventSourceError) -> [SpoolEntryName] {
+        var found: [(name: SpoolEntryName, changed: timespec)] = []
+        try forEachName(in: directory) { dirfd, name in
+            guard name.isClaimableJobFile else { return }
+            var info = stat()
+            let result = name.withCString { path in
+                EventSourceOS.call { fstatat(dirfd, path, &info, AT_SYMLINK_NOFOLLOW) }
+            }
+            switch result {
+            case .success:
+                found.append((name, info.st_ctim))
+            case .failure(let errno) where errno.code == ENOENT:
+                break  // claimed or removed meanwhile
+            case .failure:
+                // Cannot tell when it came: list it last rather than lose it.
+                found.append((name, timespec(tv_sec: Int.max, tv_nsec: 0)))
+            }
+        }
+        found.sort { lhs, rhs in
+            if lhs.changed.tv_sec != rhs.changed.tv_sec { return lhs.changed.tv_sec < rhs.changed.tv_sec }
+            if lhs.changed.tv_nsec != rhs.changed.tv_nsec { return lhs.changed.tv_nsec < rhs.changed.tv_nsec }
+            return lhs.name < rhs.name
+        }
+        return found.map(\.name)
+    }
+
+    /// The names in `cancel/` (no dotfiles), sorted by name. Whether each is a
+    /// request to honour (file type, owner) is the consumer's check.
+    /// - Parameter directory: the spool's `cancel/` directory.
+    public static func cancelRequests(_ directory: String) throws(EventSourceError) -> [SpoolEntryName] {
+        var names: [SpoolEntryName] = []
+        try forEachName(in: directory) { _, name in
+            if name.isCancelRequest { names.append(name) }
+        }
+        return names.sorted()
+    }
+
+    /// Calls `body` with the directory's descriptor and each name but `.` and `..`.
+    private static func forEachName(
+        in directory: String, _ body: (Int32, SpoolEntryName) -> Void
+    ) throws(EventSourceError) {
+        func scanError(_ errno: SystemErrno) -> EventSourceError {
+            EventSourceError(.scan, source: "spool scan", subject: directory, errno: errno)
+        }
+        let opened = EventSourceOS.call {
+            open(directory, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        }
+        let fd: Int32
+        switch opened {
+        case .success(let value): fd = value
+        case .failure(let errno): throw scanError(errno)
+        }
+        // fdopendir takes the descriptor; closedir closes it.
+        guard let stream = fdopendir(fd) else {
+            let errno = SystemErrno(Glibc.errno)
+            EventSourceOS.close(fd)
+            throw scanError(errno)
+        }
+        defer { closedir(stream) }
+        let dirfd = Glibc.dirfd(stream)
+        while true {
+            Glibc.errno = 0
+            guard let entry = readdir(stream) else {
+                // readdir is never interrupted (getdents is not a slow call).
+                if Glibc.errno != 0 { throw scanError(SystemErrno(Glibc.errno)) }
+                return
+            }
+            let bytes = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                Array(raw.prefix { $0 != 0 })
+            }
+            if bytes == [0x2E] || bytes == [0x2E, 0x2E] { continue }
+            body(dirfd, SpoolEntryName(bytes: bytes))
+        }
+    }
+}
