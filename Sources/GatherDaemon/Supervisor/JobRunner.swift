@@ -1,0 +1,145 @@
+import Gather
+import GatherJournal
+import GatherProcess
+import GatherSpool
+
+/// How a job run ended, for the supervisor.
+enum JobRunEnd: Sendable {
+    /// Write this record (state succeeded, failed, cancelled or interrupted).
+    case record(JobRecord, GatherPolicy)
+    /// A `restartable` job interrupted by shutdown: it stays in `active/` and
+    /// recovery runs it again at the next start (SPEC §3, §9).
+    case keepForRestart
+}
+
+/// Runs one claimed job: its tasks as processes through the `Gather` engine,
+/// every SPEC §7 event to the journal, and the record at the end. Runs on a
+/// child task of the daemon's main group, not on the supervisor actor, so a
+/// job never blocks the actor.
+struct JobRunner: Sendable {
+    let spool: SpoolDirectory
+    let journal: JournalWriter
+    let launcher: ProcessLauncher
+    let pool: TaskSlotPool
+    let configuration: DaemonConfiguration
+    /// Tasks switch to their submitter only when the daemon is root (SPEC §8).
+    let daemonIsRoot: Bool
+
+    /// Runs the job to its end.
+    /// - Parameters:
+    ///   - job: the claimed job (its `state.json` already says `running`).
+    ///   - identity: the journal's job fields (the run ID is the record's).
+    ///   - control: the supervisor cancels through it (request, shutdown).
+    ///   - progress: process groups and counts, kept in `state.json`.
+    func run(
+        _ job: ClaimedJob, identity: JobIdentity, control: GatherControl, progress: JobProgress
+    ) async -> JobRunEnd {
+        let file = job.job
+        let policy = file.policy
+        let startedAt = Timestamp.now()
+        let clock = ContinuousClock()
+        let began = clock.now
+        journal.log(.jobStarted(identity, tasks: file.tasks.count, policy: policy))
+
+        let tasks = file.tasks.map { task in makeTask(task, of: job, identity: identity, progress: progress) }
+        let options = GatherOptions(
+            policy: policy, maxParallel: file.maxParallel, timeout: file.timeout,
+            slotPool: pool, control: control,
+            onEvent: { event in self.log(event, identity: identity, policy: policy, progress: progress) })
+        let results: GatheredResults<ProcessExit>
+        do {
+            results = try await gather(tasks, options: options)
+        } catch {
+            // The validator checks the graph first; this is a last line of defence.
+            let record = JobRecordBuilder.unrunnable(job, run: identity.run, startedAt: startedAt, error: error.description)
+            journal.log(.jobFailed(identity, policy: policy, error: CompoundError(failures: [
+                TaskFailure(task: "job", error: error, outcome: .failed),
+            ])))
+            return .record(record, policy)
+        }
+        let state = results.state
+        if state == .interrupted, file.restartable {
+            journal.log(.jobInterrupted(identity, policy: policy, reason: "daemon stopped; it runs again at the next start"))
+            return .keepForRestart
+        }
+        let record = JobRecordBuilder.record(job, run: identity.run, startedAt: startedAt, results: results)
+        switch state {
+        case .succeeded:
+            journal.log(.jobSucceeded(identity, tasks: file.tasks.count, policy: policy, elapsed: began.duration(to: clock.now)))
+        case .failed:
+            if let error = results.compoundError { journal.log(.jobFailed(identity, policy: policy, error: error)) }
+        case .cancelled:
+            journal.log(.jobCancelled(identity, policy: policy))
+        case .interrupted:
+            journal.log(.jobInterrupted(identity, policy: policy))
+        case .rejected:
+            break
+        }
+        return .record(record, policy)
+    }
+
+    private func makeTask(
+        _ task: JobFile.Task, of job: ClaimedJob, identity: JobIdentity, progress: JobProgress
+    ) -> GatherTask<ProcessExit> {
+        let file = job.job
+        let account = job.runAs
+        let environment = TaskEnvironment(
+            user: account.name, home: account.home, shell: account.shell, job: job.id, task: task.name,
+            jobEnvironment: file.env, taskEnvironment: task.env)
+        let spec = ProcessTaskSpec(
+            name: task.name, command: task.command, environment: environment, cwd: file.workingDirectory(of: task),
+            identity: daemonIsRoot
+                ? ProcessIdentity(uid: account.uid, gid: account.gid, groups: account.groups, name: account.name) : nil,
+            successExitCodes: Set(task.successExitCodes.map { Int32($0) }),
+            killGrace: file.killGrace ?? configuration.killGrace)
+        let journal = self.journal
+        let output: (@Sendable (Int) -> ProcessOutputHandler?)? = file.output == .discard ? nil : { attempt in
+            { stream, line in
+                let source = TaskOutputSource(
+                    job: identity, task: task.name, attempt: attempt, stream: stream == .stdout ? .stdout : .stderr)
+                journal.logOutput(line, from: source)
+            }
+        }
+        return .process(
+            spec, after: task.after, timeout: task.timeout, retries: task.retries,
+            retryDelay: task.retryDelay ?? .seconds(1), launcher: launcher, output: output,
+            onEvent: { event in
+                switch event {
+                case .started(let name, let attempt, let pid, _, let startTime):
+                    progress.processStarted(task: name, attempt: attempt, pid: pid, startTime: startTime)
+                case .exited(let name, _, let exit):
+                    progress.processEnded(task: name, pid: exit.pid)
+                case .spawnFailed:
+                    break
+                }
+            })
+    }
+
+    /// The engine's events as SPEC §7 entries.
+    private func log(_ event: GatherEvent, identity: JobIdentity, policy: GatherPolicy, progress: JobProgress) {
+        switch event {
+        case .attemptStarted:
+            break
+        case .attemptWillRetry(let failure, let attempt, let retry, let retries, let delay):
+            let exit = (failure.error as? ProcessTaskError)?.exit
+            journal.log(.taskRetry(
+                identity, task: failure.task, attempt: attempt, outcome: failure.outcome,
+                errorLine: failure.description, retry: retry, of: retries, delay: delay,
+                exitStatus: exit?.status.exitCode, signal: exit?.status.signalName))
+        case .taskEnded(let result):
+            progress.taskEnded(result)
+            if let failure = result.failure {
+                let exit = (failure.error as? ProcessTaskError)?.exit
+                journal.log(.taskError(
+                    identity, task: result.name, attempt: result.attempts, outcome: result.outcome,
+                    errorLine: failure.description, exitStatus: exit?.status.exitCode, signal: exit?.status.signalName))
+            } else if result.outcome == .succeeded, configuration.debug {
+                journal.log(.taskSucceeded(identity, task: result.name, attempt: result.attempts, elapsed: result.duration ?? .zero))
+            }
+        case .firstError(let failure):
+            guard policy != .collectAll else { return }
+            progress.failing()
+            journal.log(.jobFailing(identity, policy: policy, firstError: failure.description))
+        }
+    }
+}

@@ -1,0 +1,392 @@
+import Gather
+import GatherJournal
+import GatherProcess
+import GatherSpool
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A job the supervisor wants run; the daemon's main loop runs it in a child
+/// task of its group and reports the end back with ``Supervisor/jobEnded(_:_:)``.
+struct JobStart: Sendable {
+    let job: ClaimedJob
+    let identity: JobIdentity
+    let control: GatherControl
+    let progress: JobProgress
+}
+
+/// Owns every job (SPEC §3, §9): claims files, keeps the queue in arrival
+/// order, starts jobs within `--max-jobs` and the per-user limits, handles
+/// cancel requests, writes records (pausing claims on a spool write error),
+/// keeps `STATUS=` current and sends the watchdog pings itself, so a stuck
+/// actor is caught by systemd.
+actor Supervisor {
+    private enum State {
+        /// Recovering and scanning; not ready yet.
+        case starting
+        case running
+        /// SIGTERM/SIGINT: no claims, running jobs cancelled, waiting for them.
+        case stopping
+        /// Every job has ended; the main loop has been told.
+        case stopped
+    }
+
+    private struct Running {
+        let start: JobStart
+        var uid: UInt32 { start.job.state.uid }
+    }
+
+    private var state = State.starting
+    /// Claimed jobs not started yet, in arrival order.
+    private var queue: [ClaimedJob] = []
+    private var running: [String: Running] = [:]
+    /// Cancel requests for jobs still waiting in `incoming/`.
+    private var pendingCancels: Set<String> = []
+    /// Records that could not be written (SPEC §3: retried every 10 s).
+    private var unwritten: [String: (record: JobRecord, identity: JobIdentity)] = [:]
+    /// Set while a spool write fails: no claims until it works again.
+    private var writeError: String?
+    private var done = 0
+    private var failed = 0
+    private var rejected = 0
+
+    private let spool: SpoolDirectory
+    private let journal: JournalWriter
+    private let notifier: SystemdNotifier
+    private let configuration: DaemonConfiguration
+    private let starts: AsyncStream<JobStart>.Continuation
+
+    init(
+        spool: SpoolDirectory, journal: JournalWriter, notifier: SystemdNotifier,
+        configuration: DaemonConfiguration, starts: AsyncStream<JobStart>.Continuation
+    ) {
+        self.spool = spool
+        self.journal = journal
+        self.notifier = notifier
+        self.configuration = configuration
+        self.starts = starts
+    }
+
+    private var incomingPath: String { spool.path + "/incoming" }
+    private var cancelPath: String { spool.path + "/cancel" }
+
+    // MARK: Start-up
+
+    /// Recovery of `active/` (SPEC §3). Returns how many jobs it found.
+    func recover() -> Int {
+        let report: RecoveryReport
+        do {
+            report = try spool.recover()
+        } catch {
+            pauseClaims(error.description, identity: nil)
+            return 0
+        }
+        for record in report.rejected { logRejected(record) }
+        for recovered in report.jobs {
+            switch recovered {
+            case .run(let job, let leftovers):
+                LeftoverProcesses.kill(leftovers, grace: configuration.killGrace)
+                enqueue(job)
+            case .interrupt(let record, let leftovers):
+                LeftoverProcesses.kill(leftovers, grace: configuration.killGrace)
+                let identity = JobIdentity(id: record.id, run: record.run, name: record.name, uid: record.uid)
+                journal.log(.jobInterrupted(identity, policy: record.policy ?? .collectAll, reason: "daemon stopped while it ran"))
+                write(record, identity: identity)
+            }
+        }
+        return report.jobs.count
+    }
+
+    /// After the first scan: `READY=1` and the ready entry (SPEC §9).
+    func ready(recovered: Int) {
+        guard case .starting = state else { return }
+        state = .running
+        journal.log(.daemonReady(spool: spool.path, recovered: recovered))
+        _ = notifier.ready(status: statusLine)
+        startWaitingJobs()
+        checkIdle()
+    }
+
+    // MARK: Events
+
+    func handle(_ event: SpoolEvent) {
+        switch event {
+        case .incoming(let name, _):
+            claim(name)
+            startWaitingJobs()
+            checkIdle()
+        case .cancelRequest(let name):
+            cancelRequest(name)
+        case .rescan:
+            rescan()
+        }
+    }
+
+    func handle(_ signal: DaemonSignal) {
+        switch signal {
+        case .terminate, .interrupt: shutdown()
+        case .hangup: rescan()
+        }
+    }
+
+    /// A full scan of `incoming/` and `cancel/` (start, SIGHUP, queue overflow, resume).
+    func rescan() {
+        if let names = try? SpoolScan.incoming(incomingPath) {
+            for name in names { claim(name) }
+        }
+        if let names = try? SpoolScan.cancelRequests(cancelPath) {
+            for name in names { cancelRequest(name) }
+        }
+        startWaitingJobs()
+        checkIdle()
+    }
+
+    /// Sent from the actor itself, so a stuck actor misses its pings (SPEC §9).
+    func watchdogPing() {
+        _ = notifier.watchdogPing()
+    }
+
+    /// Every 10 s: retry unwritten records; delete expired job directories.
+    func maintain(retention: Bool) {
+        retryUnwritten()
+        if retention, let age = configuration.retain {
+            _ = try? spool.removeExpired(olderThan: age)
+        }
+        updateStatus()
+    }
+
+    // MARK: Claims and starts
+
+    private func claim(_ name: SpoolEntryName) {
+        guard case .running = state, writeError == nil else { return }
+        let outcome: ClaimOutcome
+        do {
+            outcome = try spool.claim(name.bytes)
+        } catch {
+            pauseClaims(error.description, identity: nil)
+            return
+        }
+        switch outcome {
+        case .claimed(let job):
+            let waiting = queue.count { $0.state.uid == job.state.uid } + running.values.count { $0.uid == job.state.uid }
+            if waiting >= configuration.maxQueuedPerUser {
+                do {
+                    let record = try spool.reject(job, reason: "queue full: \(waiting) jobs of uid \(job.state.uid) waiting or running (--max-queued-per-user)")
+                    logRejected(record)
+                } catch {
+                    pauseClaims(error.description, identity: nil)
+                }
+                return
+            }
+            enqueue(job)
+        case .rejected(let record):
+            logRejected(record)
+        case .ignored, .vanished:
+            break
+        }
+    }
+
+    private func enqueue(_ job: ClaimedJob) {
+        queue.append(job)
+        if pendingCancels.remove(job.id) != nil { cancelQueued(job.id, requestOwner: nil) }
+    }
+
+    /// Starts waiting jobs in arrival order within `--max-jobs` and `--max-jobs-per-user`.
+    private func startWaitingJobs() {
+        guard case .running = state, writeError == nil else { return }
+        var index = 0
+        while index < queue.count, running.count < configuration.maxJobs {
+            let job = queue[index]
+            let uid = job.state.uid
+            guard running.values.count(where: { $0.uid == uid }) < configuration.maxJobsPerUser else {
+                index += 1
+                continue
+            }
+            let started: JobStateFile
+            do {
+                started = try spool.markStarted(job)
+            } catch {
+                pauseClaims(error.description, identity: identity(of: job, run: JobRecord.newRunID()))
+                return
+            }
+            queue.remove(at: index)
+            var claimed = job
+            claimed.state = started
+            let start = JobStart(
+                job: claimed, identity: identity(of: claimed, run: JobRecord.newRunID()), control: GatherControl(),
+                progress: JobProgress(spool: spool, state: started))
+            running[job.id] = Running(start: start)
+            starts.yield(start)
+        }
+        updateStatus()
+    }
+
+    /// A job run ended (the main loop's child task calls this).
+    func jobEnded(_ id: String, _ end: JobRunEnd) {
+        guard let ended = running.removeValue(forKey: id) else { return }
+        switch end {
+        case .record(let record, _):
+            write(record, identity: ended.start.identity)
+        case .keepForRestart:
+            break
+        }
+        if case .stopping = state {
+            if running.isEmpty { finishStopping() }
+            updateStatus()
+            return
+        }
+        startWaitingJobs()
+        checkIdle()
+    }
+
+    private func identity(of job: ClaimedJob, run: String) -> JobIdentity {
+        JobIdentity(id: job.id, run: run, name: job.job.displayName(id: job.id), uid: job.state.uid)
+    }
+
+    // MARK: Records
+
+    private func write(_ record: JobRecord, identity: JobIdentity) {
+        do {
+            try spool.finish(record)
+            count(record.state)
+        } catch {
+            unwritten[record.id] = (record, identity)
+            pauseClaims(error.reason, identity: identity)
+        }
+    }
+
+    private func count(_ state: JobState) {
+        switch state {
+        case .succeeded: done += 1
+        case .rejected: rejected += 1
+        case .failed, .cancelled, .interrupted: failed += 1
+        }
+    }
+
+    private func pauseClaims(_ reason: String, identity: JobIdentity?) {
+        let first = writeError == nil
+        writeError = reason
+        if first || identity != nil {
+            journal.log(.spoolWriteError(identity ?? JobIdentity(id: "", run: "", name: "a job", uid: 0), error: reason))
+        }
+        updateStatus()
+    }
+
+    private func retryUnwritten() {
+        guard writeError != nil else { return }
+        for (id, pending) in unwritten.sorted(by: { $0.key < $1.key }) {
+            do {
+                try spool.finish(pending.record)
+                unwritten[id] = nil
+                count(pending.record.state)
+            } catch {
+                writeError = error.reason
+                updateStatus()
+                return
+            }
+        }
+        // Every record is on disk: claim again, and pick up what arrived meanwhile.
+        writeError = nil
+        if case .running = state { rescan() } else if case .stopping = state, running.isEmpty { finishStopping() }
+        updateStatus()
+    }
+
+    private func logRejected(_ record: JobRecord) {
+        count(.rejected)
+        let identity = JobIdentity(id: record.id, run: record.run, name: record.name, uid: record.uid)
+        journal.log(.jobRejected(identity, file: record.file, errors: [record.error ?? "invalid job file"]))
+    }
+
+    // MARK: Cancel requests
+
+    private func cancelRequest(_ name: SpoolEntryName) {
+        guard name.isCancelRequest, let id = name.string else { return }
+        guard let owner = CancelFile.owner(directory: cancelPath, name: id) else { return }  // gone already
+        if let job = running[id]?.start ?? queue.first(where: { $0.id == id }).map({ queuedStart($0) }) {
+            if let requester = owner.uid, requester == job.identity.uid || requester == 0, owner.isRegularFile {
+                CancelFile.remove(directory: cancelPath, name: id)
+                if running[id] != nil {
+                    job.control.cancel(.cancelledByRequest)
+                } else {
+                    cancelQueued(id, requestOwner: requester)
+                }
+            } else {
+                CancelFile.remove(directory: cancelPath, name: id)
+                journal.log(.cancelRefused(job.identity, requestOwner: owner.uid ?? UInt32.max))
+            }
+            return
+        }
+        if CancelFile.jobWaiting(incoming: incomingPath, id: id) {
+            pendingCancels.insert(id)  // kept until the job is claimed (SPEC §3)
+            return
+        }
+        CancelFile.remove(directory: cancelPath, name: id)
+        journal.log(.cancelRefused(JobIdentity(id: id, run: "", name: id, uid: 0), requestOwner: owner.uid ?? 0,
+                                   reason: "no such job waiting or running"))
+    }
+
+    /// A stand-in start for a queued job, to reach its identity.
+    private func queuedStart(_ job: ClaimedJob) -> JobStart {
+        JobStart(job: job, identity: identity(of: job, run: JobRecord.newRunID()), control: GatherControl(),
+                 progress: JobProgress(spool: spool, state: job.state))
+    }
+
+    /// Cancels a job that was claimed but never started: all tasks skipped.
+    private func cancelQueued(_ id: String, requestOwner: UInt32?) {
+        guard let index = queue.firstIndex(where: { $0.id == id }) else { return }
+        let job = queue.remove(at: index)
+        let run = JobRecord.newRunID()
+        let identity = identity(of: job, run: run)
+        if let requestOwner {
+            CancelFile.remove(directory: cancelPath, name: id)
+            _ = requestOwner
+        }
+        journal.log(.jobCancelled(identity, policy: job.job.policy))
+        write(JobRecordBuilder.cancelledBeforeStart(job, run: run), identity: identity)
+        updateStatus()
+    }
+
+    // MARK: Stopping
+
+    private func shutdown() {
+        switch state {
+        case .stopping, .stopped: return
+        case .starting, .running: break
+        }
+        state = .stopping
+        journal.log(.daemonStopping(interrupted: running.count))
+        _ = notifier.stopping(status: "stopping: \(running.count) jobs interrupted")
+        let grace = running.values.map { $0.start.job.job.killGrace ?? configuration.killGrace }.max() ?? .zero
+        _ = notifier.extendTimeout(grace + .seconds(10))
+        for job in running.values { job.start.control.cancel(.daemonStopping) }
+        if running.isEmpty { finishStopping() }
+    }
+
+    private func finishStopping() {
+        guard case .stopping = state else { return }
+        state = .stopped
+        starts.finish()
+    }
+
+    /// `--exit-when-idle`: nothing claimable, queued, running or unwritten.
+    private func checkIdle() {
+        guard configuration.exitWhenIdle, case .running = state, queue.isEmpty, running.isEmpty,
+              unwritten.isEmpty, writeError == nil else { return }
+        if let waiting = try? SpoolScan.incoming(incomingPath), !waiting.isEmpty { return }
+        state = .stopped
+        starts.finish()
+    }
+
+    // MARK: Status
+
+    private var statusLine: String {
+        if let writeError { return "spool write error: \(writeError); claiming paused" }
+        let tasks = running.values.reduce(0) { $0 + $1.start.progress.runningProcesses }
+        return "\(running.count) job\(running.count == 1 ? "" : "s") running (\(tasks) task\(tasks == 1 ? "" : "s")), "
+            + "\(done) done, \(failed) failed, \(rejected) rejected"
+    }
+
+    private func updateStatus() {
+        _ = notifier.status(statusLine)
+    }
+}
