@@ -54,7 +54,8 @@ struct Problems {
     mutating func integer(_ v: JSONValue, _ path: String, _ range: ClosedRange<Int64>, _ what: String) -> Int64? {
         switch v {
         case .integer(let i) where range.contains(i): return i
-        case .integer, .number: add(path, "must be \(what) (written without fraction or exponent)")
+        case .integer: add(path, "must be \(what)")
+        case .number: add(path, "must be \(what), not a fraction or exponent")
         default: add(path, "must be \(what), found \(v.typeName)")
         }
         return nil
