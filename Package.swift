@@ -37,7 +37,9 @@ let package = Package(
         .testTarget(name: "GatherTests", dependencies: ["Gather"]),
         .testTarget(name: "GatherProcessTests", dependencies: ["GatherProcess", "Gather"]),
         .testTarget(name: "GatherJournalTests", dependencies: ["GatherJournal"]),
-        .testTarget(name: "GatherSpoolTests", dependencies: ["GatherSpool", "Gather"]),
+        // Runs spool scenarios that need a process of their own (a private mount namespace).
+        .executableTarget(name: "gather-spool-helper", dependencies: ["GatherSpool", "Gather"], path: "Tests/GatherSpoolHelper"),
+        .testTarget(name: "GatherSpoolTests", dependencies: ["GatherSpool", "Gather", "gather-spool-helper"]),
     ],
     swiftLanguageModes: [.v6]
 )
