@@ -49,7 +49,9 @@ let package = Package(
             name: "GatherJournalTests",
             dependencies: ["GatherJournal", "Gather", "GatherTestSupport", "journal-probe"]
         ),
-        .testTarget(name: "GatherSpoolTests", dependencies: ["GatherSpool", "Gather"]),
+        // Runs spool scenarios that need a process of their own (a private mount namespace).
+        .executableTarget(name: "gather-spool-helper", dependencies: ["GatherSpool", "Gather"], path: "Tests/GatherSpoolHelper"),
+        .testTarget(name: "GatherSpoolTests", dependencies: ["GatherSpool", "Gather", "gather-spool-helper"]),
         .testTarget(name: "GatherDaemonTests", dependencies: ["GatherDaemon", "CLinux"]),
     ],
     swiftLanguageModes: [.v6]

@@ -1,1 +1,0 @@
-// The GatherSpool library; see the README for what lives here.

@@ -1,0 +1,205 @@
+import Gather
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The result record `result.json` (SPEC §6), written in the order and with
+/// the explicit `null`s the SPEC shows.
+public struct JobRecord: Sendable {
+    /// One task's line in the record.
+    public struct TaskEntry: Sendable {
+        public var name: String
+        public var outcome: TaskOutcome
+        /// The reason of a `cancelled` or `skipped` task (``TaskReason`` text).
+        public var reason: String?
+        /// What `waitpid` saw: the exit status, or the signal's name (`SIGTERM`).
+        public var exitStatus: Int32?
+        public var signal: String?
+        public var attempts: Int
+        public var startedAt: Timestamp?
+        public var durationMS: Int64?
+        /// Raw stderr bytes of the last attempt; only kept (capped) for error outcomes.
+        public var stderr: [UInt8]
+
+        public init(name: String, outcome: TaskOutcome, reason: String? = nil, exitStatus: Int32? = nil,
+                    signal: String? = nil, attempts: Int, startedAt: Timestamp? = nil,
+                    durationMS: Int64? = nil, stderr: [UInt8] = []) {
+            self.name = name
+            self.outcome = outcome
+            self.reason = reason
+            self.exitStatus = exitStatus
+            self.signal = signal
+            self.attempts = attempts
+            self.startedAt = startedAt
+            self.durationMS = durationMS
+            self.stderr = stderr
+        }
+    }
+
+    public var id: String
+    /// A random 32-hex-digit ID of this run (``JobRecord/newRunID()``).
+    public var run: String
+    public var name: String
+    /// The dropped file's name (`nightly-backup.json`).
+    public var file: String
+    public var state: JobState
+    /// `nil` for a rejected file whose policy could not be read.
+    public var policy: GatherPolicy?
+    /// The file owner.
+    public var uid: UInt32
+    /// The owner's primary group: the group of the job directory and files (not written).
+    public var gid: UInt32
+    /// The owner's user name, `nil` without a passwd entry.
+    public var user: String?
+    /// The account the tasks ran as; `nil` for a rejected file.
+    public var runAs: String?
+    public var receivedAt: Timestamp
+    public var startedAt: Timestamp?
+    public var finishedAt: Timestamp
+    /// The compound error line (`failed`) or every validation error (`rejected`); else `nil`.
+    public var error: String?
+    public var tasks: [TaskEntry]
+
+    public init(id: String, run: String = JobRecord.newRunID(), name: String, file: String, state: JobState,
+                policy: GatherPolicy?, uid: UInt32, gid: UInt32, user: String?, runAs: String?,
+                receivedAt: Timestamp, startedAt: Timestamp?, finishedAt: Timestamp = .now(),
+                error: String?, tasks: [TaskEntry]) {
+        self.id = id
+        self.run = run
+        self.name = name
+        self.file = file
+        self.state = state
+        self.policy = policy
+        self.uid = uid
+        self.gid = gid
+        self.user = user
+        self.runAs = runAs
+        self.receivedAt = receivedAt
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.error = error
+        self.tasks = tasks
+    }
+
+    /// Each task's `stderr_tail` is at most this many bytes (SPEC §6).
+    public static let tailLimit = 4096
+    /// All tails of one record together are at most this many bytes.
+    public static let recordTailLimit = 1 << 20
+
+    /// 16 random bytes as 32 lowercase hex digits.
+    public static func newRunID() -> String {
+        var g = SystemRandomNumberGenerator()
+        return (0..<2).map { _ in
+            let hex = String(g.next() as UInt64, radix: 16)
+            return String(repeating: "0", count: 16 - hex.count) + hex
+        }.joined()
+    }
+
+    /// The directory the record moves to: `done` for `succeeded`, `rejected`, else `failed`.
+    public var stateDirectory: SpoolDirectory.Area {
+        switch state {
+        case .succeeded: return .done
+        case .rejected: return .rejected
+        case .failed, .cancelled, .interrupted: return .failed
+        }
+    }
+
+    /// The record as JSON (SPEC §6).
+    public var json: JSONValue {
+        let tails = StderrTail.capped(tasks.map { $0.outcome.isError ? $0.stderr : [] },
+                                      each: Self.tailLimit, total: Self.recordTailLimit)
+        let taskValues: [JSONValue] = tasks.enumerated().map { i, t in
+            var m: [(key: String, value: JSONValue)] = [("name", .string(t.name)), ("outcome", .string(t.outcome.rawValue))]
+            if let reason = t.reason { m.append(("reason", .string(reason))) }
+            if t.outcome == .skipped && t.attempts == 0 {
+                m.append(("attempts", .integer(0)))
+                return .object(m)
+            }
+            m.append(("exit_status", t.exitStatus.map { .integer(Int64($0)) } ?? .null))
+            m.append(("signal", t.signal.map(JSONValue.string) ?? .null))
+            m.append(("attempts", .integer(Int64(t.attempts))))
+            m.append(("started_at", t.startedAt.map { .string($0.text) } ?? .null))
+            m.append(("duration_ms", t.durationMS.map { .integer($0) } ?? .null))
+            m.append(("stderr_tail", .string(tails[i])))
+            return .object(m)
+        }
+        return .object([
+            ("id", .string(id)), ("run", .string(run)), ("name", .string(name)), ("file", .string(file)),
+            ("state", .string(state.rawValue)), ("policy", policy.map { .string($0.rawValue) } ?? .null),
+            ("uid", .integer(Int64(uid))), ("user", user.map(JSONValue.string) ?? .null),
+            ("run_as", runAs.map(JSONValue.string) ?? .null),
+            ("received_at", .string(receivedAt.text)), ("started_at", startedAt.map { .string($0.text) } ?? .null),
+            ("finished_at", .string(finishedAt.text)), ("error", error.map(JSONValue.string) ?? .null),
+            ("tasks", .array(taskValues)),
+        ])
+    }
+}
+
+/// A wall-clock time in milliseconds since the epoch, written as
+/// `2026-11-25T03:00:00.120Z` (UTC, three decimals).
+public struct Timestamp: Sendable, Hashable, Comparable {
+    public let millisecondsSinceEpoch: Int64
+    public init(millisecondsSinceEpoch: Int64) { self.millisecondsSinceEpoch = millisecondsSinceEpoch }
+
+    /// The current time (`CLOCK_REALTIME`).
+    public static func now() -> Timestamp {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return Timestamp(millisecondsSinceEpoch: Int64(ts.tv_sec) * 1000 + Int64(ts.tv_nsec) / 1_000_000)
+    }
+
+    public static func < (a: Timestamp, b: Timestamp) -> Bool { a.millisecondsSinceEpoch < b.millisecondsSinceEpoch }
+
+    /// `2026-11-25T03:00:00.120Z`
+    public var text: String {
+        var seconds = time_t(millisecondsSinceEpoch.quotientAndRemainder(dividingBy: 1000).quotient)
+        var ms = millisecondsSinceEpoch % 1000
+        if ms < 0 { ms += 1000; seconds -= 1 }
+        var t = tm()
+        gmtime_r(&seconds, &t)
+        func pad(_ v: Int32, _ n: Int) -> String { let s = String(v); return String(repeating: "0", count: max(0, n - s.count)) + s }
+        return "\(pad(t.tm_year + 1900, 4))-\(pad(t.tm_mon + 1, 2))-\(pad(t.tm_mday, 2))T\(pad(t.tm_hour, 2)):\(pad(t.tm_min, 2)):\(pad(t.tm_sec, 2)).\(pad(Int32(ms), 3))Z"
+    }
+
+    /// Parses the form ``text`` writes; `nil` for anything else.
+    public init?(text: String) {
+        let b = Array(text.utf8)
+        guard b.count == 24, b[4] == 0x2D, b[7] == 0x2D, b[10] == 0x54, b[13] == 0x3A, b[16] == 0x3A, b[19] == 0x2E, b[23] == 0x5A else { return nil }
+        func num(_ r: Range<Int>) -> Int32? { Int32(String(decoding: b[r], as: UTF8.self)) }
+        guard let y = num(0..<4), let mo = num(5..<7), let d = num(8..<10), let h = num(11..<13),
+              let mi = num(14..<16), let s = num(17..<19), let ms = num(20..<23) else { return nil }
+        var t = tm()
+        t.tm_year = y - 1900; t.tm_mon = mo - 1; t.tm_mday = d; t.tm_hour = h; t.tm_min = mi; t.tm_sec = s
+        let seconds = timegm(&t)
+        self.millisecondsSinceEpoch = Int64(seconds) * 1000 + Int64(ms)
+    }
+}
+
+/// The `stderr_tail` caps of SPEC §6.
+public enum StderrTail {
+    /// The last `limit` bytes of `bytes`, cut at a character boundary, invalid UTF-8 replaced by U+FFFD.
+    public static func tail(_ bytes: [UInt8], limit: Int) -> String {
+        guard limit > 0 else { return "" }
+        var start = max(0, bytes.count - limit)
+        // Do not begin inside a character: skip continuation bytes (at most 3).
+        var skipped = 0
+        while start < bytes.count, skipped < 3, bytes[start] & 0xC0 == 0x80 { start += 1; skipped += 1 }
+        var text = String(decoding: bytes[start...], as: UTF8.self)
+        // A replacement character (3 bytes) may stand for 1 invalid byte: cut again to the limit.
+        while text.utf8.count > limit { text.removeFirst() }
+        return text
+    }
+
+    /// Each tail capped to `each`; if together they exceed `total`, each is
+    /// shortened to an equal share of it.
+    public static func capped(_ tails: [[UInt8]], each: Int, total: Int) -> [String] {
+        var texts = tails.map { tail($0, limit: each) }
+        let sum = texts.reduce(0) { $0 + $1.utf8.count }
+        let nonEmpty = texts.filter { !$0.isEmpty }.count
+        if sum > total, nonEmpty > 0 {
+            let share = total / nonEmpty
+            texts = texts.map { $0.utf8.count > share ? tail(Array($0.utf8), limit: share) : $0 }
+        }
+        return texts
+    }
+}

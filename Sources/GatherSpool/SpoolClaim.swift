@@ -1,0 +1,168 @@
+import CLinux
+import Gather
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A job claimed into `active/ID/`, checked, read once and valid: ready to run.
+public struct ClaimedJob: Sendable {
+    public let id: String
+    public let job: JobFile
+    /// The submitter (the file owner at the claim), when it has a passwd entry.
+    public let owner: UserAccount?
+    /// The account tasks run as (SPEC §8); hand it to the process launcher.
+    public let runAs: UserAccount
+    /// `state.json` as written; pass it back to ``SpoolDirectory/writeState(_:)`` with changes.
+    public var state: JobStateFile
+}
+
+/// What became of a file the daemon tried to claim.
+public enum ClaimOutcome: Sendable {
+    /// Claimed and valid.
+    case claimed(ClaimedJob)
+    /// Not a valid job: its record is in `rejected/ID/`.
+    case rejected(JobRecord)
+    /// Not a job file name (starts with `.` or lacks `.json`): left alone.
+    case ignored
+    /// The file was gone before it could be moved (claimed elsewhere or removed).
+    case vanished
+}
+
+extension SpoolDirectory {
+    /// Claims `incoming/NAME` (SPEC §3, §8): `mkdir active/ID` (0700), a
+    /// no-replace rename of the file to `active/ID/job.json`, then one open with
+    /// `O_NOFOLLOW|O_NONBLOCK|O_CLOEXEC`, the `fstat` checks, one bounded read,
+    /// validation, `state.json`, and the hand-over of file and directory to the
+    /// daemon's user with the submitter's group. A file that fails is recorded
+    /// in `rejected/` before this returns.
+    /// - Parameter name: the entry's name in `incoming/` (bytes, as the directory holds it).
+    /// - Throws: ``SpoolError``; code ``SpoolError/Code/recordWrite`` means a
+    ///   record could not be written (stop claiming, retry later: the job stays
+    ///   in `active/` and recovery or ``finish(_:)`` completes it).
+    public func claim(_ name: [UInt8]) throws(SpoolError) -> ClaimOutcome {
+        guard JobID.isCandidate(name) else { return .ignored }
+        let file = String(decoding: name, as: UTF8.self)
+        let (base, validName) = JobID.requested(byFileName: name)
+        var id = freeID(base)
+        while true {
+            switch SystemCall.attempt({ mkdirat(fd(.active), id, 0o700) }) {
+            case .success: break
+            case .failure(let e) where e.rawValue == EEXIST: id = freeID(base); continue
+            case .failure(let e): throw SpoolError(.recordWrite, "mkdir active/\(id)", errno: e.rawValue)
+            }
+            break
+        }
+        try checkpoint(.claimDirectoryMade)
+        let dir = try SystemCall.sys("open active/\(id)") { openat(fd(.active), id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+        defer { SystemCall.close(dir) }
+        let moved = SystemCall.attempt { SystemCall.withName(name) { clinux_rename_noreplace(fd(.incoming), $0, dir, "job.json") } }
+        if case .failure(let e) = moved {
+            _ = SystemCall.attempt { unlinkat(fd(.active), id, AT_REMOVEDIR) }
+            if e.rawValue == ENOENT { return .vanished }
+            throw SpoolError(.io, "rename incoming/\(file) to active/\(id)/job.json", errno: e.rawValue)
+        }
+        try checkpoint(.claimFileMoved)
+        let problems = validName ? [] : [JobFileProblem(path: "", message: "file name must match ^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}\\.json$")]
+        return try examine(dir: dir, id: id, file: file, receivedAt: .now(), stored: nil, extraProblems: problems)
+    }
+
+    /// The claim convenience for a name that is valid UTF-8.
+    public func claim(_ name: String) throws(SpoolError) -> ClaimOutcome { try claim(Array(name.utf8)) }
+
+    /// Opens, checks and reads `job.json` in a claimed directory, then either
+    /// completes the claim (state, ownership) or records a rejection. Shared by
+    /// the claim and recovery (which passes the `state.json` it found).
+    func examine(dir: Int32, id: String, file: String, receivedAt: Timestamp, stored: JobStateFile?,
+                 extraProblems: [JobFileProblem]) throws(SpoolError) -> ClaimOutcome {
+        var problems = extraProblems
+        var owner: UInt32
+        var bytes: [UInt8]? = nil
+        var fd: Int32 = -1
+        defer { SystemCall.close(fd) }
+        switch SystemCall.lstatAt(dir, Array("job.json".utf8)) {
+        case .success(let st): owner = st.st_uid
+        case .failure(let e): throw SpoolError(.io, "stat active/\(id)/job.json", errno: e.rawValue)
+        }
+        switch SystemCall.attempt({ openat(dir, "job.json", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY) }) {
+        case .success(let f):
+            fd = f
+            let st = try SystemCall.fstat(f, "active/\(id)/job.json")
+            if let why = Self.unsafeFile(st) {
+                problems.append(JobFileProblem(path: "", message: why))
+            } else {
+                bytes = try Self.readBounded(f, label: "active/\(id)/job.json")
+                if bytes!.count > JobFileValidator.maxFileSize { problems.append(JobFileProblem(path: "", message: "the file is larger than 1 MiB")); bytes = nil }
+            }
+        case .failure(let e) where e.rawValue == ELOOP:
+            problems.append(JobFileProblem(path: "", message: "the file is a symbolic link"))
+        case .failure(let e) where e.rawValue == ENXIO:
+            problems.append(JobFileProblem(path: "", message: "the file is a socket"))
+        case .failure(let e):
+            problems.append(JobFileProblem(path: "", message: "the file cannot be opened: \(Errno(e.rawValue))"))
+        }
+        // After a crash the file already belongs to the daemon: the submitter is in state.json.
+        if let stored { owner = stored.uid }
+        let account = UserAccount.lookup(uid: owner)
+        let gid = stored?.gid ?? account?.gid ?? daemonGID
+        var validation: JobFileValidation? = nil
+        if let bytes {
+            let v = JobFileValidator.validate(bytes, context: JobFileContext(ownerUID: owner, daemonUID: daemonUID))
+            problems += v.problems
+            validation = v
+        }
+        let name = validation?.job?.name ?? id
+        guard problems.isEmpty, let job = validation?.job, let runAs = validation?.runAs else {
+            let record = JobRecord(id: id, name: name, file: file, state: .rejected, policy: nil, uid: owner, gid: gid,
+                                   user: account?.name, runAs: nil, receivedAt: stored?.receivedAt ?? receivedAt,
+                                   startedAt: nil, error: problems.map(\.description).joined(separator: "; "), tasks: [])
+            // A checked regular file is the daemon's from now on, whatever its content;
+            // anything else (a link, a FIFO, a hard link) is moved but never touched.
+            if bytes != nil { try setOwner(fd, gid: gid, mode: 0o640, label: "active/\(id)/job.json") }
+            try finish(record)
+            return .rejected(record)
+        }
+        let state = stored ?? JobStateFile(id: id, file: file, name: name, policy: job.policy, uid: owner, gid: gid,
+                                           user: account?.name, runAs: runAs.name, receivedAt: receivedAt,
+                                           tasks: job.tasks.map { .init(name: $0.name, status: "waiting") })
+        if stored == nil {
+            try writeAtomically(dir, "state.json", Array(state.json.serialized().utf8) + [0x0A], gid: gid, label: "active/\(id)")
+        }
+        try checkpoint(.claimStateWritten)
+        try setOwner(fd, gid: gid, mode: 0o640, label: "active/\(id)/job.json")
+        try checkpoint(.claimFileOwned)
+        try setOwner(dir, gid: gid, mode: 0o750, label: "active/\(id)")
+        return .claimed(ClaimedJob(id: id, job: job, owner: account, runAs: runAs, state: state))
+    }
+
+    /// Why a job file's `fstat` fails SPEC §8, or `nil` when it passes.
+    static func unsafeFile(_ st: stat) -> String? {
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: break
+        case S_IFDIR: return "the file is a directory"
+        case S_IFIFO: return "the file is a FIFO"
+        case S_IFCHR, S_IFBLK: return "the file is a device"
+        case S_IFSOCK: return "the file is a socket"
+        default: return "the file is not a regular file"
+        }
+        if st.st_nlink != 1 { return "the file has \(st.st_nlink) links (a hard link)" }
+        if st.st_mode & 0o022 != 0 { return "the file is writable by group or others" }
+        if st.st_size > JobFileValidator.maxFileSize { return "the file is larger than 1 MiB" }
+        return nil
+    }
+
+    /// Reads at most 1 MiB + 1 byte, once, from the start.
+    static func readBounded(_ fd: Int32, label: String) throws(SpoolError) -> [UInt8] {
+        let limit = JobFileValidator.maxFileSize + 1
+        var buffer = [UInt8](repeating: 0, count: limit)
+        var total = 0
+        while total < limit {
+            let r = buffer.withUnsafeMutableBytes { raw in SystemCall.attempt { pread(fd, raw.baseAddress! + total, limit - total, off_t(total)) } }
+            switch r {
+            case .success(0): return Array(buffer.prefix(total))
+            case .success(let n): total += n
+            case .failure(let e): throw SpoolError(.io, "read \(label)", errno: e.rawValue)
+            }
+        }
+        return buffer
+    }
+}

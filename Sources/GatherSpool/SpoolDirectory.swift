@@ -1,0 +1,192 @@
+import CLinux
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A step of the claim or the finish where a test may stop the spool, as a
+/// crash would (production passes no injector).
+public enum SpoolFaultPoint: String, Sendable, CaseIterable {
+    case claimDirectoryMade, claimFileMoved, claimStateWritten, claimFileOwned
+    case finishTemporaryWritten, finishResultInPlace, finishDirectoryMoved
+}
+
+/// The spool directory of SPEC §3, held open as directory descriptors so that
+/// every later call is relative to them (`*at`) and no path is re-resolved.
+///
+/// Calls are synchronous and not meant to run concurrently on one spool: the
+/// daemon's supervisor actor owns the instance.
+public final class SpoolDirectory: Sendable {
+    /// The subdirectories of the spool.
+    public enum Area: String, Sendable, CaseIterable {
+        case incoming, active, done, failed, rejected, cancel
+        /// Mode at creation: users drop files in `incoming/` and `cancel/` only once an admin opens them.
+        var creationMode: mode_t { self == .incoming || self == .cancel ? 0o700 : 0o755 }
+        var isUserWritable: Bool { self == .incoming || self == .cancel }
+    }
+
+    public let path: String
+    /// The daemon's effective uid and gid.
+    public let daemonUID: UInt32
+    public let daemonGID: UInt32
+    /// This boot's ID (32 hex digits), recorded in `state.json`.
+    public let bootID: String
+    let rootFD: Int32
+    private let areaFDs: [Area: Int32]
+    private let faultInjector: (@Sendable (SpoolFaultPoint) -> Bool)?
+
+    /// Opens the spool at `path`, creating it and missing subdirectories, and
+    /// runs the start-up checks of SPEC §3: no directory is a symlink, none is
+    /// writable by others without the sticky bit, and all but `incoming/` and
+    /// `cancel/` belong to the daemon's user and are writable by nobody else.
+    /// - Parameters:
+    ///   - path: the spool (`--spool`).
+    ///   - faultInjector: tests only: return `true` to stop at that step with an ``SpoolError/Code/injected`` error.
+    /// - Throws: ``SpoolError`` with code ``SpoolError/Code/unsafeDirectory`` (exit 1 with its line) or ``SpoolError/Code/io``.
+    public init(path: String, faultInjector: (@Sendable (SpoolFaultPoint) -> Bool)? = nil) throws(SpoolError) {
+        self.path = path
+        self.daemonUID = geteuid()
+        self.daemonGID = getegid()
+        self.faultInjector = faultInjector
+        var id = [CChar](repeating: 0, count: 33)
+        self.bootID = clinux_boot_id(&id) == 0 ? String(decoding: id.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
+        if case .failure(let e) = SystemCall.attempt({ mkdir(path, 0o755) }), e.rawValue != EEXIST {
+            throw SpoolError(.io, "mkdir \(path)", errno: e.rawValue)
+        }
+        let root = try Self.openChecked(AT_FDCWD, path, label: path, userWritable: false, uid: geteuid())
+        var fds: [Area: Int32] = [:]
+        do throws(SpoolError) {
+            for area in Area.allCases {
+                if case .failure(let e) = SystemCall.attempt({ mkdirat(root, area.rawValue, area.creationMode) }), e.rawValue != EEXIST {
+                    throw SpoolError(.io, "mkdir \(path)/\(area.rawValue)", errno: e.rawValue)
+                }
+                fds[area] = try Self.openChecked(root, area.rawValue, label: "\(path)/\(area.rawValue)",
+                                                 userWritable: area.isUserWritable, uid: geteuid())
+            }
+        } catch {
+            fds.values.forEach(SystemCall.close)
+            SystemCall.close(root)
+            throw error
+        }
+        self.rootFD = root
+        self.areaFDs = fds
+    }
+
+    deinit {
+        areaFDs.values.forEach(SystemCall.close)
+        SystemCall.close(rootFD)
+    }
+
+    /// Opens a spool directory without following a symlink and checks its owner and mode.
+    private static func openChecked(_ dirfd: Int32, _ name: String, label: String, userWritable: Bool, uid: UInt32) throws(SpoolError) -> Int32 {
+        let fd: Int32
+        switch SystemCall.attempt({ openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }) {
+        case .success(let f): fd = f
+        case .failure(let e) where e.rawValue == ELOOP || e.rawValue == ENOTDIR:
+            throw SpoolError(.unsafeDirectory, "\(label) is a symbolic link or not a directory")
+        case .failure(let e): throw SpoolError(.io, "open \(label)", errno: e.rawValue)
+        }
+        do throws(SpoolError) {
+            let st = try SystemCall.fstat(fd, label)
+            let mode = st.st_mode
+            if mode & 0o002 != 0, mode & S_ISVTX == 0 {
+                throw SpoolError(.unsafeDirectory, "\(label) is writable by others without the sticky bit")
+            }
+            if !userWritable, st.st_uid != uid || mode & 0o022 != 0 {
+                throw SpoolError(.unsafeDirectory, "\(label) is writable by someone other than the daemon's user (uid \(uid))")
+            }
+        } catch {
+            SystemCall.close(fd)
+            throw error
+        }
+        return fd
+    }
+
+    /// The descriptor of an area.
+    func fd(_ area: Area) -> Int32 { areaFDs[area] ?? -1 }
+
+    /// Stops here with an injected error when a test asks to.
+    func checkpoint(_ point: SpoolFaultPoint) throws(SpoolError) {
+        if let faultInjector, faultInjector(point) { throw SpoolError(.injected, point.rawValue) }
+    }
+
+    /// The names in an area, in no particular order (`.` and `..` left out).
+    public func names(in area: Area) throws(SpoolError) -> [[UInt8]] {
+        let fd = try SystemCall.sys("open \(area.rawValue)") { openat(self.fd(area), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+        return try Self.names(ofDirectory: fd, label: area.rawValue)
+    }
+
+    /// Reads the names of the directory `fd` (which it takes over and closes).
+    static func names(ofDirectory fd: Int32, label: String) throws(SpoolError) -> [[UInt8]] {
+        guard let dir = fdopendir(fd) else {
+            let e = errno
+            SystemCall.close(fd)
+            throw SpoolError(.io, "fdopendir \(label)", errno: e)
+        }
+        defer { closedir(dir) }
+        var out: [[UInt8]] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: &entry.pointee.d_name) { raw in Array(raw.prefix { $0 != 0 }) }
+            if name == [0x2E] || name == [0x2E, 0x2E] { continue }
+            out.append(name)
+        }
+        return out
+    }
+
+    /// Whether `id` is taken in `active/`, `done/`, `failed/` or `rejected/`.
+    func isUsed(_ id: String) -> Bool {
+        [Area.active, .done, .failed, .rejected].contains { area in
+            if case .failure(let e) = SystemCall.lstatAt(fd(area), Array(id.utf8)), e.rawValue == ENOENT { return false }
+            return true
+        }
+    }
+
+    /// The first ID free in every job area: `base`, else `base-2`, `base-3`, …
+    /// with `base` shortened so the ID stays within 100 bytes (SPEC §3).
+    func freeID(_ base: String) -> String {
+        if !isUsed(base) { return base }
+        var n = 2
+        while true {
+            let suffix = "-\(n)"
+            let id = String(decoding: Array(base.utf8).prefix(100 - suffix.utf8.count), as: UTF8.self) + suffix
+            if !isUsed(id) { return id }
+            n += 1
+        }
+    }
+
+    /// Writes `bytes` to `name` in `dirfd` atomically: a temporary `.NAME.tmp`
+    /// created `O_EXCL|O_NOFOLLOW`, owned by the daemon with group `gid`, mode
+    /// 0640, fsynced, then renamed over `name`. A failure is a record write error.
+    func writeAtomically(_ dirfd: Int32, _ name: String, _ bytes: [UInt8], gid: UInt32, label: String) throws(SpoolError) {
+        let temp = ".\(name).tmp"
+        _ = SystemCall.attempt { unlinkat(dirfd, temp, 0) }  // a leftover of a crash
+        do throws(SpoolError) {
+            let fd = try SystemCall.sys("create \(label)/\(temp)", code: .recordWrite) {
+                openat(dirfd, temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o640)
+            }
+            defer { SystemCall.close(fd) }
+            try setOwner(fd, gid: gid, mode: 0o640, label: "\(label)/\(temp)")
+            do { try SystemCall.writeAll(fd, bytes, "\(label)/\(temp)") } catch { throw error.relabelled(.recordWrite) }
+            try SystemCall.sys("fsync \(label)/\(temp)", code: .recordWrite) { fsync(fd) }
+        } catch {
+            _ = SystemCall.attempt { unlinkat(dirfd, temp, 0) }
+            throw error
+        }
+        if name == "result.json" { try checkpoint(.finishTemporaryWritten) }
+        do throws(SpoolError) {
+            try SystemCall.sys("rename \(label)/\(temp)", code: .recordWrite) { renameat(dirfd, temp, dirfd, name) }
+        } catch {
+            _ = SystemCall.attempt { unlinkat(dirfd, temp, 0) }
+            throw error
+        }
+    }
+
+    /// `fchown` to the daemon's user and `gid`, then `fchmod`. A daemon not
+    /// running as root may only give its own files its own groups: `EPERM` then
+    /// leaves the group as it is.
+    func setOwner(_ fd: Int32, gid: UInt32, mode: mode_t, label: String) throws(SpoolError) {
+        if case .failure(let e) = SystemCall.attempt({ fchown(fd, daemonUID, gid) }), !(e.rawValue == EPERM && daemonUID != 0) {
+            throw SpoolError(.recordWrite, "fchown \(label)", errno: e.rawValue)
+        }
+        try SystemCall.sys("fchmod \(label)", code: .recordWrite) { fchmod(fd, mode) }
+    }
+}

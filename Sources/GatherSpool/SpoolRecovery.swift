@@ -1,0 +1,131 @@
+import Gather
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A job found in `active/` at start that needs the daemon (SPEC §3 recovery).
+public enum RecoveredJob: Sendable {
+    /// Run it: never started, or `restartable` with fewer than 3 runs. Kill
+    /// `leftovers` first.
+    case run(ClaimedJob, leftovers: [JobStateFile.ProcessGroup])
+    /// It was running: kill `leftovers`, then ``SpoolDirectory/finish(_:)`` the record (`interrupted`).
+    case interrupt(JobRecord, leftovers: [JobStateFile.ProcessGroup])
+}
+
+/// What recovery found and did.
+public struct RecoveryReport: Sendable {
+    /// Jobs whose `result.json` was written: their move was completed.
+    public var completed: [String] = []
+    /// Claim directories left empty by a crash (their file is still in `incoming/`): removed.
+    public var removed: [String] = []
+    /// Files found invalid when re-examined: recorded in `rejected/`.
+    public var rejected: [JobRecord] = []
+    /// Jobs for the daemon, in the order they were received.
+    public var jobs: [RecoveredJob] = []
+}
+
+extension SpoolDirectory {
+    /// Most runs of a `restartable` job (SPEC §3).
+    public static let maxRuns = 3
+
+    /// Recovers `active/` at start, before anything is claimed (SPEC §3): a
+    /// `result.json` present → the move is finished; no `job.json` → the
+    /// directory is removed; never started → queued again; was running → its
+    /// leftover process groups (same boot, same start time) are reported to
+    /// kill, and it is re-run if `restartable` with fewer than 3 runs, else
+    /// recorded `interrupted`.
+    /// - Throws: ``SpoolError``; a record write error leaves the rest in `active/` for a later call.
+    public func recover() throws(SpoolError) -> RecoveryReport {
+        var report = RecoveryReport()
+        var pending: [(Timestamp, RecoveredJob)] = []
+        for raw in try names(in: .active) {
+            let id = String(decoding: raw, as: UTF8.self)
+            guard JobID.isValid(raw) || !id.hasPrefix(".") else { continue }
+            guard case .success(let st) = SystemCall.lstatAt(fd(.active), raw), st.st_mode & S_IFMT == S_IFDIR else { continue }
+            let dir = try SystemCall.sys("open active/\(id)") { openat(fd(.active), id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
+            defer { SystemCall.close(dir) }
+            for temp in [".result.json.tmp", ".state.json.tmp"] { _ = SystemCall.attempt { unlinkat(dir, temp, 0) } }
+            if let result = readJSON(dir, "result.json") {
+                let state = (result["state"]).flatMap { if case .string(let s) = $0 { JobState(rawValue: s) } else { nil } } ?? .failed
+                try moveFinished(id: id, to: state == .succeeded ? .done : state == .rejected ? .rejected : .failed)
+                report.completed.append(id)
+                continue
+            }
+            if case .failure(let e) = SystemCall.lstatAt(dir, Array("job.json".utf8)), e.rawValue == ENOENT {
+                try SystemCall.sys("rmdir active/\(id)") { unlinkat(fd(.active), id, AT_REMOVEDIR) }
+                report.removed.append(id)
+                continue
+            }
+            let stored = readJSON(dir, "state.json").flatMap(JobStateFile.init(json:))
+            let file = stored?.file ?? "\(id).json"
+            switch try examine(dir: dir, id: id, file: file, receivedAt: .now(), stored: stored, extraProblems: []) {
+            case .rejected(let record): report.rejected.append(record)
+            case .ignored, .vanished: break
+            case .claimed(let job):
+                let leftovers = liveProcessGroups(job.state)
+                if job.state.runs == 0 || (job.job.restartable && job.state.runs < Self.maxRuns) {
+                    pending.append((job.state.receivedAt, .run(job, leftovers: leftovers)))
+                } else {
+                    pending.append((job.state.receivedAt, .interrupt(interruptedRecord(job), leftovers: leftovers)))
+                }
+            }
+        }
+        report.jobs = pending.sorted { $0.0 < $1.0 }.map(\.1)
+        return report
+    }
+
+    /// The recorded process groups that are still the same processes: same
+    /// boot, and the leader's start time unchanged (so a reused PID is spared).
+    func liveProcessGroups(_ state: JobStateFile) -> [JobStateFile.ProcessGroup] {
+        guard let boot = state.bootID, boot == bootID else { return [] }
+        return state.processGroups.filter { ProcessStartTime.of(pid: $0.pgid) == $0.startTime }
+    }
+
+    /// The record of a run cut short by a crash: tasks that had ended keep
+    /// their outcome; running ones are `cancelled`, the others `skipped`, both
+    /// with the reason `daemon stopping`.
+    func interruptedRecord(_ job: ClaimedJob) -> JobRecord {
+        let s = job.state
+        let tasks: [JobRecord.TaskEntry] = job.job.tasks.map { task in
+            let progress = s.tasks.first { $0.name == task.name }
+            if let progress, let outcome = TaskOutcome(rawValue: progress.status) {
+                return .init(name: task.name, outcome: outcome, attempts: progress.attempts)
+            }
+            if let progress, progress.attempts > 0 {
+                return .init(name: task.name, outcome: .cancelled, reason: TaskReason.daemonStopping.description, attempts: progress.attempts)
+            }
+            return .init(name: task.name, outcome: .skipped, reason: TaskReason.daemonStopping.description, attempts: 0)
+        }
+        return JobRecord(id: job.id, name: s.name, file: s.file, state: .interrupted, policy: job.job.policy,
+                         uid: s.uid, gid: s.gid, user: s.user, runAs: s.runAs, receivedAt: s.receivedAt,
+                         startedAt: s.startedAt, error: nil, tasks: tasks)
+    }
+
+    /// A small JSON file of the daemon's in `dir`; `nil` if missing or unreadable.
+    func readJSON(_ dir: Int32, _ name: String) -> JSONValue? {
+        guard case .success(let fd) = SystemCall.attempt({ openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC) }) else { return nil }
+        defer { SystemCall.close(fd) }
+        guard let st = try? SystemCall.fstat(fd, name), st.st_mode & S_IFMT == S_IFREG,
+              let bytes = try? Self.readBounded(fd, label: name), bytes.count <= JobFileValidator.maxFileSize * 8 else { return nil }
+        return StrictJSONReader.read(bytes).value
+    }
+}
+
+/// Start times of processes, to tell a process from a later one with the same PID.
+public enum ProcessStartTime {
+    /// Field 22 of `/proc/PID/stat` (clock ticks after boot); `nil` if there is no such process.
+    public static func of(pid: Int32) -> UInt64? {
+        let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { SystemCall.close(fd) }
+        var buf = [UInt8](repeating: 0, count: 1024)
+        let n = buf.withUnsafeMutableBytes { raw in SystemCall.attempt { read(fd, raw.baseAddress!, raw.count) } }
+        guard case .success(let count) = n, count > 0 else { return nil }
+        // The command name (field 2) may hold spaces and ')': fields resume after the last ')'.
+        guard let close = buf.prefix(count).lastIndex(of: UInt8(ascii: ")")) else { return nil }
+        let fields = buf[(close + 1)..<count].split(separator: UInt8(ascii: " "))
+        // fields[0] is field 3 (state); field 22 is fields[19].
+        guard fields.count > 19 else { return nil }
+        return UInt64(String(decoding: fields[19], as: UTF8.self))
+    }
+}

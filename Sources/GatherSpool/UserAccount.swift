@@ -1,0 +1,70 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A user account from the passwd and group databases (`getpwnam_r`,
+/// `getpwuid_r`, `getgrouplist`): what the process launcher needs to run a
+/// task as this user (SPEC §4 task environment, §8 identity).
+public struct UserAccount: Sendable, Hashable {
+    public let name: String
+    public let uid: UInt32
+    /// The primary group.
+    public let gid: UInt32
+    /// Every group the user is in, the primary one included (`getgrouplist`).
+    public let groups: [UInt32]
+    public let home: String
+    public let shell: String
+
+    public init(name: String, uid: UInt32, gid: UInt32, groups: [UInt32], home: String, shell: String) {
+        self.name = name
+        self.uid = uid
+        self.gid = gid
+        self.groups = groups
+        self.home = home
+        self.shell = shell
+    }
+
+    /// The account named `name`; `nil` when there is no passwd entry.
+    public static func lookup(name: String) -> UserAccount? {
+        guard !name.isEmpty, !name.utf8.contains(0) else { return nil }
+        return withEntry { pwd, buf, len, result in getpwnam_r(name, pwd, buf, len, result) }
+    }
+
+    /// The account with user ID `uid`; `nil` when there is no passwd entry.
+    public static func lookup(uid: UInt32) -> UserAccount? {
+        withEntry { pwd, buf, len, result in getpwuid_r(uid, pwd, buf, len, result) }
+    }
+
+    private static func withEntry(
+        _ call: (UnsafeMutablePointer<passwd>, UnsafeMutablePointer<CChar>, Int, UnsafeMutablePointer<UnsafeMutablePointer<passwd>?>) -> Int32
+    ) -> UserAccount? {
+        var size = 1024
+        while size <= 1 << 20 {
+            var pwd = passwd()
+            var result: UnsafeMutablePointer<passwd>? = nil
+            var buffer = [CChar](repeating: 0, count: size)
+            let rc = buffer.withUnsafeMutableBufferPointer { call(&pwd, $0.baseAddress!, size, &result) }
+            if rc == ERANGE { size *= 4; continue }
+            if rc == EINTR { continue }
+            guard rc == 0, result != nil else { return nil }
+            let name = String(cString: pwd.pw_name)
+            let home = pwd.pw_dir.map { String(cString: $0) } ?? "/"
+            let shell = pwd.pw_shell.map { String(cString: $0) } ?? "/bin/sh"
+            return UserAccount(name: name, uid: pwd.pw_uid, gid: pwd.pw_gid,
+                               groups: groupList(name: name, gid: pwd.pw_gid), home: home, shell: shell)
+        }
+        return nil
+    }
+
+    private static func groupList(name: String, gid: UInt32) -> [UInt32] {
+        var count: Int32 = 32
+        while count <= 65536 {
+            var groups = [gid_t](repeating: 0, count: Int(count))
+            var n = count
+            if getgrouplist(name, gid, &groups, &n) >= 0 { return Array(groups.prefix(Int(n))) }
+            // getgrouplist sets n to the number needed when the array was too small.
+            count = max(n, count * 2)
+        }
+        return [gid]
+    }
+}

@@ -1,0 +1,103 @@
+import Gather
+
+/// The text rules of SPEC §3 and §4 (names, IDs, environment keys).
+enum TextRules {
+    /// `^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`
+    static func isTaskName(_ s: String) -> Bool {
+        let b = Array(s.utf8)
+        guard (1...64).contains(b.count), isAlnum(b[0]) else { return false }
+        return b.dropFirst().allSatisfy { isAlnum($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") }
+    }
+
+    /// `^[A-Za-z_][A-Za-z0-9_]*$`
+    static func isEnvKey(_ s: String) -> Bool {
+        let b = Array(s.utf8)
+        guard let first = b.first, isAlpha(first) || first == UInt8(ascii: "_") else { return false }
+        return b.allSatisfy { isAlnum($0) || $0 == UInt8(ascii: "_") }
+    }
+
+    static func isAlnum(_ c: UInt8) -> Bool { isAlpha(c) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(c) }
+    static func isAlpha(_ c: UInt8) -> Bool {
+        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(c) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(c)
+    }
+
+    static func hasControl(_ s: String) -> Bool {
+        s.unicodeScalars.contains { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }
+    }
+}
+
+/// The problems of one file, and the typed readers that add to them.
+struct Problems {
+    var list: [JobFileProblem] = []
+
+    mutating func add(_ path: String, _ message: String) {
+        list.append(JobFileProblem(path: path, message: message))
+    }
+
+    /// A string, else a problem.
+    mutating func string(_ v: JSONValue, _ path: String) -> String? {
+        guard case .string(let s) = v else { add(path, "must be a string, found \(v.typeName)"); return nil }
+        if s.utf8.contains(0) { add(path, "must not contain NUL"); return nil }
+        return s
+    }
+
+    /// A non-empty string within `maxBytes`, without control characters when asked.
+    mutating func text(_ v: JSONValue, _ path: String, maxBytes: Int, noControl: Bool) -> String? {
+        guard let s = string(v, path) else { return nil }
+        if s.isEmpty { add(path, "must not be empty"); return nil }
+        if noControl, TextRules.hasControl(s) { add(path, "must not contain control characters"); return nil }
+        if s.utf8.count > maxBytes { add(path, "must be at most \(maxBytes) bytes"); return nil }
+        return s
+    }
+
+    /// An integer in `range`; `4.0`, `1e2` and strings are problems.
+    mutating func integer(_ v: JSONValue, _ path: String, _ range: ClosedRange<Int64>, _ what: String) -> Int64? {
+        switch v {
+        case .integer(let i) where range.contains(i): return i
+        case .integer: add(path, "must be \(what)")
+        case .number: add(path, "must be \(what), not a fraction or exponent")
+        default: add(path, "must be \(what), found \(v.typeName)")
+        }
+        return nil
+    }
+
+    /// A duration: a string such as `"1h30m"` or a number of seconds (SPEC §4).
+    mutating func duration(_ v: JSONValue, _ path: String, positive: Bool = false) -> Duration? {
+        var d: Duration?
+        switch v {
+        case .string(let s): d = DurationText.parse(s)
+        case .integer(let i): d = DurationText.fromSeconds(Double(i))
+        case .number(let x): d = DurationText.fromSeconds(x)
+        default: break
+        }
+        guard let d else {
+            add(path, "must be a duration such as \"30s\", \"1h30m\" or a number of seconds")
+            return nil
+        }
+        if positive, d <= .zero { add(path, "must be more than 0"); return nil }
+        return d
+    }
+
+    /// An absolute path without NUL.
+    mutating func path(_ v: JSONValue, _ path: String) -> String? {
+        guard let s = string(v, path) else { return nil }
+        guard s.hasPrefix("/") else { add(path, "must be an absolute path"); return nil }
+        return s
+    }
+
+    /// An object of strings with keys `^[A-Za-z_][A-Za-z0-9_]*$`, none `GATHER_*`.
+    mutating func env(_ v: JSONValue, _ path: String) -> [(key: String, value: String)] {
+        guard case .object(let members) = v else { add(path, "must be an object of strings, found \(v.typeName)"); return [] }
+        var out: [(key: String, value: String)] = []
+        for (key, value) in members {
+            let keyPath = "\(path).\(key)"
+            if !TextRules.isEnvKey(key) {
+                add(keyPath, "environment name must match ^[A-Za-z_][A-Za-z0-9_]*$")
+                continue
+            }
+            if key.hasPrefix("GATHER_") { add(keyPath, "GATHER_* names are set by gatherd"); continue }
+            if let s = string(value, keyPath) { out.append((key, s)) }
+        }
+        return out
+    }
+}

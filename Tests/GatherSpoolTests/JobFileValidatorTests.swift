@@ -1,0 +1,192 @@
+import Gather
+import Testing
+@testable import GatherSpool
+
+/// Accounts the validator tests see, instead of the machine's passwd.
+let testAccounts: [UserAccount] = [
+    UserAccount(name: "root", uid: 0, gid: 0, groups: [0], home: "/root", shell: "/bin/sh"),
+    UserAccount(name: "alice", uid: 1000, gid: 1000, groups: [1000], home: "/home/alice", shell: "/bin/sh"),
+    UserAccount(name: "bob", uid: 1001, gid: 1001, groups: [1001], home: "/home/bob", shell: "/bin/sh"),
+]
+
+func context(owner: UInt32 = 1000, daemon: UInt32 = 0) -> JobFileContext {
+    JobFileContext(ownerUID: owner, daemonUID: daemon,
+                   lookupName: { name in testAccounts.first { $0.name == name } },
+                   lookupUID: { uid in testAccounts.first { $0.uid == uid } })
+}
+
+func problems(_ text: String, _ ctx: JobFileContext = context()) -> [String] {
+    JobFileValidator.validate(Array(text.utf8), context: ctx).problems.map(\.description)
+}
+
+/// A task list of one good task, to embed.
+let okTasks = #""tasks":[{"name":"a","command":["/bin/true"]}]"#
+
+/// (file, every expected error line): each case breaks one rule of SPEC §4/§8.
+let badFiles: [(String, [String])] = [
+    (#"{"tasks":[{"name":"a","command":[]}]}"#, ["tasks[0].command: must be a non-empty array of strings"]),
+    (#"{"tasks":[{"name":"a","command":"ls"}]}"#, ["tasks[0].command: must be a non-empty array of strings"]),
+    (#"{"tasks":[{"name":"a","command":["ls",1]}]}"#, ["tasks[0].command: must be a non-empty array of strings"]),
+    (#"{"tasks":[{"name":"a","command":["ls","a\u0000b"]}]}"#, ["tasks[0].command[1]: must not contain NUL"]),
+    (#"{"tasks":[{"name":"a","command":[""]}]}"#, ["tasks[0].command[0]: must not be empty"]),
+    (#"{}"#, ["tasks: required"]),
+    (#"{"tasks":[]}"#, ["tasks: must be an array of 1 to 10000 tasks"]),
+    (#"{"tasks":{}}"#, ["tasks: must be an array of 1 to 10000 tasks"]),
+    (#"{"tasks":[1]}"#, ["tasks[0]: must be an object, found a number"]),
+    (#"{"tasks":[{"command":["x"]}]}"#, ["tasks[0].name: required"]),
+    (#"{"tasks":[{"name":"a"}]}"#, ["tasks[0].command: required"]),
+    (#"{"tasks":[{"name":"-a","command":["x"]}]}"#, ["tasks[0].name: must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"]),
+    (#"{"tasks":[{"name":"\#(String(repeating: "a", count: 65))","command":["x"]}]}"#, ["tasks[0].name: must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"]),
+    (#"{"tasks":[{"name":"a","command":["x"]},{"name":"a","command":["y"]}]}"#, ["tasks[1].name: duplicate task name \"a\""]),
+    (#"{"nmae":"x",\#(okTasks)}"#, ["nmae: unknown key"]),
+    (#"{"tasks":[{"name":"a","cmd":["x"],"command":["x"]}]}"#, ["tasks[0].cmd: unknown key"]),
+    (#"{"name":"x","name":"y",\#(okTasks)}"#, ["name: duplicate key (line 1, column 13)"]),
+    (#"{"tasks":[{"name":"a","name":"b","command":["x"]}]}"#, ["tasks[0].name: duplicate key (line 1, column 23)"]),
+    (#"{"max_parallel":4.0,\#(okTasks)}"#, ["max_parallel: must be an integer of at least 1, not a fraction or exponent"]),
+    (#"{"max_parallel":1e2,\#(okTasks)}"#, ["max_parallel: must be an integer of at least 1, not a fraction or exponent"]),
+    (#"{"max_parallel":0,\#(okTasks)}"#, ["max_parallel: must be an integer of at least 1"]),
+    (#"{"max_parallel":"4",\#(okTasks)}"#, ["max_parallel: must be an integer of at least 1, found a string"]),
+    (#"{"tasks":[{"name":"a","command":["x"],"retries":101}]}"#, ["tasks[0].retries: must be an integer from 0 to 100"]),
+    (#"{"tasks":[{"name":"a","command":["x"],"retries":2.0}]}"#, ["tasks[0].retries: must be an integer from 0 to 100, not a fraction or exponent"]),
+    (#"{"tasks":[{"name":"a","command":["x"],"success_exit_codes":[0,256]}]}"#, ["tasks[0].success_exit_codes[1]: must be an integer from 0 to 255"]),
+    (#"{"tasks":[{"name":"a","command":["x"],"success_exit_codes":[]}]}"#, ["tasks[0].success_exit_codes: must be a non-empty array of integers from 0 to 255"]),
+    (#"{"policy":"fast",\#(okTasks)}"#, [#"policy: must be "collect-all", "fail-fast" or "cancel-siblings""#]),
+    (#"{"timeout":"5x",\#(okTasks)}"#, [#"timeout: must be a duration such as "30s", "1h30m" or a number of seconds"#]),
+    (#"{"timeout":-1,\#(okTasks)}"#, [#"timeout: must be a duration such as "30s", "1h30m" or a number of seconds"#]),
+    (#"{"timeout":"0s",\#(okTasks)}"#, ["timeout: must be more than 0"]),
+    (#"{"kill_grace":"6m",\#(okTasks)}"#, ["kill_grace: must be at most 5m"]),
+    (#"{"tasks":[{"name":"a","command":["x"],"timeout":true}]}"#, [#"tasks[0].timeout: must be a duration such as "30s", "1h30m" or a number of seconds"#]),
+    (#"{"env":[],\#(okTasks)}"#, ["env: must be an object of strings, found an array"]),
+    (#"{"env":{"1X":"v"},\#(okTasks)}"#, ["env.1X: environment name must match ^[A-Za-z_][A-Za-z0-9_]*$"]),
+    (#"{"env":{"A-B":"v"},\#(okTasks)}"#, ["env.A-B: environment name must match ^[A-Za-z_][A-Za-z0-9_]*$"]),
+    (#"{"env":{"GATHER_JOB":"v"},\#(okTasks)}"#, ["env.GATHER_JOB: GATHER_* names are set by gatherd"]),
+    (#"{"env":{"A":1},\#(okTasks)}"#, ["env.A: must be a string, found a number"]),
+    (#"{"tasks":[{"name":"a","command":["x"],"env":{"B\u0001":"v"}}]}"#, ["tasks[0].env.B\u{1}: environment name must match ^[A-Za-z_][A-Za-z0-9_]*$"]),
+    (#"{"cwd":"srv",\#(okTasks)}"#, ["cwd: must be an absolute path"]),
+    (#"{"tasks":[{"name":"a","command":["x"],"cwd":"/a\u0000"}]}"#, ["tasks[0].cwd: must not contain NUL"]),
+    (#"{"name":"a\u0007b",\#(okTasks)}"#, ["name: must not contain control characters"]),
+    (#"{"name":"\#(String(repeating: "n", count: 201))",\#(okTasks)}"#, ["name: must be at most 200 bytes"]),
+    (#"{"name":"a\u0000",\#(okTasks)}"#, ["name: must not contain NUL"]),
+    (#"{"output":"file",\#(okTasks)}"#, [#"output: must be "journal" or "discard""#]),
+    (#"{"restartable":"yes",\#(okTasks)}"#, ["restartable: must be true or false"]),
+    (#"{"tasks":[{"name":"a","command":["x"],"after":["zz"]}]}"#, [#"tasks[0].after[0]: unknown task "zz""#]),
+    (#"{"tasks":[{"name":"a","command":["x"],"after":["a"]}]}"#, ["tasks[0].after[0]: a task cannot wait for itself"]),
+    (#"{"tasks":[{"name":"a","command":["x"],"after":["b"]},{"name":"b","command":["y"],"after":["a"]}]}"#, ["tasks[1].after: dependency cycle: a -> b -> a"]),
+    (#"{"tasks":[{"name":"a","command":["x"],"after":"b"}]}"#, ["tasks[0].after: must be an array of task names"]),
+    (#"{"user":"bob",\#(okTasks)}"#, ["user: must be the file owner (alice) unless the file is owned by root"]),
+    (#"{"user":"nosuch",\#(okTasks)}"#, [#"user: no such user "nosuch""#]),
+    (#"{"user":"ro\u0001ot",\#(okTasks)}"#, ["user: must not contain control characters"]),
+    (#"[]"#, ["must be a JSON object, found an array"]),
+    (#"{"tasks": ["#, ["line 1, column 12: expected a value, found end of file"]),
+    ("{\n  \"tasks\": [1,]\n}", ["line 2, column 15: expected a value, found ']'"]),
+    (#"{"tasks":[],}"#, ["line 1, column 13: expected a key in quotes, found '}'"]),
+    ("{\"name\":\"\u{0}\"}", ["line 1, column 10: NUL character in a string"]),
+    ("{\"name\":\"a\tb\"}", ["line 1, column 11: control character in a string (write it as an escape)"]),
+    (#"{"max_parallel": 01}"#, ["line 1, column 18: a number must not start with 0"]),
+    (#"{'a':1}"#, ["line 1, column 2: expected a key in quotes, found '''"]),
+    (#"{} x"#, ["line 1, column 4: unexpected text after the end of the document"]),
+    (#"{"name":"\ud800"}"#, [#"line 1, column 10: unpaired surrogate in \u escape"#]),
+    (#"{"name":"é",}"#, ["line 1, column 13: expected a key in quotes, found '}'"]),
+    ("\u{0}", ["line 1, column 1: expected a value, found a NUL character"]),
+]
+
+@Suite struct JobFileValidatorTests {
+    @Test func tableHasEnoughCases() {
+        #expect(badFiles.count >= 40)
+    }
+
+    @Test(arguments: badFiles.indices)
+    func badFileReportsExactErrors(_ i: Int) {
+        let (text, expected) = badFiles[i]
+        #expect(problems(text) == expected, "case \(i): \(text)")
+    }
+
+    @Test func invalidUTF8GivesLineAndColumn() {
+        let bytes: [UInt8] = Array("{\n \"name\":\"".utf8) + [0xFF] + Array("\"}".utf8)
+        let v = JobFileValidator.validate(bytes, context: context())
+        #expect(v.problems.map(\.description) == ["line 2, column 10: invalid UTF-8"])
+        // An overlong encoding of '/' and a UTF-16 surrogate are invalid too.
+        #expect(StrictJSONReader.firstInvalidUTF8([0x22, 0xC0, 0xAF]) == 1)
+        #expect(StrictJSONReader.firstInvalidUTF8([0xED, 0xA0, 0x80]) == 0)
+        #expect(StrictJSONReader.firstInvalidUTF8(Array("ok é 😀".utf8)) == nil)
+    }
+
+    @Test func everyErrorOfAMultiErrorFileIsReported() {
+        let text = #"""
+        {"policy":"sometimes","max_parallel":2.5,"name":"x","name":"y","bogus":1,"env":{"GATHER_X":"1"},
+         "tasks":[{"name":"a","command":[],"retries":-1},
+                  {"name":"a","command":["x"],"after":["nope","a"]},
+                  {"command":["y"],"timeout":"soon"}]}
+        """#
+        let found = problems(text)
+        let expected = [
+            "name: duplicate key (line 1, column 53)",
+            #"policy: must be "collect-all", "fail-fast" or "cancel-siblings""#,
+            "max_parallel: must be an integer of at least 1, not a fraction or exponent",
+            "bogus: unknown key",
+            "env.GATHER_X: GATHER_* names are set by gatherd",
+            "tasks[0].command: must be a non-empty array of strings",
+            "tasks[0].retries: must be an integer from 0 to 100",
+            #"tasks[2].timeout: must be a duration such as "30s", "1h30m" or a number of seconds"#,
+            "tasks[2].name: required",
+            #"tasks[1].name: duplicate task name "a""#,
+            #"tasks[1].after[0]: unknown task "nope""#,
+        ]
+        #expect(found == expected)
+        let v = JobFileValidator.validate(Array(text.utf8), context: context())
+        #expect(v.job == nil)
+        #expect(v.errorLine == expected.joined(separator: "; "))
+    }
+
+    @Test func specExampleIsValidWithItsValues() throws {
+        let text = #"""
+        {
+          "name": "nightly-backup", "policy": "cancel-siblings", "max_parallel": 4, "timeout": "30m",
+          "kill_grace": "5s", "env": {"BACKUP_ROOT": "/srv/backup"}, "cwd": "/srv", "restartable": false,
+          "tasks": [
+            {"name": "dump-db", "command": ["pg_dump", "-f", "db.sql", "app"], "timeout": "10m"},
+            {"name": "sync-files", "command": ["rsync", "-a", "/srv/www/", "www/"], "retries": 2, "retry_delay": "5s"},
+            {"name": "prune", "command": ["/usr/local/bin/prune-old"], "after": ["dump-db", "sync-files"],
+             "success_exit_codes": [0, 3], "env": {"BACKUP_ROOT": "/x"}}
+          ]
+        }
+        """#
+        let v = JobFileValidator.validate(Array(text.utf8), context: context())
+        #expect(v.problems.isEmpty)
+        let job = try #require(v.job)
+        #expect(job.policy == .cancelSiblings && job.maxParallel == 4 && job.timeout == .seconds(1800))
+        #expect(job.killGrace == .seconds(5) && job.cwd == "/srv" && job.output == .journal)
+        #expect(job.tasks.map(\.name) == ["dump-db", "sync-files", "prune"])
+        #expect(job.tasks[1].retries == 2 && job.tasks[1].retryDelay == .seconds(5) && job.tasks[0].retryDelay == .seconds(1))
+        #expect(job.tasks[2].successExitCodes == [0, 3] && job.tasks[2].after == ["dump-db", "sync-files"])
+        #expect(job.environment(of: job.tasks[2]).map(\.value) == ["/x"])
+        #expect(v.runAs?.name == "alice")
+        // Numbers of seconds are durations too.
+        let n = JobFileValidator.validate(Array(#"{"timeout":1.5,\#(okTasks)}"#.utf8), context: context())
+        #expect(n.job?.timeout == .milliseconds(1500))
+    }
+
+    @Test func userRulesOfSection8() {
+        // Root's file may name another user; tasks run as that user.
+        let v = JobFileValidator.validate(Array(#"{"user":"bob",\#(okTasks)}"#.utf8), context: context(owner: 0))
+        #expect(v.problems.isEmpty && v.runAs?.name == "bob")
+        // Naming oneself is fine.
+        #expect(problems(#"{"user":"alice",\#(okTasks)}"#).isEmpty)
+        // A file owned by a uid with no passwd entry is rejected.
+        #expect(problems(#"{\#(okTasks)}"#, context(owner: 4242)) == ["the file owner (uid 4242) has no passwd entry"])
+        // Not root: only the daemon's own user's files, and tasks run as it.
+        #expect(problems(#"{\#(okTasks)}"#, context(owner: 1000, daemon: 1001))
+                == ["owned by uid 1000, but this daemon runs as uid 1001 and takes only its own user's files"])
+        let own = JobFileValidator.validate(Array(#"{\#(okTasks)}"#.utf8), context: context(owner: 1001, daemon: 1001))
+        #expect(own.problems.isEmpty && own.runAs?.name == "bob")
+        #expect(problems(#"{"user":"alice",\#(okTasks)}"#, context(owner: 1001, daemon: 1001))
+                == ["user: must be the daemon's user (uid 1001) when the daemon does not run as root"])
+    }
+
+    @Test func oversizeAndDeepNesting() {
+        let big = [UInt8](repeating: 0x20, count: JobFileValidator.maxFileSize + 1)
+        #expect(problems(String(decoding: big, as: UTF8.self)) == ["larger than 1 MiB"])
+        let deep = String(repeating: "[", count: 300)
+        #expect(problems(deep).first?.hasSuffix("nested too deeply") == true)
+    }
+}

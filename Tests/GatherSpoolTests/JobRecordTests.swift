@@ -1,0 +1,72 @@
+import Foundation
+import Gather
+import Testing
+@testable import GatherSpool
+
+@Suite struct JobRecordTests {
+    @Test func recordShapeFollowsSection6() throws {
+        let t0 = Timestamp(millisecondsSinceEpoch: 1_795_575_600_120)
+        #expect(t0.text == "2026-11-25T03:00:00.120Z")
+        #expect(Timestamp(text: t0.text) == t0)
+        let record = JobRecord(id: "nb", name: "nb", file: "nb.json", state: .failed, policy: .cancelSiblings,
+                               uid: 1000, gid: 1000, user: "alice", runAs: "alice", receivedAt: t0, startedAt: t0,
+                               finishedAt: t0, error: "CompoundError, 1 error [dump-db: exited with status 1] (1 cancelled, 1 skipped)",
+                               tasks: [
+                                   .init(name: "dump-db", outcome: .failed, exitStatus: 1, attempts: 1, startedAt: t0, durationMS: 812, stderr: Array("boom\n".utf8)),
+                                   .init(name: "sync-files", outcome: .cancelled, reason: "dump-db failed", signal: "SIGTERM", attempts: 1, startedAt: t0, durationMS: 790, stderr: Array("hidden".utf8)),
+                                   .init(name: "prune", outcome: .skipped, reason: "dump-db did not succeed", attempts: 0),
+                               ])
+        let json = record.json
+        guard case .object(let top) = json, case .array(let tasks)? = json["tasks"] else { Issue.record("shape"); return }
+        #expect(top.map(\.key) == ["id", "run", "name", "file", "state", "policy", "uid", "user", "run_as",
+                                   "received_at", "started_at", "finished_at", "error", "tasks"])
+        guard case .object(let failed) = tasks[0], case .object(let cancelled) = tasks[1], case .object(let skipped) = tasks[2] else { return }
+        #expect(failed.map(\.key) == ["name", "outcome", "exit_status", "signal", "attempts", "started_at", "duration_ms", "stderr_tail"])
+        #expect(tasks[0]["signal"] == .null && tasks[0]["stderr_tail"] == .string("boom\n"))
+        #expect(cancelled.map(\.key) == ["name", "outcome", "reason", "exit_status", "signal", "attempts", "started_at", "duration_ms", "stderr_tail"])
+        // Tails are kept for error outcomes only.
+        #expect(tasks[1]["stderr_tail"] == .string("") && tasks[1]["exit_status"] == .null)
+        #expect(skipped.map(\.key) == ["name", "outcome", "reason", "attempts"])
+        // The text reads back as the same value.
+        #expect(StrictJSONReader.read(Array(json.serialized().utf8)).value == json)
+        #expect(record.stateDirectory == .failed)
+    }
+
+    @Test func stderrTailCaps() {
+        // The last 4 KiB, not starting inside a character.
+        let text = String(repeating: "é", count: 3000)  // 6000 bytes
+        let tail = StderrTail.tail(Array(text.utf8), limit: 4096)
+        #expect(tail.utf8.count <= 4096 && tail.utf8.count >= 4094 && tail.allSatisfy { $0 == "é" })
+        // Invalid UTF-8 becomes U+FFFD and still fits.
+        let bad = StderrTail.tail([UInt8](repeating: 0xFF, count: 5000), limit: 4096)
+        #expect(bad.utf8.count <= 4096 && bad.unicodeScalars.allSatisfy { $0 == "\u{FFFD}" })
+        // 300 tails of 4 KiB exceed 1 MiB: each gets an equal share.
+        let long: [UInt8] = [UInt8](repeating: 0x61, count: 8000)
+        let many: [String] = StderrTail.capped(Array(repeating: long, count: 300), each: 4096, total: 1 << 20)
+        let share = (1 << 20) / 300
+        #expect(many.allSatisfy { $0.utf8.count == share })
+        let sum = many.reduce(0) { $0 + $1.utf8.count }
+        #expect(sum <= 1 << 20)
+        let few = StderrTail.capped([Array("x".utf8), [], Array("yz".utf8)], each: 4096, total: 1 << 20)
+        #expect(few == ["x", "", "yz"])
+    }
+
+    @Test func retentionKeepsRecentRecordsAndCountsQueues() throws {
+        let t = try TestSpool()
+        t.drop("old.json", validJob)
+        t.drop("new.json", validJob)
+        for name in ["old.json", "new.json"] {
+            guard case .claimed(let job) = try t.spool.claim(name) else { Issue.record("not claimed"); return }
+            try t.spool.finish(succeededRecord(job))
+        }
+        // Make `old` two days old.
+        let then = time(nil) - 2 * 86400
+        var times: [timespec] = [timespec(tv_sec: then, tv_nsec: 0), timespec(tv_sec: then, tv_nsec: 0)]
+        utimensat(AT_FDCWD, "\(t.path)/done/old", &times, AT_SYMLINK_NOFOLLOW)
+        let removed = try t.spool.removeExpired(olderThan: .seconds(86400))
+        #expect(removed == ["done/old"])
+        #expect(t.records() == ["done/new"])
+        t.drop("waiting.json", validJob)
+        #expect(try t.spool.queuedCounts() == [getuid(): 1])
+    }
+}
