@@ -6,6 +6,7 @@
 // a one-line pass-through; they return -1 and set errno like the originals.
 
 #include <sys/types.h>
+#include "events.h"
 
 /// renameat2(2) with RENAME_NOREPLACE: fails with EEXIST instead of replacing.
 int clinux_rename_noreplace(int olddirfd, const char *oldpath, int newdirfd, const char *newpath);
