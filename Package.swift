@@ -35,7 +35,9 @@ let package = Package(
         .executableTarget(name: "gather-bench", dependencies: ["Gather"], path: "Benchmarks/gather-bench"),
 
         .testTarget(name: "GatherTests", dependencies: ["Gather"]),
-        .testTarget(name: "GatherProcessTests", dependencies: ["GatherProcess", "Gather"]),
+        .testTarget(name: "GatherProcessTests", dependencies: ["GatherProcess", "Gather", "gather-process-helper"]),
+        // Runs process-wide checks (signal state, memory, subreaper) outside the shared test process.
+        .executableTarget(name: "gather-process-helper", dependencies: ["GatherProcess"], path: "Tests/GatherProcessHelper"),
         .testTarget(name: "GatherJournalTests", dependencies: ["GatherJournal"]),
         .testTarget(name: "GatherSpoolTests", dependencies: ["GatherSpool", "Gather"]),
     ],
