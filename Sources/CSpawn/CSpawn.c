@@ -41,6 +41,14 @@ static long raw_setgroups(int n, const gid_t *list) { return syscall(SYS_setgrou
 static long raw_setresgid(gid_t g) { return syscall(SYS_setresgid, g, g, g); }
 static long raw_setresuid(uid_t u) { return syscall(SYS_setresuid, u, u, u); }
 
+// The kernel's struct sigaction (not glibc's): handler, flags, restorer, mask.
+struct kernel_sigaction {
+    void (*handler)(int);
+    unsigned long flags;
+    void (*restorer)(void);
+    unsigned long mask;
+};
+
 static void sigset_all(sigset_t *set, int fill) {
     // glibc's sigfillset/pthread_sigmask leave out its internal signals; the
     // raw call blocks those too, so no handler at all can run in the child.
@@ -109,12 +117,14 @@ static int child_main(void *arg) {
 
     // Dispositions first, while every signal is still blocked: a handler of
     // the parent must never run here. SIG_IGN survives exec, so reset all.
-    struct sigaction dfl;
+    // The raw call: glibc's sigaction refuses its internal signals (32, 33),
+    // and an ignored one of those would survive exec.
+    struct kernel_sigaction dfl;
     memset(&dfl, 0, sizeof dfl);
-    dfl.sa_handler = SIG_DFL;
+    dfl.handler = SIG_DFL;
     for (int sig = 1; sig < _NSIG; sig++) {
         if (sig == SIGKILL || sig == SIGSTOP) continue;
-        (void)sigaction(sig, &dfl, NULL); // glibc's internal signals give EINVAL: fine.
+        (void)syscall(SYS_rt_sigaction, sig, &dfl, NULL, _NSIG / 8);
     }
     if (setsid() < 0) child_fail(child, CSPAWN_STAGE_SETUP, errno);
 

@@ -152,7 +152,7 @@ func memoryKilobytes(_ key: String) -> Int {
 func subreaper() async {
     do { try ProcessLauncher.becomeSubreaper() } catch { fail("\(error)") }
     guard let launcher = try? ProcessLauncher.shared else { fail("launcher") }
-    let (status, lines) = await run(launcher, ["/bin/sh", "-c", "setsid sleep 0.3 & echo $!"])
+    let (status, lines) = await run(launcher, ["/bin/sh", "-c", "setsid sleep 0.5 >/dev/null 2>&1 & echo $!"])
     guard let pid = lines.first.flatMap({ Int32($0) }) else { fail("no pid in \(lines)") }
     say("status=\(status) orphan=\(pid)")
     // While it sleeps, its parent must be us (reparented).
