@@ -33,6 +33,9 @@ let package = Package(
 
         // Benchmarks: executables that print figures (scripts/bench.sh runs them).
         .executableTarget(name: "gather-bench", dependencies: ["Gather"], path: "Benchmarks/gather-bench"),
+        // The process launcher against a C posix_spawn + wait loop (CSpawnLoop).
+        .executableTarget(name: "spawn-bench", dependencies: ["GatherProcess", "CSpawnLoop"], path: "Benchmarks/spawn-bench"),
+        .target(name: "CSpawnLoop", path: "Benchmarks/CSpawnLoop"),
 
         .testTarget(name: "GatherTests", dependencies: ["Gather"]),
         .testTarget(name: "GatherProcessTests", dependencies: ["GatherProcess", "Gather", "gather-process-helper"]),
