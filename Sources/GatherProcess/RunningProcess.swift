@@ -21,6 +21,10 @@ public final class RunningProcess: Sendable {
         var outputWaiters: [CheckedContinuation<Void, Never>] = []
         var tail = StderrTail()
         var killAt: ContinuousClock.Instant?
+        /// The leader was reaped and the group seen empty: from then on the
+        /// group ID may belong to someone else (pids wrap within seconds at
+        /// high spawn rates), so the group is never signalled again.
+        var groupGone = false
     }
     private let state = Mutex(State())
     private let watcher: ChildWatcher
@@ -53,12 +57,16 @@ public final class RunningProcess: Sendable {
     public var status: ExitStatus? { state.withLock { $0.status } }
 
     /// Sends `signal` to every process of the group. Returns the errno
-    /// (`ESRCH` when the group is empty), or 0.
+    /// (`ESRCH` when the group is empty), or 0. Once the leader is reaped and
+    /// the group was seen empty, nothing is sent (the ID may be reused).
     @discardableResult
     public func signalGroup(_ signal: Int32) -> Int32 {
+        if state.withLock({ $0.groupGone }) { return ESRCH }
         switch systemCall("kill", { kill(-pid, signal) }) {
         case .success: return 0
-        case .failure(let error): return error.code
+        case .failure(let error):
+            if error.code == ESRCH { state.withLock { if $0.status != nil { $0.groupGone = true } } }
+            return error.code
         }
     }
 
@@ -129,8 +137,11 @@ public final class RunningProcess: Sendable {
     /// On the watcher thread: the process was reaped.
     func exited(_ status: ExitStatus) {
         closeDescriptor(pidfd)
+        // Checked at once, while the group ID cannot have been reused yet.
+        let empty = kill(-pid, 0) == -1 && errno == ESRCH
         let waiters = state.withLock { state in
             state.status = status
+            if empty { state.groupGone = true }
             defer { state.exitWaiters.removeAll() }
             return state.exitWaiters
         }
