@@ -36,6 +36,9 @@ let package = Package(
         // Benchmarks: executables that print figures (scripts/bench.sh runs them).
         .executableTarget(name: "gather-bench", dependencies: ["Gather"], path: "Benchmarks/gather-bench"),
         .executableTarget(name: "watch-bench", dependencies: ["GatherDaemon"], path: "Benchmarks/watch-bench"),
+        // The process launcher against a C posix_spawn + wait loop (CSpawnLoop).
+        .executableTarget(name: "spawn-bench", dependencies: ["GatherProcess", "CSpawnLoop"], path: "Benchmarks/spawn-bench"),
+        .target(name: "CSpawnLoop", path: "Benchmarks/CSpawnLoop"),
         .executableTarget(name: "journal-bench", dependencies: ["GatherJournal", "Gather"], path: "Benchmarks/journal-bench"),
 
         // Test fixtures shared by test targets: a real journald, a notify socket.
@@ -44,7 +47,9 @@ let package = Package(
         .executableTarget(name: "journal-probe", dependencies: ["GatherJournal"], path: "Tests/journal-probe"),
 
         .testTarget(name: "GatherTests", dependencies: ["Gather"]),
-        .testTarget(name: "GatherProcessTests", dependencies: ["GatherProcess", "Gather"]),
+        .testTarget(name: "GatherProcessTests", dependencies: ["GatherProcess", "Gather", "gather-process-helper"]),
+        // Runs process-wide checks (signal state, memory, subreaper) outside the shared test process.
+        .executableTarget(name: "gather-process-helper", dependencies: ["GatherProcess"], path: "Tests/GatherProcessHelper"),
         .testTarget(
             name: "GatherJournalTests",
             dependencies: ["GatherJournal", "Gather", "GatherTestSupport", "journal-probe"]

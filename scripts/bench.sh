@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size=full; [ "${1:-}" = "--small" ] && size=small
-for bench in gather-bench journal-bench watch-bench; do
+for bench in gather-bench spawn-bench journal-bench watch-bench; do
   swift build -c release --product "$bench" 2>&1 | grep -Ev "^\[[0-9]+/[0-9]+\]" || true
   echo "== $bench ($size)"
   ".build/release/$bench" "--$size"

@@ -1,2 +1,235 @@
+#define _GNU_SOURCE
 #include "CSpawn.h"
-int cspawn_placeholder(void) { return 0; }
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifndef CLONE_PIDFD
+#define CLONE_PIDFD 0x00001000
+#endif
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
+
+// The child runs on a stack of its own while the parent thread is suspended
+// (CLONE_VFORK); one stack per thread is enough and is reused, which saves an
+// mmap/munmap pair per spawn.
+#define CSPAWN_STACK_SIZE (128 * 1024)
+static __thread void *cspawn_stack;
+
+struct cspawn_child {
+    const struct cspawn_request *request;
+    // Written by the child before it exits; read by the parent once it resumes.
+    // Shared memory (CLONE_VM) carries the report, as in glibc's posix_spawn.
+    volatile int stage;
+    volatile int error;
+};
+
+// Raw system calls: glibc's setuid family signals every thread of the process
+// to switch them too (setxid broadcast); in a CLONE_VM child that would reach
+// the parent's threads. Raw calls change the calling (child) process only.
+static long raw_setgroups(int n, const gid_t *list) { return syscall(SYS_setgroups, n, list); }
+static long raw_setresgid(gid_t g) { return syscall(SYS_setresgid, g, g, g); }
+static long raw_setresuid(uid_t u) { return syscall(SYS_setresuid, u, u, u); }
+
+// The kernel's struct sigaction (not glibc's): handler, flags, restorer, mask.
+struct kernel_sigaction {
+    void (*handler)(int);
+    unsigned long flags;
+    void (*restorer)(void);
+    unsigned long mask;
+};
+
+static void sigset_all(sigset_t *set, int fill) {
+    // glibc's sigfillset/pthread_sigmask leave out its internal signals; the
+    // raw call blocks those too, so no handler at all can run in the child.
+    memset(set, fill ? 0xff : 0, sizeof *set);
+}
+
+static int raw_sigmask(const sigset_t *set, sigset_t *old) {
+    return (int)syscall(SYS_rt_sigprocmask, SIG_SETMASK, set, old, _NSIG / 8);
+}
+
+static _Noreturn void child_fail(struct cspawn_child *child, int stage, int error) {
+    child->stage = stage;
+    child->error = error;
+    _exit(127);
+}
+
+// Moves `fd` to `target`, clearing close-on-exec (dup2 onto itself would keep it).
+static int child_move_fd(int fd, int target) {
+    if (fd == target) {
+        int flags = fcntl(fd, F_GETFD);
+        return flags < 0 ? -1 : fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC);
+    }
+    return dup2(fd, target) < 0 ? -1 : 0;
+}
+
+static int is_fatal_exec_errno(int e) {
+    // Like execvp: these mean "try the next PATH entry".
+    return !(e == ENOENT || e == ENOTDIR || e == ESTALE || e == ENODEV || e == ETIMEDOUT || e == EACCES);
+}
+
+static void child_exec(struct cspawn_child *child) {
+    const struct cspawn_request *r = child->request;
+    const char *file = r->argv[0];
+    char *const *argv = (char *const *)r->argv;
+    char *const *envp = (char *const *)r->envp;
+    if (file[0] == 0) child_fail(child, CSPAWN_STAGE_EXEC, ENOENT);
+    if (strchr(file, '/') || r->search_path == NULL) {
+        execve(file, argv, envp);
+        child_fail(child, CSPAWN_STAGE_EXEC, errno);
+    }
+    size_t flen = strlen(file);
+    char buf[PATH_MAX];
+    int seen_eacces = 0, last = ENOENT;
+    const char *p = r->search_path;
+    for (;;) {
+        const char *end = strchrnul(p, ':');
+        size_t dlen = (size_t)(end - p);
+        if (dlen == 0) { buf[0] = '.'; dlen = 1; } else if (dlen + flen + 2 <= sizeof buf) memcpy(buf, p, dlen);
+        if (dlen + flen + 2 <= sizeof buf) {
+            buf[dlen] = '/';
+            memcpy(buf + dlen + 1, file, flen + 1);
+            execve(buf, argv, envp);
+            last = errno;
+            if (last == EACCES) seen_eacces = 1;
+            else if (is_fatal_exec_errno(last)) child_fail(child, CSPAWN_STAGE_EXEC, last);
+        }
+        if (*end == 0) break;
+        p = end + 1;
+    }
+    child_fail(child, CSPAWN_STAGE_EXEC, seen_eacces ? EACCES : last);
+}
+
+static int child_main(void *arg) {
+    struct cspawn_child *child = arg;
+    const struct cspawn_request *r = child->request;
+
+    // Dispositions first, while every signal is still blocked: a handler of
+    // the parent must never run here. SIG_IGN survives exec, so reset all.
+    // The raw call: glibc's sigaction refuses its internal signals (32, 33),
+    // and an ignored one of those would survive exec.
+    struct kernel_sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.handler = SIG_DFL;
+    for (int sig = 1; sig < _NSIG; sig++) {
+        if (sig == SIGKILL || sig == SIGSTOP) continue;
+        (void)syscall(SYS_rt_sigaction, sig, &dfl, NULL, _NSIG / 8);
+    }
+    if (setsid() < 0) child_fail(child, CSPAWN_STAGE_SETUP, errno);
+
+    // Sources below 3 could be overwritten by an earlier dup2: lift them first.
+    int fds[3] = { r->stdin_fd, r->stdout_fd, r->stderr_fd };
+    for (int i = 0; i < 3; i++) {
+        if (fds[i] < 3 && fds[i] != i) {
+            fds[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
+            if (fds[i] < 0) child_fail(child, CSPAWN_STAGE_SETUP, errno);
+        }
+    }
+    for (int i = 0; i < 3; i++) {
+        if (child_move_fd(fds[i], i) < 0) child_fail(child, CSPAWN_STAGE_SETUP, errno);
+    }
+    if (syscall(SYS_close_range, 3U, ~0U, 0U) < 0) {
+        int max = (int)sysconf(_SC_OPEN_MAX);
+        for (int fd = 3; fd < max; fd++) close(fd);
+    }
+    if (r->set_nofile && setrlimit(RLIMIT_NOFILE, &r->nofile) < 0) child_fail(child, CSPAWN_STAGE_SETUP, errno);
+    umask(r->umask);
+
+    // SPEC §4: groups and user first, then chdir, then the lookup and exec.
+    if (r->switch_identity) {
+        if (raw_setgroups(r->ngroups, r->groups) < 0) child_fail(child, CSPAWN_STAGE_IDENTITY, errno);
+        if (raw_setresgid(r->gid) < 0) child_fail(child, CSPAWN_STAGE_IDENTITY, errno);
+        if (raw_setresuid(r->uid) < 0) child_fail(child, CSPAWN_STAGE_IDENTITY, errno);
+    }
+    if (r->cwd && chdir(r->cwd) < 0) child_fail(child, CSPAWN_STAGE_CWD, errno);
+
+    sigset_t empty;
+    sigset_all(&empty, 0);
+    if (raw_sigmask(&empty, NULL) < 0) child_fail(child, CSPAWN_STAGE_SETUP, errno);
+    child_exec(child);
+    return 127;
+}
+
+int cspawn_spawn(const struct cspawn_request *request, struct cspawn_result *result) {
+    result->pid = -1;
+    result->pidfd = -1;
+    result->stage = CSPAWN_STAGE_NONE;
+    result->error = 0;
+    if (cspawn_stack == NULL) {
+        void *stack = mmap(NULL, CSPAWN_STACK_SIZE, PROT_READ | PROT_WRITE,
+                           MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+        if (stack == MAP_FAILED) {
+            result->stage = CSPAWN_STAGE_CLONE;
+            result->error = errno;
+            return -1;
+        }
+        cspawn_stack = stack;
+    }
+    struct cspawn_child child = { .request = request, .stage = CSPAWN_STAGE_NONE, .error = 0 };
+
+    // Block everything (glibc's internal signals too) so that no handler of
+    // ours runs on the child's side before it resets the dispositions.
+    sigset_t all, old;
+    sigset_all(&all, 1);
+    raw_sigmask(&all, &old);
+    int pidfd = -1;
+    // Exit signal 0: the child is a "clone child" for wait purposes (see header).
+    pid_t pid = clone(child_main, (char *)cspawn_stack + CSPAWN_STACK_SIZE,
+                      CLONE_VM | CLONE_VFORK | CLONE_PIDFD, &child, &pidfd);
+    int clone_errno = errno;
+    raw_sigmask(&old, NULL);
+
+    if (pid < 0) {
+        result->stage = CSPAWN_STAGE_CLONE;
+        result->error = clone_errno;
+        return -1;
+    }
+    result->pid = pid;
+    if (child.stage != CSPAWN_STAGE_NONE) {
+        // The child has exited already (CLONE_VFORK resumed us); reap it.
+        siginfo_t info;
+        while (waitid(P_PIDFD, (id_t)pidfd, &info, WEXITED | __WALL) < 0 && errno == EINTR) {}
+        close(pidfd);
+        result->stage = child.stage;
+        result->error = child.error;
+        return -1;
+    }
+    result->pidfd = pidfd;
+    return 0;
+}
+
+int cspawn_wait_pidfd(int pidfd, int *exited, int *value) {
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    int r;
+    do { r = waitid(P_PIDFD, (id_t)pidfd, &info, WEXITED | WNOHANG | __WALL); } while (r < 0 && errno == EINTR);
+    if (r < 0) return -1;
+    if (info.si_pid == 0) return 0;
+    *exited = info.si_code == CLD_EXITED;
+    *value = info.si_status;
+    return 1;
+}
+
+int cspawn_reap_orphans(void) {
+    int n = 0;
+    for (;;) {
+        siginfo_t info;
+        memset(&info, 0, sizeof info);
+        // No __WALL: only SIGCHLD children, i.e. never the launcher's own.
+        int r = waitid(P_ALL, 0, &info, WEXITED | WNOHANG);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0 || info.si_pid == 0) return n;
+        n++;
+    }
+}

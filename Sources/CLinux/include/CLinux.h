@@ -7,6 +7,7 @@
 
 #include <sys/types.h>
 #include "EventSources.h"
+#include "events.h"
 
 /// renameat2(2) with RENAME_NOREPLACE: fails with EEXIST instead of replacing.
 int clinux_rename_noreplace(int olddirfd, const char *oldpath, int newdirfd, const char *newpath);

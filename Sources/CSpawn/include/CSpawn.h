@@ -1,7 +1,77 @@
 #ifndef GATHER_CSPAWN_H
 #define GATHER_CSPAWN_H
-// The child side of the process launcher (fork … exec) lives here: between
-// fork and exec only async-signal-safe C may run, never Swift.
-// (Filled in by the process launcher work.)
-int cspawn_placeholder(void);
+
+// The child side of the process launcher. Between clone and exec only
+// async-signal-safe C may run (never Swift): the child shares the parent's
+// memory (CLONE_VM) until it execs, like glibc's posix_spawn, which is why it
+// is as cheap as posix_spawn while still able to switch user and group.
+
+#include <sys/types.h>
+#include <sys/resource.h>
+
+/// Where in the child a spawn failed; 0 when it exec'd.
+enum cspawn_stage {
+    CSPAWN_STAGE_NONE = 0,
+    /// setgroups / setresgid / setresuid failed.
+    CSPAWN_STAGE_IDENTITY = 1,
+    /// chdir to the working directory failed.
+    CSPAWN_STAGE_CWD = 2,
+    /// execve (or the PATH lookup) failed.
+    CSPAWN_STAGE_EXEC = 3,
+    /// Session, descriptors or limits could not be set up.
+    CSPAWN_STAGE_SETUP = 4,
+    /// The parent could not create the child (clone, stack).
+    CSPAWN_STAGE_CLONE = 5,
+};
+
+/// What to start and in which state (SPEC §4 "Task process state").
+struct cspawn_request {
+    /// NULL-terminated argv; argv[0] is absolute, relative with a '/', or looked up in `search_path`.
+    const char *const *argv;
+    /// NULL-terminated environment, exactly as the task gets it.
+    const char *const *envp;
+    /// The PATH to look argv[0] up in (the task's own PATH); NULL: no lookup.
+    const char *search_path;
+    /// Working directory; NULL: stay.
+    const char *cwd;
+    /// Descriptors that become 0, 1 and 2; every other descriptor is closed.
+    int stdin_fd, stdout_fd, stderr_fd;
+    /// Non-zero: switch to uid/gid/groups before chdir and the lookup.
+    int switch_identity;
+    uid_t uid;
+    gid_t gid;
+    const gid_t *groups;
+    int ngroups;
+    /// Non-zero: set RLIMIT_NOFILE to `nofile` (the daemon's original soft limit).
+    int set_nofile;
+    struct rlimit nofile;
+    /// The umask the task starts with.
+    mode_t umask;
+};
+
+/// What happened. On success `pid` and `pidfd` (close-on-exec) are set and the
+/// child has exec'd. On failure `stage` and `error` (an errno) say why; a child
+/// that failed after clone has been reaped already and `pid` is its former pid.
+struct cspawn_result {
+    pid_t pid;
+    int pidfd;
+    int stage;
+    int error;
+};
+
+/// Starts a child in a new session. Returns 0 when the child exec'd, -1 on
+/// failure (see `result`). The child is created with no exit signal, so a
+/// `waitid(P_ALL)` without __WALL elsewhere in the process never reaps it:
+/// wait for it with `cspawn_wait_pidfd`.
+int cspawn_spawn(const struct cspawn_request *request, struct cspawn_result *result);
+
+/// Reaps the child behind `pidfd` if it has ended (WNOHANG). Returns 1 and sets
+/// `exited` (1: exited, 0: killed by a signal) and `value` (status or signal);
+/// 0 when it still runs; -1 with errno on error. Retries EINTR.
+int cspawn_wait_pidfd(int pidfd, int *exited, int *value);
+
+/// Reaps every ended child that reports with SIGCHLD (orphans reparented to a
+/// subreaper), never the launcher's own children. Returns how many it reaped.
+int cspawn_reap_orphans(void);
+
 #endif

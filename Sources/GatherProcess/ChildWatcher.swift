@@ -1,0 +1,139 @@
+import CLinux
+import CSpawn
+import Glibc
+import Synchronization
+
+/// Watches every child's exit on one thread: an `epoll` set of pidfds (a
+/// pidfd becomes readable when its process ends) plus an `eventfd` to wake the
+/// thread, with the nearest timer as the `epoll_wait` timeout. Sleeping
+/// children cost nothing; each exit or timer costs one wake-up.
+///
+/// Timers (kill graces, group-drain polls) run short actions on this thread.
+final class ChildWatcher: Sendable {
+    private struct Timer {
+        let due: UInt64
+        let action: @Sendable () -> Void
+    }
+
+    private struct State {
+        var watched: [UInt64: RunningProcess] = [:]
+        var timers: [Timer] = []
+        var nextToken: UInt64 = 1
+    }
+
+    private let epoll: Int32
+    private let wake: Int32
+    private let state = Mutex(State())
+
+    /// Token 0 in the epoll set is the wake-up eventfd.
+    private static let wakeToken: UInt64 = 0
+
+    init() throws(SystemCallError) {
+        let epoll = try systemCall("epoll_create1") { clinux_epoll_create() }.get()
+        let wake: Int32
+        switch systemCall("eventfd", { clinux_eventfd() }) {
+        case .success(let fd): wake = fd
+        case .failure(let error): closeDescriptor(epoll); throw error
+        }
+        if case .failure(let error) = systemCall("epoll_ctl", { clinux_epoll_add(epoll, wake, Self.wakeToken) }) {
+            closeDescriptor(epoll)
+            closeDescriptor(wake)
+            throw error
+        }
+        self.epoll = epoll
+        self.wake = wake
+        startEventThread { [self] in run() }
+    }
+
+    /// Starts watching `process` (its pidfd); its exit is delivered through
+    /// `RunningProcess.exited(_:)` on this thread.
+    func watch(_ process: RunningProcess) throws(SystemCallError) {
+        let token = state.withLock { state in
+            let token = state.nextToken
+            state.nextToken += 1
+            state.watched[token] = process
+            return token
+        }
+        if case .failure(let error) = systemCall("epoll_ctl", { clinux_epoll_add(epoll, process.pidfd, token) }) {
+            _ = state.withLock { $0.watched.removeValue(forKey: token) }
+            throw error
+        }
+    }
+
+    /// Runs `action` on the watcher thread after `delay`. Actions must be short
+    /// (a `kill`, resuming a continuation).
+    func schedule(after delay: Duration, _ action: @escaping @Sendable () -> Void) {
+        let due = monotonicNanoseconds() &+ delay.clampedNanoseconds
+        let isEarliest = state.withLock { state in
+            let earliest = state.timers.first.map { due < $0.due } ?? true
+            let index = state.timers.firstIndex { $0.due > due } ?? state.timers.count
+            state.timers.insert(Timer(due: due, action: action), at: index)
+            return earliest
+        }
+        if isEarliest {
+            var one: UInt64 = 1
+            _ = systemCall("write") { write(wake, &one, 8) }
+        }
+    }
+
+    /// Sleeps on the watcher's clock. Unlike `Task.sleep` it ignores Swift
+    /// cancellation: stopping a process must run to the end of its grace even
+    /// when the task that stops it is being cancelled.
+    func sleep(for delay: Duration) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            schedule(after: delay) { continuation.resume() }
+        }
+    }
+
+    private func run() {
+        let capacity = 256
+        let tokens = UnsafeMutablePointer<UInt64>.allocate(capacity: capacity)
+        while true {
+            let timeout = millisecondsToNextTimer()
+            let count = clinux_epoll_wait(epoll, tokens, Int32(capacity), timeout)
+            if count < 0 { continue } // EINTR; nothing else can fail on a valid epoll fd
+            for i in 0..<Int(count) {
+                let token = tokens[i]
+                if token == Self.wakeToken {
+                    var value: UInt64 = 0
+                    _ = read(wake, &value, 8)
+                } else {
+                    reap(token)
+                }
+            }
+            fireTimers()
+        }
+    }
+
+    private func millisecondsToNextTimer() -> Int32 {
+        guard let due = state.withLock({ $0.timers.first?.due }) else { return -1 }
+        let now = monotonicNanoseconds()
+        if due <= now { return 0 }
+        // Round up so a timer never fires early.
+        return Int32(min((due - now + 999_999) / 1_000_000, 60_000))
+    }
+
+    private func fireTimers() {
+        let now = monotonicNanoseconds()
+        let due: [Timer] = state.withLock { state in
+            let end = state.timers.firstIndex { $0.due > now } ?? state.timers.count
+            let due = Array(state.timers[..<end])
+            state.timers.removeFirst(end)
+            return due
+        }
+        for timer in due { timer.action() }
+    }
+
+    private func reap(_ token: UInt64) {
+        guard let process = state.withLock({ $0.watched[token] }) else { return }
+        var exited: Int32 = 0
+        var value: Int32 = 0
+        let result = cspawn_wait_pidfd(process.pidfd, &exited, &value)
+        if result == 0 { return } // readable but not yet reapable; epoll reports it again
+        _ = state.withLock { $0.watched.removeValue(forKey: token) }
+        _ = clinux_epoll_del(epoll, process.pidfd)
+        // On error (ECHILD: someone else reaped it) the status is lost; report a kill.
+        let status: ExitStatus = result < 0 ? .signaled(SIGKILL) : (exited != 0 ? .exited(value) : .signaled(value))
+        process.exited(status)
+    }
+}

@@ -1,0 +1,63 @@
+/// How a process ended, as `waitid` saw it.
+public enum ExitStatus: Sendable, Hashable, CustomStringConvertible {
+    /// It called `exit` with this status (0 … 255).
+    case exited(Int32)
+    /// A signal ended it.
+    case signaled(Int32)
+
+    /// The exit status, or nil when a signal ended it.
+    public var exitCode: Int32? {
+        if case .exited(let code) = self { return code }
+        return nil
+    }
+
+    /// The signal's name in `SIGKILL` form, or nil when it exited.
+    public var signalName: String? {
+        if case .signaled(let signal) = self { return ExitStatus.signalName(signal) }
+        return nil
+    }
+
+    /// SPEC §5 text: `exited with status 3`, `killed by signal SIGKILL`.
+    public var description: String {
+        switch self {
+        case .exited(let code): return "exited with status \(code)"
+        case .signaled(let signal): return "killed by signal \(ExitStatus.signalName(signal))"
+        }
+    }
+
+    private static let names = [
+        "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE",
+        "SIGKILL", "SIGUSR1", "SIGSEGV", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM", "SIGSTKFLT",
+        "SIGCHLD", "SIGCONT", "SIGSTOP", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGURG", "SIGXCPU",
+        "SIGXFSZ", "SIGVTALRM", "SIGPROF", "SIGWINCH", "SIGIO", "SIGPWR", "SIGSYS",
+    ]
+
+    /// The Linux name of a signal number (`9` → `SIGKILL`, `34` → `SIGRTMIN`, `36` → `SIGRTMIN+2`).
+    public static func signalName(_ signal: Int32) -> String {
+        if signal >= 1, Int(signal) <= names.count { return names[Int(signal) - 1] }
+        // glibc reserves 32 and 33; SIGRTMIN as programs see it is 34.
+        if signal == 34 { return "SIGRTMIN" }
+        if signal > 34, signal < 64 { return "SIGRTMIN+\(signal - 34)" }
+        if signal == 64 { return "SIGRTMAX" }
+        return "SIG\(signal)"
+    }
+}
+
+/// Everything the record needs about one process that ran (SPEC §6).
+public struct ProcessExit: Sendable, Hashable {
+    /// The process ID (also its process group and session ID).
+    public let pid: Int32
+    /// What `waitid` saw.
+    public let status: ExitStatus
+    /// The last 4 KiB of stderr, cut at a character boundary, invalid UTF-8 as U+FFFD.
+    public let stderrTail: String
+    /// Run time from spawn to exit.
+    public let duration: Duration
+
+    public init(pid: Int32, status: ExitStatus, stderrTail: String, duration: Duration) {
+        self.pid = pid
+        self.status = status
+        self.stderrTail = stderrTail
+        self.duration = duration
+    }
+}

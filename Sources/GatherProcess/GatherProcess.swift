@@ -1,1 +1,0 @@
-// The GatherProcess library; see the README for what lives here.

@@ -1,0 +1,121 @@
+import Gather
+import Glibc
+
+/// What happened to one attempt's process, for `state.json` and the record.
+public enum ProcessEvent: Sendable {
+    /// The process started: pid (= process group), and its start time from
+    /// `/proc/PID/stat` field 22 (nil if it was already gone).
+    case started(task: String, attempt: Int, pid: Int32, processGroup: Int32, startTime: UInt64?)
+    /// It ended (reaped, group stopped, output read).
+    case exited(task: String, attempt: Int, ProcessExit)
+    /// It could not start.
+    case spawnFailed(task: String, attempt: Int, SpawnError)
+}
+
+/// A job task as a process: everything the glue needs to run its attempts.
+public struct ProcessTaskSpec: Sendable {
+    /// The task's name.
+    public var name: String
+    /// argv (SPEC §4 `command`).
+    public var command: [String]
+    /// The environment of SPEC §4; `GATHER_ATTEMPT` is filled per attempt.
+    public var environment: TaskEnvironment
+    /// Working directory.
+    public var cwd: String
+    /// Run as; nil: as the daemon.
+    public var identity: ProcessIdentity?
+    /// Exit statuses that count as success (SPEC default `[0]`).
+    public var successExitCodes: Set<Int32>
+    /// SIGTERM → SIGKILL grace for every stop (the job's `kill_grace`).
+    public var killGrace: Duration
+    /// How long to wait for the pipes to close after the group is gone.
+    public var outputGrace: Duration
+
+    public init(
+        name: String, command: [String], environment: TaskEnvironment, cwd: String = "/",
+        identity: ProcessIdentity? = nil, successExitCodes: Set<Int32> = [0],
+        killGrace: Duration = .seconds(5), outputGrace: Duration = .seconds(2)
+    ) {
+        self.name = name
+        self.command = command
+        self.environment = environment
+        self.cwd = cwd
+        self.identity = identity
+        self.successExitCodes = successExitCodes
+        self.killGrace = killGrace
+        self.outputGrace = outputGrace
+    }
+}
+
+extension GatherTask where Value == ProcessExit {
+    /// A task of the `Gather` engine whose attempts run `spec`'s process.
+    ///
+    /// Each attempt spawns the process (`GATHER_ATTEMPT` = attempt number),
+    /// stops its group (SIGTERM, SIGKILL after `killGrace`) when the engine
+    /// asks (`onStop`: cancel-siblings, timeouts) or the Swift task is
+    /// cancelled, waits for the exit, then stops whatever is left in the group
+    /// the same way. It returns the ``ProcessExit`` when the status is in
+    /// `successExitCodes` and throws a ``ProcessTaskError`` otherwise
+    /// (`exited with status 1`, `killed by signal SIGKILL`, `could not start: …`),
+    /// or `CancellationError` when only Swift cancellation stopped it. Either
+    /// way the engine's `lastAttempts` hold the exit for the record.
+    ///
+    /// - Parameters:
+    ///   - spec: the process and its stop settings.
+    ///   - after, timeout, retries, retryDelay: as for any ``GatherTask``.
+    ///   - launcher: usually ``ProcessLauncher/shared``.
+    ///   - output: each output line (see ``ProcessOutputHandler``); nil discards.
+    ///   - onEvent: called when a process starts, ends or cannot start.
+    public static func process(
+        _ spec: ProcessTaskSpec,
+        after: [String] = [],
+        timeout: Duration? = nil,
+        retries: Int = 0,
+        retryDelay: Duration = .seconds(1),
+        launcher: ProcessLauncher,
+        output: ProcessOutputHandler? = nil,
+        onEvent: (@Sendable (ProcessEvent) -> Void)? = nil
+    ) -> GatherTask<ProcessExit> {
+        GatherTask(spec.name, after: after, timeout: timeout, retries: retries, retryDelay: retryDelay) { attempt in
+            try await runAttempt(spec, attempt: attempt, launcher: launcher, output: output, onEvent: onEvent)
+        }
+    }
+
+    private static func runAttempt(
+        _ spec: ProcessTaskSpec, attempt: GatherAttempt, launcher: ProcessLauncher,
+        output: ProcessOutputHandler?, onEvent: (@Sendable (ProcessEvent) -> Void)?
+    ) async throws -> ProcessExit {
+        let processSpec = ProcessSpec(
+            command: spec.command, environment: spec.environment.entries(attempt: attempt.number),
+            cwd: spec.cwd, identity: spec.identity)
+        let process: RunningProcess
+        do {
+            process = try launcher.spawn(processSpec, output: output)
+        } catch {
+            onEvent?(.spawnFailed(task: spec.name, attempt: attempt.number, error))
+            throw ProcessTaskError(spawnError: error)
+        }
+        if let onEvent {
+            onEvent(.started(task: spec.name, attempt: attempt.number, pid: process.pid,
+                             processGroup: process.processGroup, startTime: process.startTime()))
+        }
+        let grace = spec.killGrace
+        attempt.onStop { _ in process.terminate(grace: grace) }
+        let status = await withTaskCancellationHandler {
+            await process.exitStatus()
+        } onCancel: {
+            process.terminate(grace: grace)
+        }
+        // SPEC §5: a task ends when its main process exits; what is left in its group is stopped.
+        await process.stopRemaining(grace: grace)
+        await process.outputFinished(within: spec.outputGrace)
+        let exit = ProcessExit(
+            pid: process.pid, status: status, stderrTail: process.stderrTail,
+            duration: process.spawnedAt.duration(to: .now))
+        onEvent?(.exited(task: spec.name, attempt: attempt.number, exit))
+        // Stopped by the outer task's cancellation alone: the engine records `cancelled`.
+        if attempt.stopRequest == nil, Task.isCancelled { throw CancellationError() }
+        if case .exited(let code) = status, spec.successExitCodes.contains(code) { return exit }
+        throw ProcessTaskError(exit: exit)
+    }
+}
