@@ -11,6 +11,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "Gather", targets: ["Gather"]),
+        .executable(name: "gatherd", targets: ["gatherd"]),
     ],
     targets: [
         // Policy engine: gather-style structured concurrency over async closures.
@@ -31,7 +32,10 @@ let package = Package(
         .target(name: "GatherJournal", dependencies: ["Gather", "CSystemd"]),
         .target(name: "GatherSpool", dependencies: ["Gather", "CLinux"]),
         // The daemon's parts: event sources (spool watcher, signals), later the supervisor.
-        .target(name: "GatherDaemon", dependencies: ["Gather", "CLinux"]),
+        .target(name: "GatherDaemon", dependencies: ["Gather", "GatherProcess", "GatherJournal", "GatherSpool", "CLinux"]),
+
+        // The executables: argument parsing and wiring only.
+        .executableTarget(name: "gatherd", dependencies: ["GatherDaemon"]),
 
         // Benchmarks: executables that print figures (scripts/bench.sh runs them).
         .executableTarget(name: "gather-bench", dependencies: ["Gather"], path: "Benchmarks/gather-bench"),

@@ -147,8 +147,15 @@ extension JournalEntry {
 
     /// `cancel request for NAME refused: owned by uid 1001, job by uid 1000` (priority 4).
     public static func cancelRefused(_ job: JobIdentity, requestOwner: UInt32) -> JournalEntry {
-        event(.cancelRefused, job: job,
-              "cancel request for \(job.name) refused: owned by uid \(requestOwner), job by uid \(job.uid)")
+        cancelRefused(job, requestOwner: requestOwner, reason: "owned by uid \(requestOwner), job by uid \(job.uid)")
+    }
+
+    /// `cancel request for NAME refused: REASON` (priority 4), for refusals other
+    /// than the owner check (`no such job waiting or running`, `not a regular file`).
+    public static func cancelRefused(_ job: JobIdentity, requestOwner: UInt32, reason: String) -> JournalEntry {
+        var entry = event(.cancelRefused, job: job, "cancel request for \(job.name) refused: \(reason)")
+        entry.appendKnown("GATHER_REQUEST_UID", String(requestOwner))
+        return entry
     }
 
     /// `job NAME interrupted: daemon stopped` (priority 4).

@@ -64,7 +64,8 @@ extension GatherTask where Value == ProcessExit {
     ///   - spec: the process and its stop settings.
     ///   - after, timeout, retries, retryDelay: as for any ``GatherTask``.
     ///   - launcher: usually ``ProcessLauncher/shared``.
-    ///   - output: each output line (see ``ProcessOutputHandler``); nil discards.
+    ///   - output: makes the handler of each attempt's output lines from the
+    ///     attempt number (see ``ProcessOutputHandler``); nil discards.
     ///   - onEvent: called when a process starts, ends or cannot start.
     public static func process(
         _ spec: ProcessTaskSpec,
@@ -73,7 +74,7 @@ extension GatherTask where Value == ProcessExit {
         retries: Int = 0,
         retryDelay: Duration = .seconds(1),
         launcher: ProcessLauncher,
-        output: ProcessOutputHandler? = nil,
+        output: (@Sendable (_ attempt: Int) -> ProcessOutputHandler?)? = nil,
         onEvent: (@Sendable (ProcessEvent) -> Void)? = nil
     ) -> GatherTask<ProcessExit> {
         GatherTask(spec.name, after: after, timeout: timeout, retries: retries, retryDelay: retryDelay) { attempt in
@@ -83,14 +84,14 @@ extension GatherTask where Value == ProcessExit {
 
     private static func runAttempt(
         _ spec: ProcessTaskSpec, attempt: GatherAttempt, launcher: ProcessLauncher,
-        output: ProcessOutputHandler?, onEvent: (@Sendable (ProcessEvent) -> Void)?
+        output: (@Sendable (Int) -> ProcessOutputHandler?)?, onEvent: (@Sendable (ProcessEvent) -> Void)?
     ) async throws -> ProcessExit {
         let processSpec = ProcessSpec(
             command: spec.command, environment: spec.environment.entries(attempt: attempt.number),
             cwd: spec.cwd, identity: spec.identity)
         let process: RunningProcess
         do {
-            process = try launcher.spawn(processSpec, output: output)
+            process = try launcher.spawn(processSpec, output: output?(attempt.number))
         } catch {
             onEvent?(.spawnFailed(task: spec.name, attempt: attempt.number, error))
             throw ProcessTaskError(spawnError: error)

@@ -15,7 +15,7 @@ struct GlueTests {
             name: name, command: ["/bin/sh", "-c", script],
             environment: TaskEnvironment(user: "root", home: "/root", shell: "/bin/sh", job: "job1", task: name),
             successExitCodes: codes, killGrace: grace)
-        return .process(spec, timeout: timeout, launcher: try Support.launcher, output: output, onEvent: onEvent)
+        return .process(spec, timeout: timeout, launcher: try Support.launcher, output: output.map { handler in { _ in handler } }, onEvent: onEvent)
     }
 
     @Test("success_exit_codes decide success; the texts are SPEC §5's")
@@ -101,7 +101,7 @@ struct GlueTests {
             name: "flaky", command: ["/bin/sh", "-c", "echo $GATHER_ATTEMPT; [ $GATHER_ATTEMPT -ge 3 ]"],
             environment: TaskEnvironment(user: "root", home: "/root", shell: "/bin/sh", job: "j", task: "flaky"))
         let results = try await gather([
-            .process(spec, retries: 3, retryDelay: .milliseconds(10), launcher: try Support.launcher, output: seen.handler),
+            .process(spec, retries: 3, retryDelay: .milliseconds(10), launcher: try Support.launcher, output: { _ in seen.handler }),
         ])
         #expect(results.tasks[0].outcome == .succeeded)
         #expect(results.tasks[0].attempts == 3)

@@ -71,11 +71,17 @@ final class JobProgress: Sendable {
     private func update(_ change: (inout State) -> Void) {
         state.withLock { state in
             change(&state)
-            do {
+            do throws(SpoolError) {
                 try spool.writeState(state.file)
             } catch {
                 state.writeError = error
             }
         }
     }
+}
+
+extension SpoolError {
+    /// The cause as the spool write error entry states it (`No space left on
+    /// device`), or the whole description when no system call failed.
+    var reason: String { errno.map { "\($0)" } ?? description }
 }

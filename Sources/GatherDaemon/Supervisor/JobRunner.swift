@@ -90,19 +90,12 @@ struct JobRunner: Sendable {
             name: task.name, command: task.command, environment: environment, cwd: file.workingDirectory(of: task),
             identity: daemonIsRoot
                 ? ProcessIdentity(uid: account.uid, gid: account.gid, groups: account.groups, name: account.name) : nil,
-            successExitCodes: Set(task.successExitCodes.map { Int32($0) }),
+            successExitCodes: Set(task.successExitCodes),
             killGrace: file.killGrace ?? configuration.killGrace)
-        let journal = self.journal
-        let output: (@Sendable (Int) -> ProcessOutputHandler?)? = file.output == .discard ? nil : { attempt in
-            { stream, line in
-                let source = TaskOutputSource(
-                    job: identity, task: task.name, attempt: attempt, stream: stream == .stdout ? .stdout : .stderr)
-                journal.logOutput(line, from: source)
-            }
-        }
+        let output = file.output == .discard ? nil : outputHandlers(task: task.name, identity: identity)
         return .process(
             spec, after: task.after, timeout: task.timeout, retries: task.retries,
-            retryDelay: task.retryDelay ?? .seconds(1), launcher: launcher, output: output,
+            retryDelay: task.retryDelay, launcher: launcher, output: output,
             onEvent: { event in
                 switch event {
                 case .started(let name, let attempt, let pid, _, let startTime):
@@ -113,6 +106,20 @@ struct JobRunner: Sendable {
                     break
                 }
             })
+    }
+
+    /// For each attempt, a handler that sends its output lines to the journal
+    /// (blocking when the journal queue is full: back-pressure on the pipes).
+    private func outputHandlers(task: String, identity: JobIdentity) -> @Sendable (Int) -> ProcessOutputHandler? {
+        let journal = self.journal
+        return { attempt in
+            let handler: ProcessOutputHandler = { stream, line in
+                let source = TaskOutputSource(
+                    job: identity, task: task, attempt: attempt, stream: stream == .stdout ? .stdout : .stderr)
+                journal.logOutput(line, from: source)
+            }
+            return handler
+        }
     }
 
     /// The engine's events as SPEC §7 entries.

@@ -188,7 +188,7 @@ actor Supervisor {
 
     private func enqueue(_ job: ClaimedJob) {
         queue.append(job)
-        if pendingCancels.remove(job.id) != nil { cancelQueued(job.id, requestOwner: nil) }
+        if pendingCancels.remove(job.id) != nil { cancelRequest(SpoolEntryName(job.id)) }
     }
 
     /// Starts waiting jobs in arrival order within `--max-jobs` and `--max-jobs-per-user`.
@@ -301,46 +301,47 @@ actor Supervisor {
 
     private func cancelRequest(_ name: SpoolEntryName) {
         guard name.isCancelRequest, let id = name.string else { return }
-        guard let owner = CancelFile.owner(directory: cancelPath, name: id) else { return }  // gone already
-        if let job = running[id]?.start ?? queue.first(where: { $0.id == id }).map({ queuedStart($0) }) {
-            if let requester = owner.uid, requester == job.identity.uid || requester == 0, owner.isRegularFile {
-                CancelFile.remove(directory: cancelPath, name: id)
-                if running[id] != nil {
-                    job.control.cancel(.cancelledByRequest)
-                } else {
-                    cancelQueued(id, requestOwner: requester)
-                }
-            } else {
-                CancelFile.remove(directory: cancelPath, name: id)
-                journal.log(.cancelRefused(job.identity, requestOwner: owner.uid ?? UInt32.max))
-            }
-            return
+        guard let owner = CancelFile.owner(directory: cancelPath, name: id) else { return }  // handled already
+        let target: JobIdentity?
+        if let job = running[id] {
+            target = job.start.identity
+        } else if let job = queue.first(where: { $0.id == id }) {
+            target = identity(of: job, run: "")
+        } else {
+            target = nil
         }
-        if CancelFile.jobWaiting(incoming: incomingPath, id: id) {
-            pendingCancels.insert(id)  // kept until the job is claimed (SPEC §3)
+        guard let target else {
+            if owner.isRegularFile, CancelFile.jobWaiting(incoming: incomingPath, id: id) {
+                pendingCancels.insert(id)  // kept until the job is claimed (SPEC §3)
+                return
+            }
+            CancelFile.remove(directory: cancelPath, name: id)
+            journal.log(.cancelRefused(JobIdentity(id: id, run: "", name: id, uid: 0), requestOwner: owner.uid ?? 0,
+                                       reason: "no such job waiting or running"))
             return
         }
         CancelFile.remove(directory: cancelPath, name: id)
-        journal.log(.cancelRefused(JobIdentity(id: id, run: "", name: id, uid: 0), requestOwner: owner.uid ?? 0,
-                                   reason: "no such job waiting or running"))
-    }
-
-    /// A stand-in start for a queued job, to reach its identity.
-    private func queuedStart(_ job: ClaimedJob) -> JobStart {
-        JobStart(job: job, identity: identity(of: job, run: JobRecord.newRunID()), control: GatherControl(),
-                 progress: JobProgress(spool: spool, state: job.state))
+        guard owner.isRegularFile else {
+            journal.log(.cancelRefused(target, requestOwner: owner.uid ?? 0, reason: "not a regular file"))
+            return
+        }
+        guard let requester = owner.uid, requester == target.uid || requester == 0 else {
+            journal.log(.cancelRefused(target, requestOwner: owner.uid ?? 0))
+            return
+        }
+        if let job = running[id] {
+            job.start.control.cancel(.cancelledByRequest)
+        } else {
+            cancelQueued(id)
+        }
     }
 
     /// Cancels a job that was claimed but never started: all tasks skipped.
-    private func cancelQueued(_ id: String, requestOwner: UInt32?) {
+    private func cancelQueued(_ id: String) {
         guard let index = queue.firstIndex(where: { $0.id == id }) else { return }
         let job = queue.remove(at: index)
         let run = JobRecord.newRunID()
         let identity = identity(of: job, run: run)
-        if let requestOwner {
-            CancelFile.remove(directory: cancelPath, name: id)
-            _ = requestOwner
-        }
         journal.log(.jobCancelled(identity, policy: job.job.policy))
         write(JobRecordBuilder.cancelledBeforeStart(job, run: run), identity: identity)
         updateStatus()

@@ -1,0 +1,97 @@
+import Gather
+import GatherJournal
+import GatherProcess
+import GatherSpool
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `gatherd` itself (SPEC §9): set-up, recovery, the first scan, `READY=1`,
+/// then one task group that holds every event source and every running job
+/// until SIGTERM/SIGINT (or `--exit-when-idle`) ends it.
+public enum Daemon {
+    /// Runs the daemon to its end and returns the process's exit status:
+    /// 0 after a clean stop, 1 when it cannot start (unsafe spool, no inotify…).
+    public static func run(_ configuration: DaemonConfiguration) async -> Int32 {
+        let journal = JournalWriter(configuration: .init(
+            target: LogTarget(rawValue: configuration.logTarget.rawValue) ?? .auto,
+            maxEventPriority: configuration.debug ? 7 : 6))
+        defer { journal.close() }
+        let notifier = SystemdNotifier()
+
+        let signals: SignalEvents
+        let spool: SpoolDirectory
+        let watcher: SpoolWatcher
+        let launcher: ProcessLauncher
+        do {
+            signals = try SignalEvents()
+            try ProcessLauncher.raiseFileLimit()
+            try ProcessLauncher.becomeSubreaper()
+            launcher = try ProcessLauncher.shared
+            spool = try SpoolDirectory(path: configuration.spool)
+            // The watches exist before the first scan, so no file falls between them.
+            watcher = try SpoolWatcher(incoming: spool.path + "/incoming", cancel: spool.path + "/cancel")
+        } catch {
+            StartupError.report("gatherd: cannot start: \(error)")
+            return 1
+        }
+
+        let (starts, startsContinuation) = AsyncStream.makeStream(of: JobStart.self)
+        let supervisor = Supervisor(
+            spool: spool, journal: journal, notifier: notifier, configuration: configuration, starts: startsContinuation)
+        let runner = JobRunner(
+            spool: spool, journal: journal, launcher: launcher, pool: TaskSlotPool(slots: configuration.maxTasks),
+            configuration: configuration, daemonIsRoot: geteuid() == 0)
+
+        let recovered = await supervisor.recover()
+        do {
+            try watcher.start()
+        } catch {
+            StartupError.report("gatherd: cannot watch the spool: \(error)")
+            return 1
+        }
+        await supervisor.ready(recovered: recovered)
+
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await event in watcher.events { await supervisor.handle(event) }
+            }
+            group.addTask {
+                for await signal in signals.events { await supervisor.handle(signal) }
+            }
+            if let interval = notifier.watchdogInterval {
+                group.addTask {
+                    while (try? await Task.sleep(for: interval)) != nil { await supervisor.watchdogPing() }
+                }
+            }
+            group.addTask {
+                // Retries unwritten records every 10 s (SPEC §3); retention once an hour.
+                var ticks = 0
+                while (try? await Task.sleep(for: .seconds(10))) != nil {
+                    await supervisor.maintain(retention: ticks % 360 == 0)
+                    ticks += 1
+                }
+            }
+            for await start in starts {
+                group.addTask {
+                    let end = await runner.run(start.job, identity: start.identity, control: start.control, progress: start.progress)
+                    await supervisor.jobEnded(start.job.id, end)
+                }
+            }
+            // The supervisor ends the stream once no job runs any more.
+            watcher.stop()
+            signals.stop()
+            group.cancelAll()
+        }
+        journal.flush()
+        return 0
+    }
+}
+
+/// Start-up failures go to stderr (systemd puts them in the journal) as one line.
+enum StartupError {
+    static func report(_ line: String) {
+        let text = line + "\n"
+        _ = text.withCString { write(2, $0, strlen($0)) }
+    }
+}
