@@ -184,7 +184,7 @@ int cspawn_spawn(const struct cspawn_request *request, struct cspawn_result *res
     sigset_all(&all, 1);
     raw_sigmask(&all, &old);
     int pidfd = -1;
-    // Exit signal 0: the child is a "clone child" for wait purposes (see header).
+    // Exit signal 0 until it execs (execve resets it to SIGCHLD; see header).
     pid_t pid = clone(child_main, (char *)cspawn_stack + CSPAWN_STACK_SIZE,
                       CLONE_VM | CLONE_VFORK | CLONE_PIDFD, &child, &pidfd);
     int clone_errno = errno;
@@ -221,15 +221,20 @@ int cspawn_wait_pidfd(int pidfd, int *exited, int *value) {
     return 1;
 }
 
-int cspawn_reap_orphans(void) {
-    int n = 0;
-    for (;;) {
-        siginfo_t info;
-        memset(&info, 0, sizeof info);
-        // No __WALL: only SIGCHLD children, i.e. never the launcher's own.
-        int r = waitid(P_ALL, 0, &info, WEXITED | WNOHANG);
-        if (r < 0 && errno == EINTR) continue;
-        if (r < 0 || info.si_pid == 0) return n;
-        n++;
-    }
+pid_t cspawn_peek_exited(void) {
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    int r;
+    // WNOWAIT: look without reaping; the caller decides whose child it is.
+    do { r = waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT); } while (r < 0 && errno == EINTR);
+    if (r < 0) return -1;
+    return info.si_pid;
+}
+
+int cspawn_reap_pid(pid_t pid) {
+    siginfo_t info;
+    memset(&info, 0, sizeof info);
+    int r;
+    do { r = waitid(P_PID, (id_t)pid, &info, WEXITED | WNOHANG); } while (r < 0 && errno == EINTR);
+    return r;
 }

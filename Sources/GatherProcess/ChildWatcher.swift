@@ -134,6 +134,7 @@ final class ChildWatcher: Sendable {
         _ = clinux_epoll_del(epoll, process.pidfd)
         // On error (ECHILD: someone else reaped it) the status is lost; report a kill.
         let status: ExitStatus = result < 0 ? .signaled(SIGKILL) : (exited != 0 ? .exited(value) : .signaled(value))
+        OrphanReaper.reaped(process.pid)
         process.exited(status)
     }
 }

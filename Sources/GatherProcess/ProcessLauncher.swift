@@ -76,6 +76,7 @@ public final class ProcessLauncher: Sendable {
         var result = cspawn_result()
         let switchIdentity = spec.identity.map { getuid() == 0 && !Self.isCurrent($0) } ?? false
         let nofile = Self.originalFileLimit.withLock { $0 }
+        OrphanReaper.spawning {
         withCStrings(spec.command) { argv in
             withCStrings(spec.environment) { envp in
                 spec.searchPath.withCString { searchPath in
@@ -107,6 +108,8 @@ public final class ProcessLauncher: Sendable {
                     }
                 }
             }
+        }
+        return result.stage == CSPAWN_STAGE_NONE.rawValue ? result.pid : nil
         }
         closeDescriptor(out.write)
         closeDescriptor(err.write)

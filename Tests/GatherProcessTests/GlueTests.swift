@@ -15,7 +15,9 @@ struct GlueTests {
             name: name, command: ["/bin/sh", "-c", script],
             environment: TaskEnvironment(user: "root", home: "/root", shell: "/bin/sh", job: "job1", task: name),
             successExitCodes: codes, killGrace: grace)
-        return .process(spec, timeout: timeout, launcher: try Support.launcher, output: output.map { handler in { _ in handler } }, onEvent: onEvent)
+        var perAttempt: (@Sendable (Int) -> ProcessOutputHandler?)?
+        if let output { perAttempt = { _ in output } }
+        return .process(spec, timeout: timeout, launcher: try Support.launcher, output: perAttempt, onEvent: onEvent)
     }
 
     @Test("success_exit_codes decide success; the texts are SPEC §5's")

@@ -60,9 +60,9 @@ struct cspawn_result {
 };
 
 /// Starts a child in a new session. Returns 0 when the child exec'd, -1 on
-/// failure (see `result`). The child is created with no exit signal, so a
-/// `waitid(P_ALL)` without __WALL elsewhere in the process never reaps it:
-/// wait for it with `cspawn_wait_pidfd`.
+/// failure (see `result`). Wait for it with `cspawn_wait_pidfd`. It is created
+/// with no exit signal, but `execve` resets that to SIGCHLD, so any
+/// `waitid(P_ALL)` in the process could reap it: the orphan reaper peeks first.
 int cspawn_spawn(const struct cspawn_request *request, struct cspawn_result *result);
 
 /// Reaps the child behind `pidfd` if it has ended (WNOHANG). Returns 1 and sets
@@ -70,8 +70,13 @@ int cspawn_spawn(const struct cspawn_request *request, struct cspawn_result *res
 /// 0 when it still runs; -1 with errno on error. Retries EINTR.
 int cspawn_wait_pidfd(int pidfd, int *exited, int *value);
 
-/// Reaps every ended child that reports with SIGCHLD (orphans reparented to a
-/// subreaper), never the launcher's own children. Returns how many it reaped.
-int cspawn_reap_orphans(void);
+/// The pid of an exited child that can be reaped (execve makes every task a
+/// SIGCHLD child, so the launcher's own are among them), without reaping it;
+/// 0 when none, -1 on error (ECHILD: no children).
+pid_t cspawn_peek_exited(void);
+
+/// Reaps exited child `pid` (WNOHANG).
+int cspawn_reap_pid(pid_t pid);
+
 
 #endif

@@ -101,9 +101,10 @@ actor Supervisor {
     func ready(recovered: Int) {
         guard case .starting = state else { return }
         state = .running
+        // The first scan (the watch is already in place), then READY=1.
+        rescan(checkingIdle: false)
         journal.log(.daemonReady(spool: spool.path, recovered: recovered))
         _ = notifier.ready(status: statusLine)
-        startWaitingJobs()
         checkIdle()
     }
 
@@ -130,7 +131,7 @@ actor Supervisor {
     }
 
     /// A full scan of `incoming/` and `cancel/` (start, SIGHUP, queue overflow, resume).
-    func rescan() {
+    func rescan(checkingIdle: Bool = true) {
         if let names = try? SpoolScan.incoming(incomingPath) {
             for name in names { claim(name) }
         }
@@ -138,7 +139,7 @@ actor Supervisor {
             for name in names { cancelRequest(name) }
         }
         startWaitingJobs()
-        checkIdle()
+        if checkingIdle { checkIdle() }
     }
 
     /// Sent from the actor itself, so a stuck actor misses its pings (SPEC §9).
