@@ -61,7 +61,7 @@ let package = Package(
         // Runs spool scenarios that need a process of their own (a private mount namespace).
         .executableTarget(name: "gather-spool-helper", dependencies: ["GatherSpool", "Gather"], path: "Tests/GatherSpoolHelper"),
         .testTarget(name: "GatherSpoolTests", dependencies: ["GatherSpool", "Gather", "gather-spool-helper"]),
-        .testTarget(name: "GatherDaemonTests", dependencies: ["GatherDaemon", "CLinux"]),
+        .testTarget(name: "GatherDaemonTests", dependencies: ["GatherDaemon", "CLinux", "GatherTestSupport", "gatherd"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -84,4 +84,9 @@ public struct FixtureError: Error, CustomStringConvertible {
     public let what: String
     public let output: String
     public var description: String { "\(what) failed: \(output)" }
+
+    public init(what: String, output: String) {
+        self.what = what
+        self.output = output
+    }
 }
