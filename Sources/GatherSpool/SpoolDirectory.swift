@@ -156,7 +156,11 @@ public final class SpoolDirectory: Sendable {
     /// Writes `bytes` to `name` in `dirfd` atomically: a temporary `.NAME.tmp`
     /// created `O_EXCL|O_NOFOLLOW`, owned by the daemon with group `gid`, mode
     /// 0640, fsynced, then renamed over `name`. A failure is a record write error.
-    func writeAtomically(_ dirfd: Int32, _ name: String, _ bytes: [UInt8], gid: UInt32, label: String) throws(SpoolError) {
+    /// - Parameter durable: fsync before the rename; false only for files that
+    ///   matter within this boot alone (a crashed daemon's page cache survives it).
+    func writeAtomically(
+        _ dirfd: Int32, _ name: String, _ bytes: [UInt8], gid: UInt32, label: String, durable: Bool = true
+    ) throws(SpoolError) {
         let temp = ".\(name).tmp"
         _ = SystemCall.attempt { unlinkat(dirfd, temp, 0) }  // a leftover of a crash
         do throws(SpoolError) {
@@ -166,7 +170,7 @@ public final class SpoolDirectory: Sendable {
             defer { SystemCall.close(fd) }
             try setOwner(fd, gid: gid, mode: 0o640, label: "\(label)/\(temp)")
             do { try SystemCall.writeAll(fd, bytes, "\(label)/\(temp)") } catch { throw error.relabelled(.recordWrite) }
-            try SystemCall.sys("fsync \(label)/\(temp)", code: .recordWrite) { fsync(fd) }
+            if durable { try SystemCall.sys("fsync \(label)/\(temp)", code: .recordWrite) { fsync(fd) } }
         } catch {
             _ = SystemCall.attempt { unlinkat(dirfd, temp, 0) }
             throw error

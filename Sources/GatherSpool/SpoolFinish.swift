@@ -47,13 +47,19 @@ extension SpoolDirectory {
     }
 
     /// Rewrites `active/ID/state.json` atomically (progress, process groups, runs).
+    /// - Parameter durable: fsync it first. Progress and process groups (written
+    ///   on every process start) need not be: they only matter within this boot,
+    ///   and a crashed daemon's writes are still in the page cache. The run count
+    ///   and `running` phase (``markStarted(_:)``) are.
     /// - Throws: ``SpoolError`` (``SpoolError/Code/recordWrite`` when it cannot be written).
-    public func writeState(_ state: JobStateFile) throws(SpoolError) {
+    public func writeState(_ state: JobStateFile, durable: Bool = true) throws(SpoolError) {
         let dir = try SystemCall.sys("open active/\(state.id)", code: .recordWrite) {
             openat(fd(.active), state.id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         }
         defer { SystemCall.close(dir) }
-        try writeAtomically(dir, "state.json", Array(state.json.serialized().utf8) + [0x0A], gid: state.gid, label: "active/\(state.id)")
+        try writeAtomically(
+            dir, "state.json", Array(state.json.serialized().utf8) + [0x0A], gid: state.gid, label: "active/\(state.id)",
+            durable: durable)
     }
 
     /// Records that a run of the job starts now: `runs` + 1, this boot's ID,

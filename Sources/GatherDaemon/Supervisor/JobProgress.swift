@@ -1,3 +1,4 @@
+import Dispatch
 import Gather
 import GatherSpool
 import Synchronization
@@ -8,12 +9,23 @@ import Synchronization
 /// for `STATUS=`.
 ///
 /// `state.json` is rewritten when a process starts or ends, so recovery after
-/// a crash knows which process groups to kill (SPEC §3).
+/// a crash knows which process groups to kill (SPEC §3). The file lists every
+/// task, so a 10,000-task job must not rewrite it per process: a write happens
+/// at once when the last one is older than ``minimumInterval``, otherwise once
+/// that interval has passed (a crash can miss at most that much).
 final class JobProgress: Sendable {
+    /// At most one `state.json` write per job in this time.
+    static let minimumInterval = Duration.milliseconds(100)
+
     private struct State {
         var file: JobStateFile
         var running = 0
         var writeError: SpoolError?
+        var lastWrite: ContinuousClock.Instant?
+        var dirty = false
+        var flushScheduled = false
+        /// Set when the job ended: its directory is about to move.
+        var closed = false
     }
     private let state: Mutex<State>
     private let spool: SpoolDirectory
@@ -66,16 +78,49 @@ final class JobProgress: Sendable {
         update { $0.file.phase = .failing }
     }
 
-    /// Applies a change and writes the file under the lock, so writes never
-    /// overtake each other. A failed write is kept: the record decides.
+    /// No more writes: the job's record takes over.
+    func close() {
+        state.withLock { $0.closed = true }
+    }
+
+    /// Applies a change and writes the file (now, or when the interval has
+    /// passed) under the lock, so writes never overtake each other. A failed
+    /// write is kept: the record decides.
     private func update(_ change: (inout State) -> Void) {
-        state.withLock { state in
+        let flushAfter: Duration? = state.withLock { state in
             change(&state)
-            do throws(SpoolError) {
-                try spool.writeState(state.file)
-            } catch {
-                state.writeError = error
+            guard !state.closed else { return nil }
+            state.dirty = true
+            let now = ContinuousClock.now
+            if let last = state.lastWrite, last.duration(to: now) < Self.minimumInterval {
+                guard !state.flushScheduled else { return nil }
+                state.flushScheduled = true
+                return Self.minimumInterval - last.duration(to: now)
             }
+            write(&state, now: now)
+            return nil
+        }
+        if let flushAfter {
+            let nanoseconds = flushAfter.components.seconds * 1_000_000_000 + flushAfter.components.attoseconds / 1_000_000_000
+            DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(nanoseconds))) { [self] in flush() }
+        }
+    }
+
+    private func flush() {
+        state.withLock { state in
+            state.flushScheduled = false
+            guard state.dirty, !state.closed else { return }
+            write(&state, now: .now)
+        }
+    }
+
+    private func write(_ state: inout State, now: ContinuousClock.Instant) {
+        state.dirty = false
+        state.lastWrite = now
+        do throws(SpoolError) {
+            try spool.writeState(state.file, durable: false)
+        } catch {
+            state.writeError = error
         }
     }
 }

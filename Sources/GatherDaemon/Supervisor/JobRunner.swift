@@ -57,6 +57,7 @@ struct JobRunner: Sendable {
             ])))
             return .record(record, policy)
         }
+        progress.close()
         let state = results.state
         if state == .interrupted, file.restartable {
             journal.log(.jobInterrupted(identity, policy: policy, reason: "daemon stopped; it runs again at the next start"))
