@@ -163,6 +163,17 @@ func subreaper() async {
         waited += 20
     }
     say("orphan_gone=\(!FileManagerLite.exists("/proc/\(pid)"))")
+    // execve makes every task a SIGCHLD child: with the reaper active, the
+    // launcher's own children must still report their real exit status.
+    var clean = 0
+    await withTaskGroup(of: Bool.self) { group in
+        for index in 0..<300 {
+            if index >= 8, await group.next() == true { clean += 1 }
+            group.addTask { await run(launcher, ["/bin/true"]).0 == .exited(0) }
+        }
+        for await ok in group where ok { clean += 1 }
+    }
+    say("own_exited_0=\(clean)")
 }
 
 func parentOf(_ pid: Int32) -> Int32? {

@@ -53,5 +53,7 @@ struct HelperProcessTests {
         let result = try await Support.runHelper(["subreaper"])
         #expect(result.values["orphan_ppid"] == result.values["me"], "reparented to the subreaper")
         #expect(result.values["orphan_gone"] == "true", "reaped, not left a zombie")
+        // The reaper never takes a task's exit status from the launcher.
+        #expect(result.values["own_exited_0"] == "300")
     }
 }
