@@ -77,6 +77,16 @@ extension DaemonHarness {
         try TestJournald.readBack(match: ["_PID=\(pid)", "SYSLOG_IDENTIFIER=gatherd"])
     }
 
+    /// Waits until `daemon` logged "gatherd ready" (its first scan is done), at most `limit`.
+    func waitUntilReady(_ daemon: RunningDaemon, limit: Duration = .seconds(20)) throws -> Bool {
+        let deadline = ContinuousClock.now.advanced(by: limit)
+        while try !entries(fromDaemon: daemon.pid).contains(where: { $0["MESSAGE_ID"] == "08982e59b9f0491b9db5d3506543a0f5" }) {
+            if ContinuousClock.now >= deadline { return false }
+            usleep(50_000)
+        }
+        return true
+    }
+
     /// Polls the journal entries of job `id` until one satisfies `condition`
     /// (at most `limit`), for events that happen while the daemon runs.
     func waitForEntry(
