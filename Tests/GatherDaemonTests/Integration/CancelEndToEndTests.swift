@@ -27,23 +27,26 @@ struct CancelEndToEndTests {
         return #"{"kill_grace": "1s", "tasks": [\#(task("one")), \#(task("two"))]}"#
     }
 
-    private func waitForTasks(_ harness: DaemonHarness, _ scratch: String) throws -> [pid_t] {
-        try ["one", "two"].map { name in
-            try #require(harness.waitForPID(in: "\(scratch)/\(name).pid"), "task \(name) did not start: \(harness.listing())")
+    private func waitForTasks(_ harness: DaemonHarness, _ scratch: String) async throws -> [pid_t] {
+        var pids: [pid_t] = []
+        for name in ["one", "two"] {
+            let pid = await harness.waitForPID(in: "\(scratch)/\(name).pid")
+            pids.append(try #require(pid, "task \(name) did not start: \(harness.listing())"))
         }
+        return pids
     }
 
     @Test(arguments: [DaemonHarness.nobody, 0])
-    func aRunningJobIsCancelledByItsSubmitterOrRoot(requester: uid_t) throws {
+    func aRunningJobIsCancelledByItsSubmitterOrRoot(requester: uid_t) async throws {
         guard TestJournald.canRun else { return }
         let harness = try DaemonHarness("cancel-by-\(requester)")
         let scratch = try harness.scratch()
         let id = try harness.drop(harness.id("job"), gatedJob(scratch), owner: DaemonHarness.nobody)
         let daemon = try harness.start(["--exit-when-idle"])
-        let pids = try waitForTasks(harness, scratch)
+        let pids = try await waitForTasks(harness, scratch)
         try harness.cancel(id, owner: requester)
         // The job ends without `go`: only the cancel can have ended it.
-        #expect(daemon.wait(limit: .seconds(20)) == 0, "gatherd still runs: \(harness.listing())")
+        #expect(await daemon.wait(limit: .seconds(20)) == 0, "gatherd still runs: \(harness.listing())")
         for pid in pids { #expect(processIsGone(pid), "task process \(pid) still runs") }
         #expect(!harness.cancelRequestExists(id))
 
@@ -68,16 +71,16 @@ struct CancelEndToEndTests {
 
     /// (job owner, request owner): another user's request, even for a job of `nobody`.
     @Test(arguments: [(uid_t(0), DaemonHarness.nobody), (DaemonHarness.nobody, uid_t(4242))])
-    func anotherUsersRequestIsRefusedAndTheJobRunsOn(jobOwner: uid_t, requester: uid_t) throws {
+    func anotherUsersRequestIsRefusedAndTheJobRunsOn(jobOwner: uid_t, requester: uid_t) async throws {
         guard TestJournald.canRun else { return }
         let harness = try DaemonHarness("refuse-\(requester)")
         let scratch = try harness.scratch()
         let id = try harness.drop(harness.id("job"), gatedJob(scratch), owner: jobOwner)
         let daemon = try harness.start(["--exit-when-idle"])
-        let pids = try waitForTasks(harness, scratch)
+        let pids = try await waitForTasks(harness, scratch)
         try harness.cancel(id, owner: requester)
 
-        let refused = try #require(try harness.waitForEntry(of: id) { $0["MESSAGE_ID"] == Self.refusedID })
+        let refused = try #require(try await harness.waitForEntry(of: id) { $0["MESSAGE_ID"] == Self.refusedID })
         #expect(refused["MESSAGE"] == "cancel request for \(id) refused: owned by uid \(requester), job by uid \(jobOwner)")
         #expect(refused["PRIORITY"] == "4")
         #expect(!harness.cancelRequestExists(id), "a refused request is removed")
@@ -85,7 +88,7 @@ struct CancelEndToEndTests {
         #expect(harness.area(of: id) == "active")
         for pid in pids { #expect(!processIsGone(pid), "task process \(pid) was stopped") }
         try #require(FileManager.default.createFile(atPath: scratch + "/go", contents: nil))
-        #expect(daemon.wait(limit: .seconds(20)) == 0)
+        #expect(await daemon.wait(limit: .seconds(20)) == 0)
 
         let record = try harness.record(id)
         #expect(record.state == "succeeded")
@@ -93,37 +96,37 @@ struct CancelEndToEndTests {
         #expect(!(try harness.journal(id)).contains { $0["MESSAGE_ID"] == Self.cancelledID })
     }
 
-    @Test func aRequestForAJobStillBeingWrittenIsKeptUntilTheClaim() throws {
+    @Test func aRequestForAJobStillBeingWrittenIsKeptUntilTheClaim() async throws {
         guard TestJournald.canRun else { return }
         let harness = try DaemonHarness("cancel-early")
         let marker = harness.spool + "/ran"
         let id = harness.id("job")
         // Not --exit-when-idle: with nothing in incoming/ it would exit at once.
         let daemon = try harness.start()
-        #expect(try harness.waitUntilReady(daemon))
+        #expect(try await harness.waitUntilReady(daemon))
         // Written in place and still open: the daemon must not claim it yet.
         let file = try harness.openInPlace(id, #"{"tasks": [{"name": "t", "command": ["touch", "\#(marker)"]}]}"#)
         try harness.cancel(id)
-        usleep(1_000_000)
+        try await Task.sleep(for: .seconds(1))
         #expect(harness.cancelRequestExists(id), "the request was not kept")
         #expect(harness.area(of: id) == nil)
         #expect(!(try harness.journal(id)).contains { $0["MESSAGE_ID"] == Self.refusedID })
 
         file.close()
-        #expect(harness.waitForRecord(id))
+        #expect(await harness.waitForRecord(id))
         daemon.kill(SIGTERM)
-        #expect(daemon.wait(limit: .seconds(20)) == 0)
+        #expect(await daemon.wait(limit: .seconds(20)) == 0)
         try expectCancelledBeforeStart(harness, id, marker: marker)
     }
 
-    @Test func aRequestDroppedBeforeTheDaemonStartsIsHonouredAtTheClaim() throws {
+    @Test func aRequestDroppedBeforeTheDaemonStartsIsHonouredAtTheClaim() async throws {
         guard TestJournald.canRun else { return }
         let harness = try DaemonHarness("cancel-first")
         let marker = harness.spool + "/ran"
         let id = harness.id("job")
         try harness.cancel(id)
         try harness.drop(id, #"{"tasks": [{"name": "t", "command": ["touch", "\#(marker)"]}]}"#)
-        try harness.runUntilIdle()
+        try await harness.runUntilIdle()
         try expectCancelledBeforeStart(harness, id, marker: marker)
     }
 

@@ -76,49 +76,6 @@ extension DaemonHarness {
     func entries(fromDaemon pid: pid_t) throws -> [ReadBackEntry] {
         try TestJournald.readBack(match: ["_PID=\(pid)", "SYSLOG_IDENTIFIER=gatherd"])
     }
-
-    /// Waits until `daemon` logged "gatherd ready" (its first scan is done), at most `limit`.
-    func waitUntilReady(_ daemon: RunningDaemon, limit: Duration = .seconds(20)) throws -> Bool {
-        let deadline = ContinuousClock.now.advanced(by: limit)
-        while try !entries(fromDaemon: daemon.pid).contains(where: { $0["MESSAGE_ID"] == "08982e59b9f0491b9db5d3506543a0f5" }) {
-            if ContinuousClock.now >= deadline { return false }
-            usleep(50_000)
-        }
-        return true
-    }
-
-    /// Polls the journal entries of job `id` until one satisfies `condition`
-    /// (at most `limit`), for events that happen while the daemon runs.
-    func waitForEntry(
-        of id: String, limit: Duration = .seconds(20), where condition: (ReadBackEntry) -> Bool
-    ) throws -> ReadBackEntry? {
-        let deadline = ContinuousClock.now.advanced(by: limit)
-        while true {
-            if let entry = try journal(id).first(where: condition) { return entry }
-            if ContinuousClock.now >= deadline { return nil }
-            usleep(100_000)
-        }
-    }
-
-    /// Waits until `path` exists and holds a line (a task wrote its pid), at most `limit`.
-    func waitForPID(in path: String, limit: Duration = .seconds(20)) -> pid_t? {
-        var pid: pid_t?
-        _ = RunningDaemon.waitUntil(limit: limit) {
-            let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
-            guard text.hasSuffix("\n") else { return false }
-            pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines))
-            return pid != nil
-        }
-        return pid
-    }
-
-    /// Waits until job `id` has a finished directory (`done`, `failed`, `rejected`).
-    func waitForRecord(_ id: String, limit: Duration = .seconds(30)) -> Bool {
-        RunningDaemon.waitUntil(limit: limit) {
-            guard let area = area(of: id) else { return false }
-            return area != "active"
-        }
-    }
 }
 
 /// A job file the test holds open while the daemon runs.

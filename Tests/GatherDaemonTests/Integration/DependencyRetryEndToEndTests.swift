@@ -14,7 +14,7 @@ struct DependencyRetryEndToEndTests {
         try TestJournald.ensureRunning()
     }
 
-    @Test func aFailedTaskSkipsItsDependentsTransitively() throws {
+    @Test func aFailedTaskSkipsItsDependentsTransitively() async throws {
         guard TestJournald.canRun else { return }
         let harness = try DaemonHarness("deps")
         let id = harness.id("chain")
@@ -28,7 +28,7 @@ struct DependencyRetryEndToEndTests {
               {"name": "e", "command": ["touch", "\(marker)"], "after": ["d", "c"]}
             ]}
             """)
-        try harness.runUntilIdle()
+        try await harness.runUntilIdle()
         let record = try harness.record(id)
         #expect(record.area == "failed")
         #expect(record.state == "failed")
@@ -55,7 +55,7 @@ struct DependencyRetryEndToEndTests {
         #expect(taskErrors.first?["GATHER_EXIT_STATUS"] == "2")
     }
 
-    @Test func retriesLogWillRetryAndSucceedOnALaterAttempt() throws {
+    @Test func retriesLogWillRetryAndSucceedOnALaterAttempt() async throws {
         guard TestJournald.canRun else { return }
         let harness = try DaemonHarness("retry")
         let id = harness.id("flaky")
@@ -74,7 +74,7 @@ struct DependencyRetryEndToEndTests {
               {"name": "hopeless", "command": ["sh", "-c", "exit 23"], "retries": 1, "retry_delay": "100ms"}
             ]}
             """)
-        try harness.runUntilIdle()
+        try await harness.runUntilIdle()
         let record = try harness.record(id)
         #expect(record.outcome("task") == "succeeded")
         #expect(record.task("task")?["attempts"] as? Int == 3)
@@ -110,7 +110,7 @@ struct DependencyRetryEndToEndTests {
         #expect(taskErrors.first?["GATHER_ATTEMPT"] == "2")
     }
 
-    @Test func outputEntriesCarryTheJobRunTaskAttemptAndStream() throws {
+    @Test func outputEntriesCarryTheJobRunTaskAttemptAndStream() async throws {
         guard TestJournald.canRun else { return }
         let harness = try DaemonHarness("output")
         let id = harness.id("lines")
@@ -119,7 +119,7 @@ struct DependencyRetryEndToEndTests {
               {"name": "talk", "command": ["sh", "-c", "echo plain; echo '<3>an error'; echo '<1>an alert'; echo '<5>a notice'; echo on-stderr >&2"]}
             ]}
             """)
-        try harness.runUntilIdle()
+        try await harness.runUntilIdle()
         let record = try harness.record(id)
         #expect(record.state == "succeeded")
         let run = try #require(record.run)

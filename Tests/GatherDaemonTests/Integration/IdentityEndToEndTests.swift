@@ -28,12 +28,12 @@ struct IdentityEndToEndTests {
         try harness.journal(id).first { $0["GATHER_TASK"] == "who" && $0["GATHER_STREAM"] == "stdout" }?["MESSAGE"]
     }
 
-    @Test func tasksRunAsTheFileOwner() throws {
+    @Test func tasksRunAsTheFileOwner() async throws {
         guard TestJournald.canRun else { return }
         let harness = try DaemonHarness("owner")
         let nobody = try harness.drop(harness.id("nobody"), #"{"tasks": [\#(Self.whoAmI)]}"#, owner: DaemonHarness.nobody)
         let root = try harness.drop(harness.id("root"), #"{"tasks": [\#(Self.whoAmI)]}"#)
-        try harness.runUntilIdle()
+        try await harness.runUntilIdle()
 
         let record = try harness.record(nobody)
         #expect(record.state == "succeeded")
@@ -48,11 +48,11 @@ struct IdentityEndToEndTests {
         #expect(try printed(harness, root) == expectedLine("root"))
     }
 
-    @Test func aRootOwnedFileMayNameAnotherUser() throws {
+    @Test func aRootOwnedFileMayNameAnotherUser() async throws {
         guard TestJournald.canRun else { return }
         let harness = try DaemonHarness("as-nobody")
         let id = try harness.drop(harness.id("job"), #"{"user": "nobody", "tasks": [\#(Self.whoAmI)]}"#)
-        try harness.runUntilIdle()
+        try await harness.runUntilIdle()
         let record = try harness.record(id)
         #expect(record.state == "succeeded")
         // The submitter is still root; only the tasks run as nobody.
@@ -62,7 +62,7 @@ struct IdentityEndToEndTests {
         #expect(try printed(harness, id) == expectedLine("nobody"))
     }
 
-    @Test func anotherUserOrAnUnknownOneIsRejected() throws {
+    @Test func anotherUserOrAnUnknownOneIsRejected() async throws {
         guard TestJournald.canRun else { return }
         let harness = try DaemonHarness("not-yours")
         let marker = harness.spool + "/ran"
@@ -71,7 +71,7 @@ struct IdentityEndToEndTests {
         let asRoot = try harness.drop(harness.id("as-root"), #"{"user": "root", "tasks": [\#(touch)]}"#,
                                       owner: DaemonHarness.nobody)
         let unknown = try harness.drop(harness.id("unknown"), #"{"user": "no-such-user-gatherd", "tasks": [\#(touch)]}"#)
-        try harness.runUntilIdle()
+        try await harness.runUntilIdle()
 
         for id in [asRoot, unknown] {
             let record = try harness.record(id)

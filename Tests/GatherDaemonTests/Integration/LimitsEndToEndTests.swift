@@ -13,7 +13,7 @@ struct LimitsEndToEndTests {
         try TestJournald.ensureRunning()
     }
 
-    @Test func maxTasksIsSharedBetweenTwoBigJobs() throws {
+    @Test func maxTasksIsSharedBetweenTwoBigJobs() async throws {
         guard TestJournald.canRun else { return }
         let harness = try DaemonHarness("max-tasks")
         let log = harness.spool + "/tasks.log"
@@ -25,7 +25,7 @@ struct LimitsEndToEndTests {
         let job = #"{"tasks": [\#(tasks.joined(separator: ", "))]}"#
         let first = try harness.drop(harness.id("a"), job)
         let second = try harness.drop(harness.id("b"), job)
-        try harness.runUntilIdle(["--max-tasks", "2"])
+        try await harness.runUntilIdle(["--max-tasks", "2"])
         let records = [try harness.record(first), try harness.record(second)]
         for record in records { #expect(record.state == "succeeded") }
 
@@ -63,7 +63,7 @@ struct LimitsEndToEndTests {
         }
     }
 
-    @Test func aUsersSecondJobWaitsWhileAnotherUsersJobRunsAtOnce() throws {
+    @Test func aUsersSecondJobWaitsWhileAnotherUsersJobRunsAtOnce() async throws {
         guard TestJournald.canRun else { return }
         let harness = try DaemonHarness("per-user")
         // Names sort in drop order, so arrival order is certain even within one clock tick.
@@ -72,7 +72,7 @@ struct LimitsEndToEndTests {
         let other = try harness.drop(harness.id("c-nobody"), """
             {"tasks": [{"name": "who", "command": ["sh", "-c", "echo uid=$(id -u) user=$USER"]}]}
             """, owner: DaemonHarness.nobody)
-        try harness.runUntilIdle(["--max-jobs-per-user", "1"])
+        try await harness.runUntilIdle(["--max-jobs-per-user", "1"])
 
         let firstRecord = try harness.record(first)
         let secondRecord = try harness.record(second)
@@ -93,7 +93,7 @@ struct LimitsEndToEndTests {
         #expect(output?["MESSAGE"] == "uid=65534 user=nobody")
     }
 
-    @Test func theThirdWaitingFileOfAUserIsRejectedWhenTheQueueIsFull() throws {
+    @Test func theThirdWaitingFileOfAUserIsRejectedWhenTheQueueIsFull() async throws {
         guard TestJournald.canRun else { return }
         let harness = try DaemonHarness("queue-full")
         let marker = harness.spool + "/third-ran"
@@ -103,7 +103,7 @@ struct LimitsEndToEndTests {
         // Another user's queue is its own.
         let other = try harness.drop(harness.id("q4-nobody"), #"{"tasks": [{"name": "t", "command": ["true"]}]}"#,
                                      owner: DaemonHarness.nobody)
-        try harness.runUntilIdle(["--max-queued-per-user", "2"])
+        try await harness.runUntilIdle(["--max-queued-per-user", "2"])
 
         #expect(try harness.record(ids[0]).state == "succeeded")
         #expect(try harness.record(ids[1]).state == "succeeded")

@@ -13,7 +13,7 @@ struct PolicyEndToEndTests {
         try TestJournald.ensureRunning()
     }
 
-    @Test func collectAllRecordsEveryFailure() throws {
+    @Test func collectAllRecordsEveryFailure() async throws {
         guard TestJournald.canRun else { return }
         let harness = try DaemonHarness("collect")
         let id = harness.id("all")
@@ -24,7 +24,7 @@ struct PolicyEndToEndTests {
               {"name": "c", "command": ["sh", "-c", "sleep 0.2; exit 4"]}
             ]}
             """)
-        let daemon = try harness.runUntilIdle()
+        let daemon = try await harness.runUntilIdle()
         #expect(daemon.process.terminationStatus == 0)
         let record = try harness.record(id)
         #expect(record.area == "failed")
@@ -46,7 +46,7 @@ struct PolicyEndToEndTests {
         #expect(!entries.contains { $0["MESSAGE_ID"] == "e2597b54e3d4480399b18b5ba2fa1011" })
     }
 
-    @Test func failFastSkipsWhatHasNotStartedAndLogsFailingFirst() throws {
+    @Test func failFastSkipsWhatHasNotStartedAndLogsFailingFirst() async throws {
         guard TestJournald.canRun else { return }
         let harness = try DaemonHarness("failfast")
         let id = harness.id("ff")
@@ -57,7 +57,7 @@ struct PolicyEndToEndTests {
               {"name": "never", "command": ["true"]}
             ]}
             """)
-        try harness.runUntilIdle()
+        try await harness.runUntilIdle()
         let record = try harness.record(id)
         #expect(record.outcome("first") == "failed")
         #expect(record.outcome("running") == "succeeded")
@@ -72,7 +72,7 @@ struct PolicyEndToEndTests {
         #expect((Int(failing["__REALTIME_TIMESTAMP"] ?? "") ?? 0) <= (Int(failed["__REALTIME_TIMESTAMP"] ?? "") ?? 0))
     }
 
-    @Test func cancelSiblingsStopsASleeperAndItsGrandchildWithinTheGrace() throws {
+    @Test func cancelSiblingsStopsASleeperAndItsGrandchildWithinTheGrace() async throws {
         guard TestJournald.canRun else { return }
         let harness = try DaemonHarness("cancel")
         let id = harness.id("cs")
@@ -86,7 +86,7 @@ struct PolicyEndToEndTests {
             """)
         let clock = ContinuousClock()
         let began = clock.now
-        try harness.runUntilIdle()
+        try await harness.runUntilIdle()
         // sleep 30 would hold the job for 30 s: it was stopped (1 s grace, generous margin).
         #expect(began.duration(to: clock.now) < .seconds(15))
         let record = try harness.record(id)

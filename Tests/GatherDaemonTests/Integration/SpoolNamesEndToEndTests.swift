@@ -14,16 +14,16 @@ struct SpoolNamesEndToEndTests {
         try TestJournald.ensureRunning()
     }
 
-    @Test func theSameFileNameDroppedAgainGetsTheNextFreeID() throws {
+    @Test func theSameFileNameDroppedAgainGetsTheNextFreeID() async throws {
         guard TestJournald.canRun else { return }
         let harness = try DaemonHarness("collide")
         let id = harness.id("again")
         // The first run fails, so its ID is taken in failed/, the next ones in done/.
         try harness.drop(id, #"{"tasks": [{"name": "t", "command": ["sh", "-c", "exit 1"]}]}"#)
-        try harness.runUntilIdle()
+        try await harness.runUntilIdle()
         for _ in 0..<2 {
             try harness.drop(id, #"{"tasks": [{"name": "t", "command": ["sh", "-c", "echo run $GATHER_JOB"]}]}"#)
-            try harness.runUntilIdle()
+            try await harness.runUntilIdle()
         }
         #expect(try harness.record(id).area == "failed")
         for suffix in ["-2", "-3"] {
@@ -43,14 +43,14 @@ struct SpoolNamesEndToEndTests {
         try #require(long.utf8.count == 100)
         for _ in 0..<2 {
             try harness.drop(long, #"{"tasks": [{"name": "t", "command": ["true"]}]}"#)
-            try harness.runUntilIdle()
+            try await harness.runUntilIdle()
         }
         #expect(try harness.record(long).state == "succeeded")
         let shortened = String(long.prefix(98)) + "-2"
         #expect(try harness.record(shortened).state == "succeeded")
     }
 
-    @Test func aBadFileNameIsRejectedUnderASanitisedID() throws {
+    @Test func aBadFileNameIsRejectedUnderASanitisedID() async throws {
         guard TestJournald.canRun else { return }
         let harness = try DaemonHarness("badname")
         let marker = harness.spool + "/ran"
@@ -64,10 +64,10 @@ struct SpoolNamesEndToEndTests {
         try harness.dropInPlace(name: Array("\(odd).json".utf8), job)
         try harness.dropInPlace(name: binary + Array(".json".utf8), job)
         try harness.dropInPlace(name: Array("\(tooLong).json".utf8), job)
-        try harness.runUntilIdle()
+        try await harness.runUntilIdle()
         // The same bad name again: the sanitised ID is taken, so `-2`.
         try harness.dropInPlace(name: Array("\(odd).json".utf8), job)
-        try harness.runUntilIdle()
+        try await harness.runUntilIdle()
 
         for id in [oddID, binaryID, String(tooLong.prefix(100)), oddID + "-2"] {
             let record = try harness.record(id)
@@ -84,7 +84,7 @@ struct SpoolNamesEndToEndTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: harness.spool + "/incoming").isEmpty)
     }
 
-    @Test func dotfilesAndOtherNamesAreLeftAloneInIncoming() throws {
+    @Test func dotfilesAndOtherNamesAreLeftAloneInIncoming() async throws {
         guard TestJournald.canRun else { return }
         let harness = try DaemonHarness("ignored")
         let marker = harness.spool + "/ran"
@@ -107,13 +107,13 @@ struct SpoolNamesEndToEndTests {
         }
         // A good job after them: once it is done, the events before it were handled.
         let good = try harness.drop(harness.id("good"), #"{"tasks": [{"name": "t", "command": ["true"]}]}"#)
-        #expect(harness.waitForRecord(good))
+        #expect(await harness.waitForRecord(good))
         daemon.kill(SIGTERM)
-        #expect(daemon.wait(limit: .seconds(20)) == 0)
+        #expect(await daemon.wait(limit: .seconds(20)) == 0)
 
         // The start-up scan, and --exit-when-idle, must not count them as claimable.
         let other = try harness.drop(harness.id("other"), #"{"tasks": [{"name": "t", "command": ["true"]}]}"#)
-        let second = try harness.runUntilIdle(limit: .seconds(30))
+        let second = try await harness.runUntilIdle(limit: .seconds(30))
 
         let incoming = try FileManager.default.contentsOfDirectory(atPath: harness.spool + "/incoming")
         #expect(Set(incoming) == Set(beforeStart + whileRunning))

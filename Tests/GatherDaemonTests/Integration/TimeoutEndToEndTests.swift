@@ -20,7 +20,7 @@ struct TimeoutEndToEndTests {
         jsonString("sleep 30 & echo $! > \(pids).child; echo $$ > \(pids).main; wait")
     }
 
-    @Test func aTaskTimeoutStopsTheTaskAndItsChild() throws {
+    @Test func aTaskTimeoutStopsTheTaskAndItsChild() async throws {
         guard TestJournald.canRun else { return }
         let harness = try DaemonHarness("task-timeout")
         let id = harness.id("slow")
@@ -33,7 +33,7 @@ struct TimeoutEndToEndTests {
             """)
         let clock = ContinuousClock()
         let began = clock.now
-        try harness.runUntilIdle()
+        try await harness.runUntilIdle()
         // 1 s timeout + 1 s grace, with a generous margin; sleep 30 would take 30 s.
         #expect(began.duration(to: clock.now) < .seconds(7))
         let record = try harness.record(id)
@@ -45,7 +45,7 @@ struct TimeoutEndToEndTests {
         let duration = try #require(record.task("slow")?["duration_ms"] as? Int)
         #expect(duration >= 1000, "stopped before its timeout")
         for suffix in ["main", "child"] {
-            let pid = try #require(harness.waitForPID(in: "\(pids).\(suffix)", limit: .seconds(1)))
+            let pid = try #require(await harness.waitForPID(in: "\(pids).\(suffix)", limit: .seconds(1)))
             #expect(processIsGone(pid), "\(suffix) process \(pid) still runs")
         }
 
@@ -58,7 +58,7 @@ struct TimeoutEndToEndTests {
         #expect(compound.fields["GATHER_FAILURE"] == ["slow: timed out after 1s"])
     }
 
-    @Test func aJobTimeoutStopsRunningTasksAndSkipsTheRest() throws {
+    @Test func aJobTimeoutStopsRunningTasksAndSkipsTheRest() async throws {
         guard TestJournald.canRun else { return }
         let harness = try DaemonHarness("job-timeout")
         let id = harness.id("deadline")
@@ -73,7 +73,7 @@ struct TimeoutEndToEndTests {
             """)
         let clock = ContinuousClock()
         let began = clock.now
-        try harness.runUntilIdle()
+        try await harness.runUntilIdle()
         #expect(began.duration(to: clock.now) < .seconds(8))
         let record = try harness.record(id)
         #expect(record.state == "failed")
@@ -83,7 +83,7 @@ struct TimeoutEndToEndTests {
         #expect(record.error == "CompoundError, 1 error [long: timed out after 2s (job timeout)] (1 skipped)")
         #expect(!FileManager.default.fileExists(atPath: marker), "a skipped task ran")
         for suffix in ["main", "child"] {
-            let pid = try #require(harness.waitForPID(in: "\(pids).\(suffix)", limit: .seconds(1)))
+            let pid = try #require(await harness.waitForPID(in: "\(pids).\(suffix)", limit: .seconds(1)))
             #expect(processIsGone(pid), "\(suffix) process \(pid) still runs")
         }
 
@@ -96,7 +96,7 @@ struct TimeoutEndToEndTests {
         #expect(error["GATHER_SIGNAL"] == record.task("long")?["signal"] as? String)
     }
 
-    @Test func aJobTimeoutWithNothingRunningAddsTheJobError() throws {
+    @Test func aJobTimeoutWithNothingRunningAddsTheJobError() async throws {
         guard TestJournald.canRun else { return }
         let harness = try DaemonHarness("job-timeout-idle")
         let id = harness.id("waiting")
@@ -108,7 +108,7 @@ struct TimeoutEndToEndTests {
             """)
         let clock = ContinuousClock()
         let began = clock.now
-        try harness.runUntilIdle()
+        try await harness.runUntilIdle()
         #expect(began.duration(to: clock.now) < .seconds(6))
         let record = try harness.record(id)
         #expect(record.state == "failed")
