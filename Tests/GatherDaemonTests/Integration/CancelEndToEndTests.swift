@@ -96,6 +96,38 @@ struct CancelEndToEndTests {
         #expect(!(try harness.journal(id)).contains { $0["MESSAGE_ID"] == Self.cancelledID })
     }
 
+    @Test func aRequestThatIsNoRegularFileOrNamesNoJobIsRefused() async throws {
+        guard TestJournald.canRun else { return }
+        let harness = try DaemonHarness("refuse-odd")
+        let scratch = try harness.scratch()
+        let id = try harness.drop(harness.id("job"), gatedJob(scratch))
+        let daemon = try harness.start(["--exit-when-idle"])
+        _ = try await waitForTasks(harness, scratch)
+        let cancel = harness.spool + "/cancel/"
+        // A symlink (never followed: its target stays), then a directory.
+        let target = scratch + "/target"
+        try #require(FileManager.default.createFile(atPath: target, contents: Data("keep".utf8)))
+        try #require(symlink(target, cancel + id) == 0)
+        let first = try await harness.waitForEntry(of: id) { $0["MESSAGE_ID"] == Self.refusedID }
+        #expect(first?["MESSAGE"] == "cancel request for \(id) refused: not a regular file")
+        try #require(mkdir(cancel + id, 0o755) == 0)
+        let refusals = await RunningDaemon.waitUntil {
+            ((try? harness.journal(id)) ?? []).count { $0["MESSAGE_ID"] == Self.refusedID } == 2
+        }
+        #expect(refusals, "no second refusal for a directory")
+        let ghost = harness.id("ghost")
+        try harness.cancel(ghost)
+        let unknown = try await harness.waitForEntry(of: ghost) { $0["MESSAGE_ID"] == Self.refusedID }
+        #expect(unknown?["MESSAGE"] == "cancel request for \(ghost) refused: no such job waiting or running")
+
+        #expect(await RunningDaemon.waitUntil { !harness.cancelRequestExists(id) && !harness.cancelRequestExists(ghost) })
+        #expect((try? String(contentsOfFile: target, encoding: .utf8)) == "keep")
+        #expect(harness.area(of: id) == "active")
+        try #require(FileManager.default.createFile(atPath: scratch + "/go", contents: nil))
+        #expect(await daemon.wait(limit: .seconds(20)) == 0)
+        #expect(try harness.record(id).state == "succeeded")
+    }
+
     @Test func aRequestForAJobStillBeingWrittenIsKeptUntilTheClaim() async throws {
         guard TestJournald.canRun else { return }
         let harness = try DaemonHarness("cancel-early")

@@ -50,6 +50,28 @@ struct SpoolNamesEndToEndTests {
         #expect(try harness.record(shortened).state == "succeeded")
     }
 
+    @Test func aFileNamedLikeARunningJobGetsTheNextFreeID() async throws {
+        guard TestJournald.canRun else { return }
+        let harness = try DaemonHarness("collide-active")
+        let id = harness.id("busy")
+        let go = harness.spool + "/go"
+        let started = harness.spool + "/started"
+        let script = jsonString("touch \(started); while [ ! -e \(go) ]; do sleep 0.05; done")
+        try harness.drop(id, #"{"tasks": [{"name": "wait", "command": ["sh", "-c", \#(script)]}]}"#)
+        let daemon = try harness.start(["--exit-when-idle"])
+        #expect(await RunningDaemon.waitUntil { FileManager.default.fileExists(atPath: started) })
+        // The ID is taken in active/ only: the second file must not touch the running job.
+        try harness.drop(id, #"{"tasks": [{"name": "t", "command": ["true"]}]}"#)
+        #expect(await harness.waitForRecord(id + "-2"))
+        #expect(harness.area(of: id) == "active")
+        #expect(try harness.record(id + "-2").state == "succeeded")
+        try #require(FileManager.default.createFile(atPath: go, contents: nil))
+        #expect(await daemon.wait(limit: .seconds(20)) == 0)
+        let record = try harness.record(id)
+        #expect(record.state == "succeeded")
+        #expect(record.outcome("wait") == "succeeded")
+    }
+
     @Test func aBadFileNameIsRejectedUnderASanitisedID() async throws {
         guard TestJournald.canRun else { return }
         let harness = try DaemonHarness("badname")
