@@ -84,4 +84,30 @@ struct IdentityEndToEndTests {
         #expect(try harness.record(asRoot).object["uid"] as? Int == 65534)
         #expect(!FileManager.default.fileExists(atPath: marker), "a rejected job ran")
     }
+
+    @Test func aFileOfAUidWithoutAccountIsRejectedAndAnOwnerMayNameItself() async throws {
+        guard TestJournald.canRun else { return }
+        let harness = try DaemonHarness("no-account")
+        let marker = harness.spool + "/ran"
+        let stranger: uid_t = 4242
+        try #require(getpwuid(stranger) == nil, "uid \(stranger) has a passwd entry here")
+        let orphan = try harness.drop(
+            harness.id("orphan"), #"{"tasks": [{"name": "t", "command": ["touch", "\#(marker)"]}]}"#, owner: stranger)
+        // Naming the owner itself is no other user.
+        let named = try harness.drop(
+            harness.id("named"), #"{"user": "nobody", "tasks": [\#(Self.whoAmI)]}"#, owner: DaemonHarness.nobody)
+        try await harness.runUntilIdle()
+
+        let rejected = try harness.record(orphan)
+        #expect(rejected.state == "rejected")
+        #expect(rejected.object["uid"] as? Int == Int(stranger))
+        #expect(rejected.error?.contains("the file owner (uid 4242) has no passwd entry") == true, "\(rejected.error ?? "nil")")
+        #expect(try harness.journal(orphan).contains { $0["MESSAGE_ID"] == "14aab89053904a78921c57d0c64d6cac" })
+        #expect(!FileManager.default.fileExists(atPath: marker), "a job of a uid without account ran")
+
+        let record = try harness.record(named)
+        #expect(record.state == "succeeded")
+        #expect(record.object["run_as"] as? String == "nobody")
+        #expect(try printed(harness, named) == expectedLine("nobody"))
+    }
 }
