@@ -97,6 +97,7 @@ struct DependencyRetryEndToEndTests {
             "job \(name): task: exited with status 23; retry 2 of 2 in 400ms",
         ])
         #expect(ofTask.map { $0["GATHER_ATTEMPT"] } == ["1", "2"])
+        #expect(ofTask.allSatisfy { $0["GATHER_EXIT_STATUS"] == "23" && $0["GATHER_OUTCOME"] == "failed" })
         #expect(retries.allSatisfy { $0["PRIORITY"] == "5" && $0["GATHER_JOB_NAME"] == name })
         #expect(retries.filter { $0["GATHER_TASK"] == "hopeless" }.map { $0["MESSAGE"] }
             == ["job \(name): hopeless: exited with status 23; retry 1 of 1 in 100ms"])

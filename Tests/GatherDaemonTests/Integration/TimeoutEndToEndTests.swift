@@ -58,6 +58,31 @@ struct TimeoutEndToEndTests {
         #expect(compound.fields["GATHER_FAILURE"] == ["slow: timed out after 1s"])
     }
 
+    @Test func aTimedOutAttemptIsRetriedAndLoggedWithItsSignal() async throws {
+        guard TestJournald.canRun else { return }
+        let harness = try DaemonHarness("timeout-retry")
+        let id = harness.id("again")
+        try harness.drop(id, """
+            {"tasks": [
+              {"name": "stuck", "command": ["sleep", "30"], "timeout": "300ms", "retries": 1, "retry_delay": "100ms"}
+            ]}
+            """)
+        try await harness.runUntilIdle()
+        let record = try harness.record(id)
+        #expect(record.outcome("stuck") == "timed-out")
+        #expect(record.task("stuck")?["attempts"] as? Int == 2)
+        #expect(record.error == "CompoundError, 1 error [stuck: timed out after 300ms]")
+        let entries = try harness.journal(id)
+        let retry = try #require(entries.first { $0["MESSAGE_ID"] == "4bb6b2a0cdd34b54a19c326b2592c21d" })
+        #expect(retry["MESSAGE"] == "job \(id): stuck: timed out after 300ms; retry 1 of 1 in 100ms")
+        #expect(retry["GATHER_ATTEMPT"] == "1")
+        #expect(retry["GATHER_OUTCOME"] == "timed-out")
+        #expect(retry["GATHER_SIGNAL"] == "SIGTERM")
+        let error = try #require(entries.first { $0["MESSAGE_ID"] == "e7c98ccc13c5485c9b53ae2da4518752" })
+        #expect(error["GATHER_ATTEMPT"] == "2")
+        #expect(error["GATHER_SIGNAL"] == "SIGTERM")
+    }
+
     @Test func aJobTimeoutStopsRunningTasksAndSkipsTheRest() async throws {
         guard TestJournald.canRun else { return }
         let harness = try DaemonHarness("job-timeout")
