@@ -115,11 +115,9 @@ struct DependencyRetryEndToEndTests {
         guard TestJournald.canRun else { return }
         let harness = try DaemonHarness("output")
         let id = harness.id("lines")
-        try harness.drop(id, """
-            {"tasks": [
-              {"name": "talk", "command": ["sh", "-c", "echo plain; echo '<3>an error'; echo '<1>an alert'; echo '<5>a notice'; echo on-stderr >&2"]}
-            ]}
-            """)
+        let talk = #"{"name": "talk", "command": ["sh", "-c", "echo plain; echo '<3>an error'; echo '<1>an alert'; echo '<5>a notice'; echo on-stderr >&2"]}"#
+        try harness.drop(id, #"{"tasks": [\#(talk)]}"#)
+        let quiet = try harness.drop(harness.id("quiet"), #"{"output": "discard", "tasks": [\#(talk)]}"#)
         try await harness.runUntilIdle()
         let record = try harness.record(id)
         #expect(record.state == "succeeded")
@@ -149,6 +147,12 @@ struct DependencyRetryEndToEndTests {
         // Job events of the same run carry the same GATHER_RUN.
         let started = try #require(try harness.journal(id).first { $0["MESSAGE_ID"] == "d163e738219640b9b685a8d8ba3726fd" })
         #expect(started["GATHER_RUN"] == run)
+
+        // `"output": "discard"`: the job's events, none of its lines.
+        #expect(try harness.record(quiet).state == "succeeded")
+        let quietEntries = try harness.journal(quiet)
+        #expect(quietEntries.contains { $0["MESSAGE_ID"] == "d163e738219640b9b685a8d8ba3726fd" })
+        #expect(!quietEntries.contains { $0["GATHER_STREAM"] != nil }, "\(quietEntries.map { $0["MESSAGE"] })")
     }
 }
 
