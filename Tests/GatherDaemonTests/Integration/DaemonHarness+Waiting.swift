@@ -1,8 +1,15 @@
 import Foundation
 import GatherTestSupport
+import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
+
+/// Every end-to-end suite of the real daemon is nested in this one, so they
+/// run one test at a time: each test starts a daemon and its processes, and
+/// several at once on two cores push the other targets' timing bounds over.
+@Suite("gatherd end to end", .serialized)
+enum GatherdEndToEnd {}
 
 // Waiting without holding a thread. All test targets run in one process whose
 // cooperative pool has one thread per core (two here): a test that blocks a
