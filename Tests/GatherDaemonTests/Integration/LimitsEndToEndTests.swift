@@ -44,24 +44,27 @@ extension GatherdEndToEnd {
             }
             #expect(most == 2, "at most \(most) tasks ran at once")
 
-            // Both jobs progress: the first 20 task starts (by the records) hold
-            // plenty of each job; a job that took every slot first would hold all 20.
-            var starts: [(job: String, time: Int64)] = []
+            // Both jobs progress (record start times): each job started tasks
+            // before the other's last one; one that took every slot first would not.
+            var starts: [String: [Int64]] = [:]
             for (record, id) in zip(records, [first, second]) {
-                for task in record.tasks {
-                    let time = try #require(JobRecordJSON.milliseconds(task["started_at"] as? String))
-                    starts.append((id, time))
-                }
+                starts[id] = try record.tasks.map { try #require(JobRecordJSON.milliseconds($0["started_at"] as? String)) }
             }
-            let early = starts.sorted { $0.time < $1.time }.prefix(20)
-            for id in [first, second] {
-                #expect(early.count { $0.job == id } >= 5, "\(id) started \(early.count { $0.job == id }) of the first 20 tasks")
+            let a = starts[first] ?? [], b = starts[second] ?? []
+            #expect(a.count == 20 && b.count == 20)
+            #expect((a.min() ?? .max) < (b.max() ?? .min) && (b.min() ?? .max) < (a.max() ?? .min))
+            // Round-robin (log, ns precision): once both run, and while both
+            // have tasks left, neither starts more than 3 in a row.
+            let sequence = events.filter(\.starts).sorted { $0.time < $1.time }.map(\.job)
+            let bothRunning = max(sequence.firstIndex(of: first) ?? 0, sequence.firstIndex(of: second) ?? 0)
+            let oneDone = min(sequence.lastIndex(of: first) ?? 0, sequence.lastIndex(of: second) ?? 0)
+            var longest = 0
+            var run = 0
+            for index in bothRunning...max(bothRunning, oneDone) {
+                run = index > bothRunning && sequence[index] == sequence[index - 1] ? run + 1 : 1
+                longest = max(longest, run)
             }
-            // The same from the log, at ns precision.
-            let logStarts = events.filter(\.starts).sorted { $0.time < $1.time }.prefix(20)
-            for id in [first, second] {
-                #expect(logStarts.count { $0.job == id } >= 5)
-            }
+            #expect(longest <= 3, "starts in a row: \(longest); order: \(sequence.map { $0 == first ? "a" : "b" }.joined())")
         }
 
         @Test func aUsersSecondJobWaitsWhileAnotherUsersJobRunsAtOnce() async throws {
