@@ -1,5 +1,6 @@
 import Dispatch
 import Gather
+import GatherProcess
 import GatherSpool
 import Synchronization
 
@@ -26,6 +27,9 @@ final class JobProgress: Sendable {
         var flushScheduled = false
         /// Set when the job ended: its directory is about to move.
         var closed = false
+        /// The last attempt that exited, per task: a timed-out task's error is
+        /// the engine's, so its journal entry takes the signal from here.
+        var exits: [String: (attempt: Int, exit: ProcessExit)] = [:]
     }
     private let state: Mutex<State>
     private let spool: SpoolDirectory
@@ -55,13 +59,22 @@ final class JobProgress: Sendable {
         }
     }
 
-    func processEnded(task: String, pid: Int32?) {
+    func processEnded(task: String, attempt: Int, exit: ProcessExit) {
         update { state in
             state.running = max(0, state.running - 1)
-            if let pid { state.file.processGroups.removeAll { $0.pgid == pid } }
+            state.exits[task] = (attempt, exit)
+            state.file.processGroups.removeAll { $0.pgid == exit.pid }
             if let index = state.file.tasks.firstIndex(where: { $0.name == task }) {
                 state.file.tasks[index].pid = nil
             }
+        }
+    }
+
+    /// What `waitpid` saw for `attempt` of `task`, if that attempt ran and ended.
+    func exit(of task: String, attempt: Int) -> ProcessExit? {
+        state.withLock { state in
+            guard let last = state.exits[task], last.attempt == attempt else { return nil }
+            return last.exit
         }
     }
 

@@ -101,8 +101,8 @@ struct JobRunner: Sendable {
                 switch event {
                 case .started(let name, let attempt, let pid, _, let startTime):
                     progress.processStarted(task: name, attempt: attempt, pid: pid, startTime: startTime)
-                case .exited(let name, _, let exit):
-                    progress.processEnded(task: name, pid: exit.pid)
+                case .exited(let name, let attempt, let exit):
+                    progress.processEnded(task: name, attempt: attempt, exit: exit)
                 case .spawnFailed:
                     break
                 }
@@ -129,7 +129,7 @@ struct JobRunner: Sendable {
         case .attemptStarted:
             break
         case .attemptWillRetry(let failure, let attempt, let retry, let retries, let delay):
-            let exit = (failure.error as? ProcessTaskError)?.exit
+            let exit = processExit(of: failure, attempt: attempt, progress: progress)
             journal.log(.taskRetry(
                 identity, task: failure.task, attempt: attempt, outcome: failure.outcome,
                 errorLine: failure.description, retry: retry, of: retries, delay: delay,
@@ -137,7 +137,7 @@ struct JobRunner: Sendable {
         case .taskEnded(let result):
             progress.taskEnded(result)
             if let failure = result.failure {
-                let exit = (failure.error as? ProcessTaskError)?.exit
+                let exit = processExit(of: failure, attempt: result.attempts, progress: progress)
                 journal.log(.taskError(
                     identity, task: result.name, attempt: result.attempts, outcome: result.outcome,
                     errorLine: failure.description, exitStatus: exit?.status.exitCode, signal: exit?.status.signalName))
@@ -149,5 +149,13 @@ struct JobRunner: Sendable {
             progress.failing()
             journal.log(.jobFailing(identity, policy: policy, firstError: failure.description))
         }
+    }
+
+    /// What `waitpid` saw for a failed attempt, for the entry's exit status and
+    /// signal (SPEC §7: as in the record). A timeout is the engine's error, not
+    /// the process's, so its exit (the SIGTERM gatherd sent) comes from `progress`.
+    private func processExit(of failure: TaskFailure, attempt: Int, progress: JobProgress) -> ProcessExit? {
+        if let error = failure.error as? ProcessTaskError { return error.exit }
+        return progress.exit(of: failure.task, attempt: attempt)
     }
 }

@@ -22,6 +22,7 @@ final class DaemonHarness: @unchecked Sendable {
 
     deinit {
         try? FileManager.default.removeItem(atPath: spool)
+        try? FileManager.default.removeItem(atPath: scratchPath)
     }
 
     /// The path of the `gatherd` binary SwiftPM built beside the tests.
