@@ -44,7 +44,7 @@ struct StopTests {
         #expect(await Support.waitGone(grandchild, within: .seconds(2)), "grandchild \(grandchild) still runs")
         let took = begin.duration(to: .now)
         #expect(took >= .milliseconds(200), "SIGTERM alone did not end it")
-        #expect(took < .seconds(2))
+        #expect(took < .seconds(10), "the SIGKILL after the grace did not come")
     }
 
     @Test("an empty group costs no wait")
