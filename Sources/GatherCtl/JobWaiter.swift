@@ -1,0 +1,83 @@
+import GatherSpool
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Follows jobs until their records exist (`submit --wait`, `cancel --wait`),
+/// prints each outcome as it arrives and returns the combined exit code.
+///
+/// It polls every 100 ms: a few `lstat`s per job, cheaper than inotify
+/// watches on three directories the user may not even be allowed to watch.
+struct JobWaiter {
+    let spool: SpoolFiles
+    let json: Bool
+    var interval: Duration = .milliseconds(100)
+
+    func wait(for ids: [String], console: Console) -> CtlExit {
+        var pending = ids
+        var records: [String: JSONValue] = [:]
+        var codes: [CtlExit] = []
+        var progressShown = false
+        while !pending.isEmpty {
+            var stillPending: [String] = []
+            for id in pending {
+                let found: SpoolFiles.Finished?
+                do { found = try spool.finished(id) } catch {
+                    // The record is there but unreadable: that job is a system error.
+                    if progressShown { console.raw("\r\u{1B}[K"); progressShown = false }
+                    console.error("gatherctl: \(error)")
+                    codes.append(.error)
+                    continue
+                }
+                guard let found else { stillPending.append(id); continue }
+                let view = RecordView(record: found.record)
+                records[id] = found.record
+                codes.append(CtlExit(jobState: view.state))
+                if !json {
+                    if progressShown { console.raw("\r\u{1B}[K"); progressShown = false }
+                    console.line(view.outcomeLine)
+                    console.flush()
+                }
+            }
+            pending = stillPending
+            guard !pending.isEmpty else { break }
+            if console.isTerminal && !json {
+                console.raw("\r\u{1B}[K" + progress(pending))
+                progressShown = true
+            }
+            sleep(for: interval)
+        }
+        if progressShown { console.raw("\r\u{1B}[K") }
+        if json { console.line(JSONValue.array(ids.compactMap { records[$0] }).serialized()) }
+        return CtlExit.worst(codes)
+    }
+
+    /// `waiting for 2 jobs: a running 1/3 done, b queued`, one terminal line.
+    private func progress(_ pending: [String]) -> String {
+        let parts = pending.prefix(3).map { id -> String in
+            guard let state = spool.state(id)?.state else {
+                return spool.exists("incoming/\(id).json") ? "\(id) waiting" : "\(id) claimed"
+            }
+            let ended = state.tasks.filter { TaskOutcomeText.isFinal($0.status) }.count
+            return "\(id) \(state.phase.rawValue) \(ended)/\(state.tasks.count) done"
+        }
+        let more = pending.count > 3 ? ", …" : ""
+        let line = "waiting for \(pending.count) job\(pending.count == 1 ? "" : "s"): " + parts.joined(separator: ", ") + more
+        return String(line.prefix(200))
+    }
+
+    private func sleep(for duration: Duration) {
+        var request = timespec(tv_sec: Int(duration.components.seconds),
+                               tv_nsec: Int(duration.components.attoseconds / 1_000_000_000))
+        var remaining = timespec()
+        while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
+    }
+}
+
+/// The task statuses of `state.json` (docs/state-json.md).
+enum TaskOutcomeText {
+    /// A final outcome rather than `waiting`, `running` or `retrying`.
+    static func isFinal(_ status: String) -> Bool { !["waiting", "running", "retrying"].contains(status) }
+    /// An error outcome (SPEC §5).
+    static func isError(_ status: String) -> Bool { ["failed", "killed", "timed-out", "spawn-failed"].contains(status) }
+}

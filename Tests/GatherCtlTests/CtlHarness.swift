@@ -1,0 +1,148 @@
+import Foundation
+import GatherTestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A temporary spool with the real `gatherctl` (and, when asked, the real
+/// `gatherd`) pointed at it. Job IDs get a per-harness prefix because every
+/// test shares one journal.
+final class CtlHarness: @unchecked Sendable {
+    let spool: String
+    let prefix: String
+    /// A folder for the job files the tests write (outside the spool).
+    let files: String
+
+    init(_ name: String) throws {
+        prefix = "\(name)-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
+        spool = NSTemporaryDirectory() + "gatherctl-it-" + prefix
+        files = spool + "-files"
+        try FileManager.default.createDirectory(atPath: spool + "/incoming", withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(atPath: files, withIntermediateDirectories: true)
+        chmod(spool + "/incoming", 0o700)
+    }
+
+    deinit {
+        try? FileManager.default.removeItem(atPath: spool)
+        try? FileManager.default.removeItem(atPath: files)
+    }
+
+    static var gatherctl: String { Run.buildProductsDirectory + "/gatherctl" }
+    static var gatherd: String { Run.buildProductsDirectory + "/gatherd" }
+
+    /// A job ID unique to this harness.
+    func id(_ name: String) -> String { "\(prefix)-\(name)" }
+
+    /// Writes a job file `NAME` into the files folder and returns its path.
+    @discardableResult
+    func file(_ name: String, _ json: String) throws -> String {
+        let path = "\(files)/\(name)"
+        try Data(json.utf8).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    /// Runs `gatherctl --spool SPOOL ARGS…` to its end.
+    func ctl(_ arguments: [String]) throws -> Run.Result {
+        try Run.command([Self.gatherctl, "--spool", spool] + arguments)
+    }
+
+    /// Starts `gatherctl --spool SPOOL ARGS…` and returns at once.
+    func startCtl(_ arguments: [String]) throws -> RunningCommand {
+        try RunningCommand(Self.gatherctl, ["--spool", spool] + arguments)
+    }
+
+    /// Starts gatherd on the spool, logging to the journal; stop it with ``RunningCommand/stop()``.
+    func startDaemon() throws -> RunningCommand {
+        let daemon = try RunningCommand(Self.gatherd, ["--spool", spool, "--log-target", "journal"])
+        // READY comes after the first scan; the spool's directories mean it is about to.
+        guard RunningCommand.waitUntil({ FileManager.default.fileExists(atPath: spool + "/cancel") }) else {
+            throw FixtureError(what: "gatherd start", output: daemon.stderr)
+        }
+        return daemon
+    }
+
+    /// Names in a spool area, dotfiles included.
+    func names(_ area: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "\(spool)/\(area)")) ?? []).sorted()
+    }
+
+    /// The spool area holding job `id`, if any.
+    func area(of id: String) -> String? {
+        ["done", "failed", "rejected", "active"].first { FileManager.default.fileExists(atPath: "\(spool)/\($0)/\(id)") }
+    }
+
+    /// A finished job's `result.json`, as JSON.
+    func record(_ id: String) throws -> [String: Any] {
+        guard let area = area(of: id), area != "active" else {
+            throw FixtureError(what: "record of \(id)", output: "not finished")
+        }
+        let data = try Data(contentsOf: URL(fileURLWithPath: "\(spool)/\(area)/\(id)/result.json"))
+        return try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
+    }
+}
+
+/// A process started by a test, its stdout and stderr collected as they come.
+final class RunningCommand: @unchecked Sendable {
+    let process = Process()
+    private let outPipe = Pipe()
+    private let errPipe = Pipe()
+    private let lock = NSLock()
+    private var out = Data()
+    private var err = Data()
+
+    init(_ binary: String, _ arguments: [String]) throws {
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment.removeValue(forKey: "NOTIFY_SOCKET")
+        process.environment = environment
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = outPipe
+        process.standardError = errPipe
+        outPipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            guard let self, !data.isEmpty else { return }
+            self.lock.withLock { self.out.append(data) }
+        }
+        errPipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
+            let data = handle.availableData
+            guard let self, !data.isEmpty else { return }
+            self.lock.withLock { self.err.append(data) }
+        }
+        try process.run()
+    }
+
+    var stdout: String { lock.withLock { String(decoding: out, as: UTF8.self) } }
+    var stderr: String { lock.withLock { String(decoding: err, as: UTF8.self) } }
+
+    /// Waits for the exit; the exit status, or nil after `limit`.
+    func wait(limit: Duration = .seconds(30)) -> Int32? {
+        guard Self.waitUntil(limit: limit, { !process.isRunning }) else { return nil }
+        // Let the pipe handlers take what was written just before the exit.
+        usleep(50_000)
+        return process.terminationStatus
+    }
+
+    /// SIGTERM, then waits (SIGKILL if it does not go).
+    func stop() {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, SIGTERM)
+        if wait(limit: .seconds(20)) == nil { kill(process.processIdentifier, SIGKILL) }
+    }
+
+    /// Polls `condition` every 10 ms, at most `limit`.
+    static func waitUntil(limit: Duration = .seconds(20), _ condition: () -> Bool) -> Bool {
+        let deadline = ContinuousClock.now.advanced(by: limit)
+        while !condition() {
+            if ContinuousClock.now >= deadline { return false }
+            usleep(10_000)
+        }
+        return true
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        outPipe.fileHandleForReading.readabilityHandler = nil
+        errPipe.fileHandleForReading.readabilityHandler = nil
+    }
+}

@@ -1,0 +1,99 @@
+import Foundation
+import GatherTestSupport
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `gatherctl submit` without a daemon: what lands in `incoming/`, under
+/// which name, and that nothing lands when one file is invalid.
+@Suite("gatherctl submit", .timeLimit(.minutes(2)))
+struct SubmitCommandTests {
+    static let job = #"{"tasks": [{"name": "a", "command": ["true"]}]}"#
+
+    @Test func writesTheFileUnderItsStem() throws {
+        let harness = try CtlHarness("submit-stem")
+        let path = try harness.file("nightly.json", Self.job)
+        let result = try harness.ctl(["submit", path])
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.stdoutText == "nightly\n")
+        #expect(harness.names("incoming") == ["nightly.json"])  // no temporary file left
+        let written = try Data(contentsOf: URL(fileURLWithPath: harness.spool + "/incoming/nightly.json"))
+        #expect(written == Data(Self.job.utf8))
+        var info = stat()
+        #expect(stat(harness.spool + "/incoming/nightly.json", &info) == 0)
+        // The daemon refuses files writable by group or others (SPEC §8).
+        #expect(info.st_mode & 0o777 == 0o644)
+        #expect(info.st_uid == geteuid())
+    }
+
+    @Test func aTakenIDGetsEightRandomHexDigits() throws {
+        let harness = try CtlHarness("submit-collision")
+        for area in ["done", "failed", "rejected", "active"] {
+            try FileManager.default.createDirectory(atPath: "\(harness.spool)/\(area)/used-\(area)", withIntermediateDirectories: true)
+        }
+        try Data("{}".utf8).write(to: URL(fileURLWithPath: harness.spool + "/incoming/waiting.json"))
+        let paths = try ["done", "failed", "rejected", "active"].map { try harness.file("used-\($0).json", Self.job) }
+            + [harness.file("waiting.json", Self.job)]
+        let result = try harness.ctl(["submit"] + paths)
+        #expect(result.status == 0, "\(result.output)")
+        let ids = result.stdoutText.split(separator: "\n").map(String.init)
+        let stems = ["used-done", "used-failed", "used-rejected", "used-active", "waiting"]
+        #expect(ids.count == stems.count)
+        for (id, stem) in zip(ids, stems) {
+            #expect(id.wholeMatch(of: try Regex("\(stem)-[0-9a-f]{8}")) != nil, "\(id)")
+            #expect(FileManager.default.fileExists(atPath: "\(harness.spool)/incoming/\(id).json"))
+        }
+        // The file already waiting was not replaced.
+        #expect(try String(contentsOfFile: harness.spool + "/incoming/waiting.json", encoding: .utf8) == "{}")
+    }
+
+    @Test func twoFilesWithOneStemGetTwoIDs() throws {
+        let harness = try CtlHarness("submit-twice")
+        let path = try harness.file("same.json", Self.job)
+        let result = try harness.ctl(["submit", path, path])
+        #expect(result.status == 0, "\(result.output)")
+        let ids = result.stdoutText.split(separator: "\n").map(String.init)
+        #expect(ids.first == "same")
+        #expect(ids.last?.wholeMatch(of: /same-[0-9a-f]{8}/) != nil, "\(ids)")
+        #expect(harness.names("incoming").count == 2)
+    }
+
+    @Test func oneInvalidFileSubmitsNothing() throws {
+        let harness = try CtlHarness("submit-all-or-nothing")
+        let good = try harness.file("good.json", Self.job)
+        let bad = try harness.file("bad.json", #"{"tasks": [{"name": "a", "command": ["true"], "retries": 101}]}"#)
+        let result = try harness.ctl(["submit", good, bad])
+        #expect(result.status == 1)
+        #expect(result.stderrText.contains("\(bad): tasks[0].retries: must be an integer from 0 to 100"), "\(result.output)")
+        #expect(result.stderrText.contains("nothing submitted"))
+        #expect(result.stdout.isEmpty)
+        #expect(harness.names("incoming").isEmpty)
+    }
+
+    @Test func stdinWithAnIDAndAnInvalidStem() throws {
+        let harness = try CtlHarness("submit-stdin")
+        let path = try harness.file("my job!.json", Self.job)
+        let piped = try Run.command(["/bin/sh", "-c", "\"$0\" --spool \"$1\" submit --id from-stdin - < \"$2\"",
+                                     CtlHarness.gatherctl, harness.spool, path])
+        #expect(piped.status == 0, "\(piped.output)")
+        #expect(piped.stdoutText == "from-stdin\n")
+        // A name that is not an ID is made one the way the daemon would.
+        let named = try harness.ctl(["submit", "--json", path])
+        #expect(named.status == 0, "\(named.output)")
+        let ids = try #require(try JSONSerialization.jsonObject(with: named.stdout) as? [String])
+        #expect(ids == ["my_job_"])
+        #expect(harness.names("incoming") == ["from-stdin.json", "my_job_.json"])
+    }
+
+    @Test func anUnwritableIncomingIsASystemErrorAndLeavesNothing() throws {
+        let harness = try CtlHarness("submit-readonly")
+        let path = try harness.file("x.json", Self.job)
+        try FileManager.default.removeItem(atPath: harness.spool + "/incoming")
+        // A file where the directory should be: every create in it fails.
+        try Data().write(to: URL(fileURLWithPath: harness.spool + "/incoming"))
+        let result = try harness.ctl(["submit", path])
+        #expect(result.status == 2)
+        #expect(result.stderrText.contains("cannot create"), "\(result.output)")
+    }
+}
