@@ -17,9 +17,12 @@ final class CtlHarness: @unchecked Sendable {
         prefix = "\(name)-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
         spool = NSTemporaryDirectory() + "gatherctl-it-" + prefix
         files = spool + "-files"
-        try FileManager.default.createDirectory(atPath: spool + "/incoming", withIntermediateDirectories: true)
+        // incoming/ and cancel/ as the daemon (or the tmpfiles entry) leaves them.
+        for area in ["incoming", "cancel"] {
+            try FileManager.default.createDirectory(atPath: "\(spool)/\(area)", withIntermediateDirectories: true)
+            chmod("\(spool)/\(area)", 0o700)
+        }
         try FileManager.default.createDirectory(atPath: files, withIntermediateDirectories: true)
-        chmod(spool + "/incoming", 0o700)
     }
 
     deinit {
@@ -51,14 +54,20 @@ final class CtlHarness: @unchecked Sendable {
         try RunningCommand(Self.gatherctl, ["--spool", spool] + arguments)
     }
 
-    /// Starts gatherd on the spool, logging to the journal; stop it with ``RunningCommand/stop()``.
+    /// Starts gatherd on the spool, logging to the journal, and returns once
+    /// it sent `READY=1` (its watch is in place); stop it with ``RunningCommand/stop()``.
     func startDaemon() throws -> RunningCommand {
-        let daemon = try RunningCommand(Self.gatherd, ["--spool", spool, "--log-target", "journal"])
-        // READY comes after the first scan; the spool's directories mean it is about to.
-        guard RunningCommand.waitUntil({ FileManager.default.fileExists(atPath: spool + "/cancel") }) else {
-            throw FixtureError(what: "gatherd start", output: daemon.stderr)
+        let notify = try NotifyReceiver()
+        let daemon = try RunningCommand(Self.gatherd, ["--spool", spool, "--log-target", "journal"],
+                                        environment: ["NOTIFY_SOCKET": notify.path])
+        let deadline = ContinuousClock.now.advanced(by: .seconds(20))
+        while ContinuousClock.now < deadline {
+            if let message = notify.receive(timeout: .milliseconds(500)), message.contains(where: { $0.name == "READY" }) {
+                return daemon
+            }
         }
-        return daemon
+        daemon.stop()
+        throw FixtureError(what: "gatherd start", output: "no READY=1; stderr: \(daemon.stderr)")
     }
 
     /// Names in a spool area, dotfiles included.
@@ -90,12 +99,13 @@ final class RunningCommand: @unchecked Sendable {
     private var out = Data()
     private var err = Data()
 
-    init(_ binary: String, _ arguments: [String]) throws {
+    /// Starts `binary`; `environment` is added to this process's (less `NOTIFY_SOCKET`).
+    init(_ binary: String, _ arguments: [String], environment extra: [String: String] = [:]) throws {
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
         environment.removeValue(forKey: "NOTIFY_SOCKET")
-        process.environment = environment
+        process.environment = environment.merging(extra) { $1 }
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = outPipe
         process.standardError = errPipe
