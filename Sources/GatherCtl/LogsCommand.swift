@@ -1,5 +1,6 @@
 import GatherJournal
 import GatherSpool
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -8,7 +9,7 @@ import Glibc
 /// sd-journal (`GATHER_JOB=ID`), one line each in the manner of
 /// `journalctl`'s short output: local time, the task and stream when the
 /// entry has them (else `gatherd`), the message. `--follow` keeps reading
-/// new entries until interrupted (SIGINT/SIGTERM end it, as for `tail -f`).
+/// new entries until SIGINT, SIGTERM or SIGHUP, then exits 0.
 ///
 /// Reading another user's entries needs what `journalctl` needs: root or the
 /// `systemd-journal`/`adm` group.
@@ -21,7 +22,8 @@ struct LogsCommand {
         do throws(JournalError) {
             let reader = try JournalReader(job: id)
             if follow {
-                try reader.follow(until: { console.flush(); return false }) { console.line(text(of: $0)) }
+                FollowStop.install()
+                try reader.follow(until: { console.flush(); return FollowStop.requested }) { console.line(text(of: $0)) }
             } else {
                 for record in try reader.readAll() { console.line(text(of: record)) }
             }
@@ -66,5 +68,28 @@ struct LogsCommand {
         var buffer = [CChar](repeating: 0, count: 64)
         let count = strftime(&buffer, buffer.count, "%b %d %H:%M:%S", &parts)
         return String(decoding: buffer.prefix(count).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+/// Ends `logs --follow` on SIGINT, SIGTERM or SIGHUP. The handlers are set
+/// explicitly (not left at what the parent passed down, which may be
+/// "ignore") and without `SA_RESTART`, so `sd_journal_wait` returns at once.
+enum FollowStop {
+    private static let flag = Atomic<Bool>(false)
+
+    static var requested: Bool { flag.load(ordering: .relaxed) }
+
+    static func install() {
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = { _ in FollowStop.flag.store(true, ordering: .relaxed) }
+        sigemptyset(&action.sa_mask)
+        action.sa_flags = 0
+        var unblock = sigset_t()
+        sigemptyset(&unblock)
+        for signal in [SIGINT, SIGTERM, SIGHUP] {
+            sigaction(signal, &action, nil)
+            sigaddset(&unblock, signal)
+        }
+        sigprocmask(SIG_UNBLOCK, &unblock, nil)
     }
 }
