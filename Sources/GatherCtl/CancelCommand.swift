@@ -26,7 +26,9 @@ struct CancelCommand {
         }
         let cancel = spool.area("cancel")
         let temporary = ".\(id).\(SubmitCommand.randomized("x").dropFirst(2)).tmp"
-        try SubmitCommand.writeTemporary(cancel, temporary, [])
+        guard try SubmitCommand.writeTemporary(cancel, temporary, []) else {
+            throw CtlError(.error, "cannot create \(cancel)/\(temporary): it exists already")
+        }
         if clinux_rename_noreplace(AT_FDCWD, "\(cancel)/\(temporary)", AT_FDCWD, "\(cancel)/\(id)") != 0 {
             let error = errno
             _ = unlink("\(cancel)/\(temporary)")

@@ -47,12 +47,12 @@ struct SpoolFiles {
         return stat(path, &info) == 0 ? info.st_uid : 0
     }
 
-    /// Whether `relative` exists (without following a final symlink); an
-    /// entry that cannot be checked (`EACCES`) counts as existing.
+    /// Whether `relative` exists (without following a final symlink). An
+    /// entry the caller may not look at (`EACCES`) does not count: the
+    /// create or rename that follows then reports the real problem.
     func exists(_ relative: String) -> Bool {
         var info = stat()
-        if lstat("\(path)/\(relative)", &info) == 0 { return true }
-        return errno != ENOENT && errno != ENOTDIR
+        return lstat("\(path)/\(relative)", &info) == 0
     }
 
     /// The record of job `id` once it moved to `done/`, `failed/` or `rejected/`.

@@ -20,6 +20,8 @@ struct SubmitCommand {
     /// A file written to its temporary name, waiting for its rename.
     private struct Staged {
         let temporary: String
+        /// The ID the file asked for; a collision picks `stem-XXXXXXXX`.
+        let stem: String
         var id: String
     }
 
@@ -37,11 +39,15 @@ struct SubmitCommand {
         var staged: [Staged] = []
         do throws(CtlError) {
             for file in checked {
-                let id = freeID(stem: id ?? Self.stem(of: file.path), reserved: reserved)
+                let stem = id ?? Self.stem(of: file.path)
+                var id = try freeID(stem: stem, reserved: reserved)
                 reserved.insert(id)
-                let temporary = ".\(id).tmp"
-                try Self.writeTemporary(incoming, temporary, file.bytes)
-                staged.append(Staged(temporary: temporary, id: id))
+                // Another gatherctl may be staging the same ID right now: take the next.
+                while try !Self.writeTemporary(incoming, ".\(id).tmp", file.bytes) {
+                    id = try freeID(stem: stem, reserved: reserved)
+                    reserved.insert(id)
+                }
+                staged.append(Staged(temporary: ".\(id).tmp", stem: stem, id: id))
             }
         } catch {
             for file in staged { _ = unlink("\(incoming)/\(file.temporary)") }
@@ -82,12 +88,14 @@ struct SubmitCommand {
     }
 
     /// The stem when it is free, else the stem plus `-` and 8 random hex digits.
-    private func freeID(stem: String, reserved: Set<String>) -> String {
+    private func freeID(stem: String, reserved: Set<String>) throws(CtlError) -> String {
         if !reserved.contains(stem), isFree(stem) { return stem }
-        while true {
+        // 2^32 suffixes: a hundred taken in a row means something else is wrong.
+        for _ in 0..<100 {
             let id = Self.randomized(stem)
             if !reserved.contains(id), isFree(id) { return id }
         }
+        throw CtlError(.error, "no free job ID for \(stem) in \(spool.path)")
     }
 
     /// `stem-XXXXXXXX`, the stem shortened so the ID stays within 100 bytes.
@@ -109,7 +117,7 @@ struct SubmitCommand {
             guard errno == EEXIST else {
                 throw CtlError(.error, "cannot rename \(incoming)/\(file.temporary): \(String(cString: strerror(errno)))")
             }
-            id = freeID(stem: Self.randomized(file.id), reserved: reserved)
+            id = try freeID(stem: file.stem, reserved: reserved)
             reserved.insert(id)
         }
         throw CtlError(.error, "no free name in \(incoming) for \(file.id)")
@@ -118,13 +126,16 @@ struct SubmitCommand {
     /// Writes `bytes` to a new `dir/name` (0644: the daemon refuses files
     /// writable by group or others) and fsyncs it, so a crash cannot leave a
     /// renamed but empty job file. On failure the file is removed again.
-    static func writeTemporary(_ dir: String, _ name: String, _ bytes: [UInt8]) throws(CtlError) {
+    /// - Returns: `false` when `name` exists already (nothing was written).
+    @discardableResult
+    static func writeTemporary(_ dir: String, _ name: String, _ bytes: [UInt8]) throws(CtlError) -> Bool {
         let path = "\(dir)/\(name)"
         func failure(_ what: String) -> CtlError {
             CtlError(.error, "cannot \(what) \(path): \(String(cString: strerror(errno)))")
         }
         var fd: Int32
         repeat { fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644) } while fd < 0 && errno == EINTR
+        if fd < 0 && errno == EEXIST { return false }
         guard fd >= 0 else { throw failure("create") }
         defer { close(fd) }
         do throws(CtlError) {
@@ -141,5 +152,6 @@ struct SubmitCommand {
             _ = unlink(path)
             throw error
         }
+        return true
     }
 }

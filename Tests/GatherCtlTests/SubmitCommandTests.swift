@@ -96,4 +96,45 @@ struct SubmitCommandTests {
         #expect(result.status == 2)
         #expect(result.stderrText.contains("cannot create"), "\(result.output)")
     }
+
+    @Test func concurrentSubmitsOfOneStemNeverReplaceEachOther() throws {
+        let harness = try CtlHarness("submit-race")
+        let path = try harness.file("race.json", Self.job)
+        let runs = try (0..<8).map { _ in try harness.startCtl(["submit", path]) }
+        var ids: [String] = []
+        for run in runs {
+            #expect(run.wait() == 0, "\(run.stderr)")
+            ids.append(run.stdout.trimmingCharacters(in: .newlines))
+        }
+        #expect(Set(ids).count == 8, "\(ids)")
+        #expect(ids.filter { $0 == "race" }.count == 1, "\(ids)")
+        #expect(harness.names("incoming") == ids.map { "\($0).json" }.sorted())
+    }
+
+    @Test func theCallerIsTheOwnerTheValidatorChecks() throws {
+        guard getuid() == 0 else {
+            print("skipped: running gatherctl as another user needs root (uid \(getuid()))")
+            return
+        }
+        let harness = try CtlHarness("submit-nobody")
+        let path = try harness.file("as-root.json", #"{"user": "root", "tasks": [{"name": "a", "command": ["true"]}]}"#)
+        chmod(harness.files, 0o755)
+        let asNobody = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", CtlHarness.gatherctl, "--spool", harness.spool]
+        // A build folder under a private home cannot be reached by nobody: nothing to prove then.
+        guard try Run.command(asNobody + ["--help"]).status == 0 else {
+            print("skipped: nobody cannot run \(CtlHarness.gatherctl)")
+            return
+        }
+        // Only a root-owned file may name another user (SPEC §8): as nobody, an error.
+        let validate = try Run.command(asNobody + ["validate", path])
+        #expect(validate.status == 1, "\(validate.output)")
+        #expect(validate.stdoutText.contains("user: must be the file owner (nobody)"), "\(validate.output)")
+        #expect(try harness.ctl(["validate", path]).status == 0)
+        // incoming/ is 0700 root: nobody may not submit, and hears why.
+        let plain = try harness.file("plain.json", Self.job)
+        let submit = try Run.command(asNobody + ["submit", plain])
+        #expect(submit.status == 2, "\(submit.output)")
+        #expect(submit.stderrText.contains("Permission denied"), "\(submit.output)")
+        #expect(harness.names("incoming").isEmpty)
+    }
 }

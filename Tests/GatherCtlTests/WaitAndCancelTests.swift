@@ -150,4 +150,23 @@ struct WaitAndCancelTests {
         }
         return pid
     }
+
+    @Test func onATerminalWaitShowsALiveProgressLine() throws {
+        guard TestJournald.canRun else { return }
+        let harness = try CtlHarness("wait-tty")
+        let daemon = try harness.startDaemon()
+        defer { daemon.stop() }
+        let id = harness.id("slow")
+        let path = try harness.file("\(id).json", #"{"tasks": [{"name": "a", "command": ["sleep", "1"]}, {"name": "b", "command": ["true"]}]}"#)
+        // script(1) gives gatherctl a pseudo-terminal as stdout.
+        let command = "\(CtlHarness.gatherctl) --spool \(harness.spool) submit --wait \(path)"
+        let result = try Run.command(["script", "-qec", command, "/dev/null"])
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.stdoutText.contains("\r\u{1B}[Kwaiting for 1 job: \(id) running 1/2 done"), "\(result.stdoutText.debugDescription)")
+        // The progress line is erased before the outcome is printed.
+        #expect(result.stdoutText.hasSuffix("\r\u{1B}[K\(id): succeeded\r\n"), "\(result.stdoutText.debugDescription)")
+        // Not on a terminal: no progress line at all.
+        let plain = try harness.ctl(["submit", "--wait", try harness.file("\(id)-2.json", #"{"tasks": [{"name": "a", "command": ["sleep", "0.3"]}]}"#)])
+        #expect(!plain.stdoutText.contains("waiting for"))
+    }
 }
