@@ -10,6 +10,9 @@ final class Console {
     private var pending: [UInt8] = []
     /// Whether stdout is a terminal (the live progress line of `--wait`).
     let isTerminal: Bool = isatty(1) == 1
+    /// Set once stdout is a closed pipe (`gatherctl logs -f | head` when
+    /// SIGPIPE is ignored): `logs --follow` stops instead of writing forever.
+    private(set) var isClosed = false
 
     /// Queues `text` and a newline for stdout.
     func line(_ text: String) {
@@ -27,7 +30,7 @@ final class Console {
     /// Writes what is queued for stdout.
     func flush() {
         guard !pending.isEmpty else { return }
-        Self.writeAll(1, pending)
+        if !Self.writeAll(1, pending) && errno == EPIPE { isClosed = true }
         pending.removeAll(keepingCapacity: true)
     }
 
@@ -41,13 +44,16 @@ final class Console {
 
     /// Writes every byte, retrying `EINTR` and short writes; other failures
     /// (a closed pipe) drop the rest, as there is nowhere left to say so.
-    private static func writeAll(_ fd: Int32, _ bytes: [UInt8]) {
+    /// - Returns: `false` when a write failed (`errno` says why).
+    @discardableResult
+    private static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
         var offset = 0
         while offset < bytes.count {
             let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
             if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return }
+            if n <= 0 { return false }
             offset += n
         }
+        return true
     }
 }

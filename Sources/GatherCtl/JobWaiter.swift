@@ -63,7 +63,8 @@ struct JobWaiter {
         }
         let more = pending.count > 3 ? ", …" : ""
         let line = "waiting for \(pending.count) job\(pending.count == 1 ? "" : "s"): " + parts.joined(separator: ", ") + more
-        return String(line.prefix(200))
+        // One line even on an 80-column terminal: "\r" can only erase the line it is on.
+        return line.count > 79 ? String(line.prefix(78)) + "…" : line
     }
 
     private func sleep(for duration: Duration) {

@@ -23,7 +23,7 @@ struct LogsCommand {
             let reader = try JournalReader(job: id)
             if follow {
                 FollowStop.install()
-                try reader.follow(until: { console.flush(); return FollowStop.requested }) { console.line(text(of: $0)) }
+                try reader.follow(until: { console.flush(); return FollowStop.requested || console.isClosed }) { console.line(text(of: $0)) }
             } else {
                 for record in try reader.readAll() { console.line(text(of: record)) }
             }

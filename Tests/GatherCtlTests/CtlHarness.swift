@@ -45,8 +45,14 @@ final class CtlHarness: @unchecked Sendable {
     }
 
     /// Runs `gatherctl --spool SPOOL ARGS…` to its end.
-    func ctl(_ arguments: [String]) throws -> Run.Result {
-        try Run.command([Self.gatherctl, "--spool", spool] + arguments)
+    func ctl(_ arguments: [String]) async throws -> Run.Result {
+        let argv = [Self.gatherctl, "--spool", spool] + arguments
+        return try await Blocking.run { try Run.command(argv) }
+    }
+
+    /// Runs any command to its end, off the cooperative pool.
+    static func run(_ argv: [String], environment: [String: String] = [:]) async throws -> Run.Result {
+        try await Blocking.run { try Run.command(argv, environment: environment) }
     }
 
     /// Starts `gatherctl --spool SPOOL ARGS…` and returns at once.
@@ -56,18 +62,24 @@ final class CtlHarness: @unchecked Sendable {
 
     /// Starts gatherd on the spool, logging to the journal, and returns once
     /// it sent `READY=1` (its watch is in place); stop it with ``RunningCommand/stop()``.
-    func startDaemon() throws -> RunningCommand {
+    func startDaemon(_ arguments: [String] = []) async throws -> RunningCommand {
         let notify = try NotifyReceiver()
-        let daemon = try RunningCommand(Self.gatherd, ["--spool", spool, "--log-target", "journal"],
+        let daemon = try RunningCommand(Self.gatherd, ["--spool", spool, "--log-target", "journal"] + arguments,
                                         environment: ["NOTIFY_SOCKET": notify.path])
-        let deadline = ContinuousClock.now.advanced(by: .seconds(20))
-        while ContinuousClock.now < deadline {
-            if let message = notify.receive(timeout: .milliseconds(500)), message.contains(where: { $0.name == "READY" }) {
-                return daemon
+        let ready = await Blocking.run { () -> Bool in
+            let deadline = ContinuousClock.now.advanced(by: .seconds(20))
+            while ContinuousClock.now < deadline {
+                if let message = notify.receive(timeout: .milliseconds(500)), message.contains(where: { $0.name == "READY" }) {
+                    return true
+                }
             }
+            return false
         }
-        daemon.stop()
-        throw FixtureError(what: "gatherd start", output: "no READY=1; stderr: \(daemon.stderr)")
+        guard ready else {
+            daemon.stop()
+            throw FixtureError(what: "gatherd start", output: "no READY=1; stderr: \(daemon.stderr)")
+        }
+        return daemon
     }
 
     /// Names in a spool area, dotfiles included.
@@ -126,26 +138,33 @@ final class RunningCommand: @unchecked Sendable {
     var stderr: String { lock.withLock { String(decoding: err, as: UTF8.self) } }
 
     /// Waits for the exit; the exit status, or nil after `limit`.
-    func wait(limit: Duration = .seconds(30)) -> Int32? {
-        guard Self.waitUntil(limit: limit, { !process.isRunning }) else { return nil }
+    func wait(limit: Duration = .seconds(30)) async -> Int32? {
+        guard await Self.waitUntil(limit: limit, { !self.process.isRunning }) else { return nil }
         // Let the pipe handlers take what was written just before the exit.
-        usleep(50_000)
+        try? await Task.sleep(for: .milliseconds(50))
         return process.terminationStatus
     }
 
-    /// SIGTERM, then waits (SIGKILL if it does not go).
+    /// SIGTERM now, SIGKILL 20 s later if it is still there. Does not wait,
+    /// so it can run in a `defer`.
     func stop() {
         guard process.isRunning else { return }
-        kill(process.processIdentifier, SIGTERM)
-        if wait(limit: .seconds(20)) == nil { kill(process.processIdentifier, SIGKILL) }
+        let pid = process.processIdentifier
+        kill(pid, SIGTERM)
+        let process = self.process
+        Thread.detachNewThread {
+            let deadline = ContinuousClock.now.advanced(by: .seconds(20))
+            while process.isRunning && ContinuousClock.now < deadline { usleep(10_000) }
+            if process.isRunning { kill(pid, SIGKILL) }
+        }
     }
 
     /// Polls `condition` every 10 ms, at most `limit`.
-    static func waitUntil(limit: Duration = .seconds(20), _ condition: () -> Bool) -> Bool {
+    static func waitUntil(limit: Duration = .seconds(20), _ condition: () async -> Bool) async -> Bool {
         let deadline = ContinuousClock.now.advanced(by: limit)
-        while !condition() {
+        while await !condition() {
             if ContinuousClock.now >= deadline { return false }
-            usleep(10_000)
+            try? await Task.sleep(for: .milliseconds(10))
         }
         return true
     }
@@ -154,5 +173,22 @@ final class RunningCommand: @unchecked Sendable {
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         outPipe.fileHandleForReading.readabilityHandler = nil
         errPipe.fileHandleForReading.readabilityHandler = nil
+    }
+}
+
+/// Blocking work (running a command to its end, waiting on a socket) on a
+/// thread of its own: blocking a thread of Swift's cooperative pool (two on a
+/// two-core machine) would stall every other test running at the same time.
+enum Blocking {
+    static func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
+        }
+    }
+
+    static func run<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(returning: body()) }
+        }
     }
 }

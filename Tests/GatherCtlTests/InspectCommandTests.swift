@@ -13,13 +13,13 @@ struct InspectCommandTests {
         if TestJournald.canRun { try TestJournald.ensureRunning() }
     }
 
-    @Test func statusShowsARunningJobAndJSONHasLivePIDs() throws {
+    @Test func statusShowsARunningJobAndJSONHasLivePIDs() async throws {
         guard TestJournald.canRun else { return }
         let harness = try CtlHarness("status")
-        let daemon = try harness.startDaemon()
+        let daemon = try await harness.startDaemon()
         defer { daemon.stop() }
         let done = harness.id("done")
-        #expect(try harness.ctl(["submit", "--wait", try harness.file("\(done).json", #"{"tasks": [{"name": "x", "command": ["false"]}]}"#)]).status == 1)
+        #expect(try await harness.ctl(["submit", "--wait", try harness.file("\(done).json", #"{"tasks": [{"name": "x", "command": ["false"]}]}"#)]).status == 1)
         let id = harness.id("busy")
         let job = """
             {"policy": "fail-fast", "max_parallel": 2, "tasks": [
@@ -29,11 +29,11 @@ struct InspectCommandTests {
               {"name": "later", "command": ["true"], "after": ["nap"]}
             ]}
             """
-        #expect(try harness.ctl(["submit", try harness.file("\(id).json", job)]).status == 0)
+        #expect(try await harness.ctl(["submit", try harness.file("\(id).json", job)]).status == 0)
         // Wait for the failing phase: nap still running, quick succeeded, bad failed.
         var line: Substring?
-        let seen = RunningCommand.waitUntil(limit: .seconds(20)) {
-            guard let status = try? harness.ctl(["status"]) else { return false }
+        let seen = await RunningCommand.waitUntil(limit: .seconds(20)) {
+            guard let status = try? await harness.ctl(["status"]) else { return false }
             line = status.stdoutText.split(separator: "\n").first { $0.hasPrefix(id + " ") }
             return line?.contains("failing") == true
         }
@@ -45,13 +45,13 @@ struct InspectCommandTests {
             #expect(Array(columns[1...2]) == ["failing", "fail-fast"])
             #expect(Array(columns[4...7]) == ["1", "1", "1", "4"], "\(columns)")
         }
-        let status = try harness.ctl(["status"])
+        let status = try await harness.ctl(["status"])
         #expect(status.stdoutText.contains("latest finished:"), "\(status.output)")
         #expect(status.stdoutText.split(separator: "\n").contains {
             $0.hasPrefix(done + " ") && $0.contains("failed") && $0.contains("CompoundError, 1 error [x: exited with status 1]")
         }, "\(status.output)")
 
-        let json = try harness.ctl(["status", "--json"])
+        let json = try await harness.ctl(["status", "--json"])
         #expect(json.status == 0)
         let object = try #require(try JSONSerialization.jsonObject(with: json.stdout) as? [String: Any])
         let active = try #require(object["active"] as? [[String: Any]])
@@ -67,17 +67,17 @@ struct InspectCommandTests {
         #expect(finished.first?["state"] as? String == "failed")
 
         // show while it runs: progress, no record yet.
-        let show = try harness.ctl(["show", id])
+        let show = try await harness.ctl(["show", id])
         #expect(show.status == 0)
         #expect(show.stdoutText.hasPrefix("job \(id), file \(id).json: failing, no record yet"), "\(show.output)")
         #expect(show.stdoutText.contains(try Regex("\n  nap +running +pid \(pid) +1 attempt\n")), "\(show.output)")
-        #expect(try harness.ctl(["cancel", id]).status == 0)
+        #expect(try await harness.ctl(["cancel", id]).status == 0)
     }
 
-    @Test func showPrintsTheRecordReadableAndAsStored() throws {
+    @Test func showPrintsTheRecordReadableAndAsStored() async throws {
         guard TestJournald.canRun else { return }
         let harness = try CtlHarness("show")
-        let daemon = try harness.startDaemon()
+        let daemon = try await harness.startDaemon()
         defer { daemon.stop() }
         let id = harness.id("mixed")
         let job = """
@@ -87,8 +87,8 @@ struct InspectCommandTests {
               {"name": "prune", "command": ["true"], "after": ["dump"]}
             ]}
             """
-        #expect(try harness.ctl(["submit", "--wait", try harness.file("\(id).json", job)]).status == 1)
-        let show = try harness.ctl(["show", id])
+        #expect(try await harness.ctl(["submit", "--wait", try harness.file("\(id).json", job)]).status == 1)
+        let show = try await harness.ctl(["show", id])
         #expect(show.status == 0, "\(show.output)")
         let lines = show.stdoutText.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         #expect(lines.first == "job \(id) (mixed bag), file \(id).json")
@@ -105,29 +105,29 @@ struct InspectCommandTests {
             Issue.record("no dump line in \(lines)")
         }
 
-        let json = try harness.ctl(["show", "--json", id])
+        let json = try await harness.ctl(["show", "--json", id])
         #expect(json.status == 0)
         let stored = try Data(contentsOf: URL(fileURLWithPath: "\(harness.spool)/failed/\(id)/result.json"))
         let trimmed = stored.last == UInt8(ascii: "\n") ? stored.dropLast() : stored[...]
         #expect(json.stdout == Data(trimmed) + Data("\n".utf8))
 
-        let missing = try harness.ctl(["show", harness.id("never")])
+        let missing = try await harness.ctl(["show", harness.id("never")])
         #expect(missing.status == 1)
         #expect(missing.stderrText.contains("no job \(harness.id("never"))"), "\(missing.output)")
     }
 
-    @Test func logsReadsTheJobsEntriesBackFromTheJournal() throws {
+    @Test func logsReadsTheJobsEntriesBackFromTheJournal() async throws {
         guard TestJournald.canRun else { return }
         let harness = try CtlHarness("logs")
-        let daemon = try harness.startDaemon()
+        let daemon = try await harness.startDaemon()
         defer { daemon.stop() }
         let id = harness.id("talk")
         let job = #"{"tasks": [{"name": "speaker", "command": ["sh", "-c", "echo hello-out; echo hello-err >&2; exit 4"]}]}"#
-        #expect(try harness.ctl(["submit", "--wait", try harness.file("\(id).json", job)]).status == 1)
+        #expect(try await harness.ctl(["submit", "--wait", try harness.file("\(id).json", job)]).status == 1)
         // The daemon's writer thread may still be sending: read until the compound error is there.
-        var logs = try harness.ctl(["logs", id])
-        _ = RunningCommand.waitUntil(limit: .seconds(10)) {
-            logs = (try? harness.ctl(["logs", id])) ?? logs
+        var logs = try await harness.ctl(["logs", id])
+        _ = await RunningCommand.waitUntil(limit: .seconds(10)) {
+            logs = (try? await harness.ctl(["logs", id])) ?? logs
             return logs.stdoutText.contains("CompoundError")
         }
         #expect(logs.status == 0, "\(logs.output)")
@@ -139,10 +139,10 @@ struct InspectCommandTests {
         #expect(lines.contains { $0.hasSuffix(" speaker/stderr: hello-err") }, "\(lines)")
         #expect(lines.contains { $0.hasSuffix(" gatherd: job \(id) failed: CompoundError, 1 error [speaker: exited with status 4]") }, "\(lines)")
         // The same entries journalctl returns for the match, no more, no fewer.
-        let readBack = try TestJournald.readBack(match: ["GATHER_JOB=\(id)"])
+        let readBack = try await Blocking.run { try TestJournald.readBack(match: ["GATHER_JOB=\(id)"]) }
         #expect(lines.count == readBack.count, "\(lines)")
 
-        let json = try harness.ctl(["logs", "--json", id])
+        let json = try await harness.ctl(["logs", "--json", id])
         let objects = try json.stdout.split(separator: UInt8(ascii: "\n")).map {
             try #require(try JSONSerialization.jsonObject(with: Data($0)) as? [String: Any])
         }
@@ -152,30 +152,30 @@ struct InspectCommandTests {
         #expect(compound["GATHER_FAILURE"] as? String == "speaker: exited with status 4")
     }
 
-    @Test func logsFollowPrintsEntriesAsTheyArrive() throws {
+    @Test func logsFollowPrintsEntriesAsTheyArrive() async throws {
         guard TestJournald.canRun else { return }
         let harness = try CtlHarness("follow")
-        let daemon = try harness.startDaemon()
+        let daemon = try await harness.startDaemon()
         defer { daemon.stop() }
         let id = harness.id("ticker")
         let follow = try harness.startCtl(["logs", "--follow", id])
         defer { follow.stop() }
         // The job starts after the follower: every line it prints arrived while it waited.
         let job = #"{"tasks": [{"name": "tick", "command": ["sh", "-c", "echo tick-1; sleep 0.5; echo tick-2"]}]}"#
-        #expect(try harness.ctl(["submit", "--wait", try harness.file("\(id).json", job)]).status == 0)
-        let both = RunningCommand.waitUntil(limit: .seconds(15)) {
+        #expect(try await harness.ctl(["submit", "--wait", try harness.file("\(id).json", job)]).status == 0)
+        let both = await RunningCommand.waitUntil(limit: .seconds(15)) {
             follow.stdout.contains("tick/stdout: tick-1") && follow.stdout.contains("tick/stdout: tick-2")
         }
         #expect(both, "\(follow.stdout)\(follow.stderr)")
         #expect(follow.process.isRunning)  // still following
         kill(follow.process.processIdentifier, SIGTERM)
-        #expect(follow.wait(limit: .seconds(10)) == 0, "\(follow.stderr)")
+        #expect(await follow.wait(limit: .seconds(10)) == 0, "\(follow.stderr)")
     }
 
-    @Test func logsOfAJobWithNoEntriesPrintsNothing() throws {
+    @Test func logsOfAJobWithNoEntriesPrintsNothing() async throws {
         guard TestJournald.canRun else { return }
         let harness = try CtlHarness("logs-none")
-        let result = try harness.ctl(["logs", harness.id("silent")])
+        let result = try await harness.ctl(["logs", harness.id("silent")])
         #expect(result.status == 0, "\(result.output)")
         #expect(result.stdout.isEmpty)
     }
