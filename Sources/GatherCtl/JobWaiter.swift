@@ -18,6 +18,7 @@ struct JobWaiter {
         var records: [String: JSONValue] = [:]
         var codes: [CtlExit] = []
         var progressShown = false
+        console.flush()  // the IDs, before a wait that may be long
         while !pending.isEmpty {
             var stillPending: [String] = []
             for id in pending {
