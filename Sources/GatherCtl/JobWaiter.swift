@@ -6,8 +6,9 @@ import Glibc
 /// Follows jobs until their records exist (`submit --wait`, `cancel --wait`),
 /// prints each outcome as it arrives and returns the combined exit code.
 ///
-/// It polls every 100 ms: a few `lstat`s per job, cheaper than inotify
-/// watches on three directories the user may not even be allowed to watch.
+/// It looks again whenever a job directory is renamed into `done/`,
+/// `failed/` or `rejected/` (inotify), and at least every 100 ms in case the
+/// watches could not be set (and to refresh the progress line).
 struct JobWaiter {
     let spool: SpoolFiles
     let json: Bool
@@ -19,6 +20,7 @@ struct JobWaiter {
         var codes: [CtlExit] = []
         var progressShown = false
         console.flush()  // the IDs, before a wait that may be long
+        let wake = FinishWatch(spool: spool)
         while !pending.isEmpty {
             var stillPending: [String] = []
             for id in pending {
@@ -46,7 +48,7 @@ struct JobWaiter {
                 console.raw("\r\u{1B}[K" + progress(pending))
                 progressShown = true
             }
-            sleep(for: interval)
+            wake.wait(atMost: interval)
         }
         if progressShown { console.raw("\r\u{1B}[K") }
         if json { console.line(JSONValue.array(ids.compactMap { records[$0] }).serialized()) }
@@ -68,11 +70,36 @@ struct JobWaiter {
         return line.count > 79 ? String(line.prefix(78)) + "…" : line
     }
 
-    private func sleep(for duration: Duration) {
-        var request = timespec(tv_sec: Int(duration.components.seconds),
-                               tv_nsec: Int(duration.components.attoseconds / 1_000_000_000))
-        var remaining = timespec()
-        while nanosleep(&request, &remaining) != 0 && errno == EINTR { request = remaining }
+}
+
+/// inotify watches on the finished-job areas: a job directory renamed into
+/// one of them (`IN_MOVED_TO`) ends a wait at once instead of at the next poll.
+final class FinishWatch {
+    private let fd: Int32
+
+    init(spool: SpoolFiles) {
+        fd = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
+        guard fd >= 0 else { return }
+        for area in SpoolFiles.finishedAreas {
+            // A missing or unreadable area leaves only the poll: no harm.
+            _ = inotify_add_watch(fd, spool.area(area), UInt32(IN_MOVED_TO | IN_CREATE))
+        }
+    }
+
+    deinit { if fd >= 0 { close(fd) } }
+
+    /// Returns after an event or after `limit`, whichever comes first.
+    func wait(atMost limit: Duration) {
+        let milliseconds = Int32(limit.components.seconds * 1000 + limit.components.attoseconds / 1_000_000_000_000_000)
+        guard fd >= 0 else {
+            usleep(UInt32(milliseconds) * 1000)
+            return
+        }
+        var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&entry, 1, milliseconds) > 0 else { return }
+        // Drain: which entry arrived does not matter, every job is looked at again.
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while buffer.withUnsafeMutableBytes({ read(fd, $0.baseAddress, $0.count) }) > 0 {}
     }
 }
 
