@@ -87,6 +87,7 @@ public struct CtlArguments: Sendable, Equatable {
             options[name] = value ?? ""
         }
         guard let subcommand = operands.first else { throw .usage("no command given") }
+        if subcommand == "help" { return CtlArguments(command: .help, spool: "", json: false) }
         guard let allowed = flags[subcommand] else { throw .usage("unknown command \(subcommand)") }
         for name in options.keys where name != "--spool" && name != "--json" && !allowed.contains(name) {
             throw .usage("\(subcommand) does not take \(name)")

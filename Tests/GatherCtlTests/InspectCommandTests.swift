@@ -74,6 +74,33 @@ struct InspectCommandTests {
         #expect(try await harness.ctl(["cancel", id]).status == 0)
     }
 
+    @Test func aJobWaitingForASlotIsQueuedAndCancelsBeforeItStarts() async throws {
+        guard TestJournald.canRun else { return }
+        let harness = try CtlHarness("queued")
+        let daemon = try await harness.startDaemon(["--max-jobs", "1"])
+        defer { daemon.stop() }
+        let (first, second) = (harness.id("first"), harness.id("second"))
+        let sleeper = #"{"policy": "fail-fast", "tasks": [{"name": "nap", "command": ["sleep", "60"]}]}"#
+        #expect(try await harness.ctl(["submit", try harness.file("\(first).json", sleeper)]).status == 0)
+        #expect(await RunningCommand.waitUntil { harness.area(of: first) == "active" })
+        #expect(try await harness.ctl(["submit", try harness.file("\(second).json", sleeper)]).status == 0)
+        var rows: [[Substring]] = []
+        let both = await RunningCommand.waitUntil {
+            guard let status = try? await harness.ctl(["status"]) else { return false }
+            rows = status.stdoutText.split(separator: "\n").map { $0.split(separator: " ") }
+            return rows.contains { $0.first.map(String.init) == second }
+        }
+        #expect(both, "\(rows)")
+        #expect(rows.first { $0.first.map(String.init) == first }?[1] == "running", "\(rows)")
+        let queued = rows.first { $0.first.map(String.init) == second }
+        #expect(queued.map { Array($0[1...2]) + Array($0[4...]) } == ["queued", "fail-fast", "0", "0", "0", "1"], "\(rows)")
+        let cancel = try await harness.ctl(["cancel", "--wait", second])
+        #expect(cancel.status == 3, "\(cancel.output)")
+        let show = try await harness.ctl(["show", second])
+        #expect(show.stdoutText.contains(try Regex("\n  nap +skipped +0 attempts +cancelled by request\n")), "\(show.output)")
+        #expect(try await harness.ctl(["cancel", first]).status == 0)
+    }
+
     @Test func showPrintsTheRecordReadableAndAsStored() async throws {
         guard TestJournald.canRun else { return }
         let harness = try CtlHarness("show")

@@ -77,6 +77,14 @@ struct ValidateCommandTests {
         #expect(result.stdout.isEmpty)
     }
 
+    @Test(arguments: [["--help"], ["help"], ["status", "-h"]])
+    func helpPrintsTheUsageAndExits0(arguments: [String]) async throws {
+        let result = try await CtlHarness.run([CtlHarness.gatherctl] + arguments)
+        #expect(result.status == 0)
+        #expect(result.stdoutText.hasPrefix("usage: gatherctl [--spool DIR] [--json] COMMAND ..."), "\(result.output)")
+        #expect(result.stderr.isEmpty)
+    }
+
     @Test func aMissingSpoolIsASystemError() async throws {
         let result = try await CtlHarness.run([CtlHarness.gatherctl, "--spool", "/nonexistent/gatherctl-spool", "status"])
         #expect(result.status == 2)
