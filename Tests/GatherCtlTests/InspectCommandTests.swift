@@ -89,6 +89,7 @@ struct InspectCommandTests {
             guard let status = try? await harness.ctl(["status"]) else { return false }
             rows = status.stdoutText.split(separator: "\n").map { $0.split(separator: " ") }
             return rows.contains { $0.first.map(String.init) == second }
+                && rows.contains { $0.first.map(String.init) == first && $0.count > 1 && $0[1] == "running" }
         }
         #expect(both, "\(rows)")
         #expect(rows.first { $0.first.map(String.init) == first }?[1] == "running", "\(rows)")

@@ -174,7 +174,7 @@ struct WaitAndCancelTests {
         let daemon = try await harness.startDaemon()
         defer { daemon.stop() }
         let id = harness.id("slow")
-        let path = try harness.file("\(id).json", #"{"tasks": [{"name": "a", "command": ["sleep", "1"]}, {"name": "b", "command": ["true"]}]}"#)
+        let path = try harness.file("\(id).json", #"{"tasks": [{"name": "a", "command": ["sleep", "2"]}, {"name": "b", "command": ["true"]}]}"#)
         // script(1) gives gatherctl a pseudo-terminal as stdout.
         let command = "\(CtlHarness.gatherctl) --spool \(harness.spool) submit --wait \(path)"
         let result = try await CtlHarness.run(["script", "-qec", command, "/dev/null"])
