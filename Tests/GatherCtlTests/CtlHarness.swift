@@ -1,8 +1,15 @@
 import Foundation
 import GatherTestSupport
+import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
+
+/// Every suite that runs the real daemon is nested in this one, so they run
+/// one test at a time: a daemon and its tasks per test, several at once on
+/// two cores, would push other targets' timing bounds over.
+@Suite("gatherctl against gatherd", .serialized)
+enum GatherctlEndToEnd {}
 
 /// A temporary spool with the real `gatherctl` (and, when asked, the real
 /// `gatherd`) pointed at it. Job IDs get a per-harness prefix because every
