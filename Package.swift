@@ -12,6 +12,7 @@ let package = Package(
     products: [
         .library(name: "Gather", targets: ["Gather"]),
         .executable(name: "gatherd", targets: ["gatherd"]),
+        .executable(name: "gatherctl", targets: ["gatherctl"]),
     ],
     targets: [
         // Policy engine: gather-style structured concurrency over async closures.
@@ -34,8 +35,12 @@ let package = Package(
         // The daemon's parts: event sources (spool watcher, signals), later the supervisor.
         .target(name: "GatherDaemon", dependencies: ["Gather", "GatherProcess", "GatherJournal", "GatherSpool", "CLinux"]),
 
+        // The user's command line: submit, validate, status, show, cancel, logs.
+        .target(name: "GatherCtl", dependencies: ["GatherSpool", "GatherJournal", "Gather", "CLinux"]),
+
         // The executables: argument parsing and wiring only.
         .executableTarget(name: "gatherd", dependencies: ["GatherDaemon"]),
+        .executableTarget(name: "gatherctl", dependencies: ["GatherCtl"]),
 
         // Benchmarks: executables that print figures (scripts/bench.sh runs them).
         .executableTarget(name: "gather-bench", dependencies: ["Gather"], path: "Benchmarks/gather-bench"),
@@ -62,6 +67,8 @@ let package = Package(
         .executableTarget(name: "gather-spool-helper", dependencies: ["GatherSpool", "Gather"], path: "Tests/GatherSpoolHelper"),
         .testTarget(name: "GatherSpoolTests", dependencies: ["GatherSpool", "Gather", "gather-spool-helper"]),
         .testTarget(name: "GatherDaemonTests", dependencies: ["GatherDaemon", "CLinux", "GatherTestSupport", "gatherd"]),
+        // Runs the real gatherctl binary, against the real gatherd where a daemon is needed.
+        .testTarget(name: "GatherCtlTests", dependencies: ["GatherCtl", "GatherTestSupport", "gatherctl", "gatherd"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,112 @@
+import GatherSpool
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Follows jobs until their records exist (`submit --wait`, `cancel --wait`),
+/// prints each outcome as it arrives and returns the combined exit code.
+///
+/// It looks again whenever a job directory is renamed into `done/`,
+/// `failed/` or `rejected/` (inotify), and at least every 100 ms in case the
+/// watches could not be set (and to refresh the progress line).
+struct JobWaiter {
+    let spool: SpoolFiles
+    let json: Bool
+    var interval: Duration = .milliseconds(100)
+
+    func wait(for ids: [String], console: Console) -> CtlExit {
+        var pending = ids
+        var records: [String: JSONValue] = [:]
+        var codes: [CtlExit] = []
+        var progressShown = false
+        console.flush()  // the IDs, before a wait that may be long
+        let wake = FinishWatch(spool: spool)
+        while !pending.isEmpty {
+            var stillPending: [String] = []
+            for id in pending {
+                let found: SpoolFiles.Finished?
+                do { found = try spool.finished(id) } catch {
+                    // The record is there but unreadable: that job is a system error.
+                    if progressShown { console.raw("\r\u{1B}[K"); progressShown = false }
+                    console.error("gatherctl: \(error)")
+                    codes.append(.error)
+                    continue
+                }
+                guard let found else { stillPending.append(id); continue }
+                let view = RecordView(record: found.record)
+                records[id] = found.record
+                codes.append(CtlExit(jobState: view.state))
+                if !json {
+                    if progressShown { console.raw("\r\u{1B}[K"); progressShown = false }
+                    console.line(view.outcomeLine)
+                    console.flush()
+                }
+            }
+            pending = stillPending
+            guard !pending.isEmpty else { break }
+            if console.isTerminal && !json {
+                console.raw("\r\u{1B}[K" + progress(pending))
+                progressShown = true
+            }
+            wake.wait(atMost: interval)
+        }
+        if progressShown { console.raw("\r\u{1B}[K") }
+        if json { console.line(JSONValue.array(ids.compactMap { records[$0] }).serialized()) }
+        return CtlExit.worst(codes)
+    }
+
+    /// `waiting for 2 jobs: a running 1/3 done, b queued`, one terminal line.
+    private func progress(_ pending: [String]) -> String {
+        let parts = pending.prefix(3).map { id -> String in
+            guard let state = spool.state(id)?.state else {
+                return spool.exists("incoming/\(id).json") ? "\(id) waiting" : "\(id) claimed"
+            }
+            let ended = state.tasks.filter { TaskOutcomeText.isFinal($0.status) }.count
+            return "\(id) \(state.phase.rawValue) \(ended)/\(state.tasks.count) done"
+        }
+        let more = pending.count > 3 ? ", …" : ""
+        let line = "waiting for \(pending.count) job\(pending.count == 1 ? "" : "s"): " + parts.joined(separator: ", ") + more
+        // One line even on an 80-column terminal: "\r" can only erase the line it is on.
+        return line.count > 79 ? String(line.prefix(78)) + "…" : line
+    }
+
+}
+
+/// inotify watches on the finished-job areas: a job directory renamed into
+/// one of them (`IN_MOVED_TO`) ends a wait at once instead of at the next poll.
+final class FinishWatch {
+    private let fd: Int32
+
+    init(spool: SpoolFiles) {
+        fd = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
+        guard fd >= 0 else { return }
+        for area in SpoolFiles.finishedAreas {
+            // A missing or unreadable area leaves only the poll: no harm.
+            _ = inotify_add_watch(fd, spool.area(area), UInt32(IN_MOVED_TO | IN_CREATE))
+        }
+    }
+
+    deinit { if fd >= 0 { close(fd) } }
+
+    /// Returns after an event or after `limit`, whichever comes first.
+    func wait(atMost limit: Duration) {
+        let milliseconds = Int32(limit.components.seconds * 1000 + limit.components.attoseconds / 1_000_000_000_000_000)
+        guard fd >= 0 else {
+            usleep(UInt32(milliseconds) * 1000)
+            return
+        }
+        var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        guard poll(&entry, 1, milliseconds) > 0 else { return }
+        // Drain: which entry arrived does not matter, every job is looked at again.
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while buffer.withUnsafeMutableBytes({ read(fd, $0.baseAddress, $0.count) }) > 0 {}
+    }
+}
+
+/// The task statuses of `state.json` (docs/state-json.md).
+enum TaskOutcomeText {
+    /// A final outcome rather than `waiting`, `running` or `retrying`.
+    static func isFinal(_ status: String) -> Bool { !["waiting", "running", "retrying"].contains(status) }
+    /// An error outcome (SPEC §5).
+    static func isError(_ status: String) -> Bool { ["failed", "killed", "timed-out", "spawn-failed"].contains(status) }
+}

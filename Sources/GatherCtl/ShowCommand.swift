@@ -1,0 +1,47 @@
+import GatherSpool
+
+/// `gatherctl show ID`: the record, readable or as stored (`--json`). A job
+/// still in `active/` has no record yet: its progress (`state.json`) is shown.
+struct ShowCommand {
+    let id: String
+    let spool: SpoolFiles
+    let json: Bool
+
+    func run(_ console: Console) throws(CtlError) -> CtlExit {
+        try spool.requireExists()
+        if let found = try spool.finished(id) {
+            if json {
+                // As stored: byte for byte, so a script sees exactly what gatherd wrote.
+                var text = String(decoding: found.bytes, as: UTF8.self)
+                if text.hasSuffix("\n") { text.removeLast() }
+                console.line(text)
+            } else {
+                RecordView(record: found.record).lines.forEach(console.line)
+            }
+            return .success
+        }
+        if let progress = spool.state(id) {
+            if json {
+                console.line(progress.value.serialized())
+                return .success
+            }
+            let state = progress.state
+            console.line("job \(id)" + (state.name != id ? " (\(state.name))" : "") + ", file \(state.file): \(state.phase.rawValue), no record yet")
+            console.line("  policy:   \(state.policy?.rawValue ?? "-")")
+            console.line("  received: \(state.receivedAt.text)")
+            console.line("  started:  \(state.startedAt?.text ?? "-")")
+            console.line("tasks:")
+            let rows = state.tasks.map { task in
+                [task.name, task.status, task.pid.map { "pid \($0)" } ?? "", task.attempts == 1 ? "1 attempt" : "\(task.attempts) attempts"]
+            }
+            RecordView.table(rows, indent: "  ").forEach(console.line)
+            return .success
+        }
+        if spool.exists("active/\(id)") { throw CtlError(.error, "job \(id) is in \(spool.path)/active but its state cannot be read") }
+        if spool.exists("incoming/\(id).json") {
+            console.line("job \(id): waiting in \(spool.path)/incoming, not claimed yet")
+            return .success
+        }
+        throw CtlError(.failed, "no job \(id) in \(spool.path)")
+    }
+}

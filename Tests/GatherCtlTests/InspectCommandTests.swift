@@ -1,0 +1,212 @@
+import Foundation
+import GatherTestSupport
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension GatherctlEndToEnd {
+    /// `status`, `show` and `logs` against the real gatherd and the real
+    /// journald: what a user reads about running and finished jobs.
+    @Suite("gatherctl against gatherd: status, show, logs", .serialized, .timeLimit(.minutes(3)))
+    struct InspectCommandTests {
+        init() throws {
+            if TestJournald.canRun { try TestJournald.ensureRunning() }
+        }
+
+        @Test func statusShowsARunningJobAndJSONHasLivePIDs() async throws {
+            guard TestJournald.canRun else { return }
+            let harness = try CtlHarness("status")
+            let daemon = try await harness.startDaemon()
+            defer { daemon.stop() }
+            let done = harness.id("done")
+            #expect(try await harness.ctl(["submit", "--wait", try harness.file("\(done).json", #"{"tasks": [{"name": "x", "command": ["false"]}]}"#)]).status == 1)
+            let id = harness.id("busy")
+            let job = """
+                {"policy": "fail-fast", "max_parallel": 2, "tasks": [
+                  {"name": "nap", "command": ["sleep", "60"]},
+                  {"name": "quick", "command": ["true"]},
+                  {"name": "bad", "command": ["sh", "-c", "sleep 0.3; exit 7"]},
+                  {"name": "later", "command": ["true"], "after": ["nap"]}
+                ]}
+                """
+            #expect(try await harness.ctl(["submit", try harness.file("\(id).json", job)]).status == 0)
+            // Wait for the failing phase: nap still running, quick succeeded, bad failed.
+            var line: Substring?
+            let seen = await RunningCommand.waitUntil(limit: .seconds(20)) {
+                guard let status = try? await harness.ctl(["status"]) else { return false }
+                line = status.stdoutText.split(separator: "\n").first { $0.hasPrefix(id + " ") }
+                return line?.contains("failing") == true
+            }
+            #expect(seen, "\(line ?? "no line")")
+            let columns = (line ?? "").split(separator: " ")
+            // ID STATE POLICY AGE RUNNING SUCCEEDED ERRORS TASKS
+            #expect(columns.count == 8, "\(columns)")
+            if columns.count == 8 {
+                #expect(Array(columns[1...2]) == ["failing", "fail-fast"])
+                #expect(Array(columns[4...7]) == ["1", "1", "1", "4"], "\(columns)")
+            }
+            let status = try await harness.ctl(["status"])
+            #expect(status.stdoutText.contains("latest finished:"), "\(status.output)")
+            #expect(status.stdoutText.split(separator: "\n").contains {
+                $0.hasPrefix(done + " ") && $0.contains("failed") && $0.contains("CompoundError, 1 error [x: exited with status 1]")
+            }, "\(status.output)")
+
+            let json = try await harness.ctl(["status", "--json"])
+            #expect(json.status == 0)
+            let object = try #require(try JSONSerialization.jsonObject(with: json.stdout) as? [String: Any])
+            let active = try #require(object["active"] as? [[String: Any]])
+            let entry = try #require(active.first { $0["id"] as? String == id })
+            let tasks = try #require(entry["tasks"] as? [[String: Any]])
+            let nap = try #require(tasks.first { $0["name"] as? String == "nap" })
+            let pid = try #require(nap["pid"] as? Int)
+            // The PID is the real sleeper.
+            let cmdline = try String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)
+            #expect(cmdline.hasPrefix("sleep\u{0}60"), "\(cmdline)")
+            let finished = try #require(object["finished"] as? [[String: Any]])
+            #expect(finished.first?["id"] as? String == done)
+            #expect(finished.first?["state"] as? String == "failed")
+
+            // show while it runs: progress, no record yet.
+            let show = try await harness.ctl(["show", id])
+            #expect(show.status == 0)
+            #expect(show.stdoutText.hasPrefix("job \(id), file \(id).json: failing, no record yet"), "\(show.output)")
+            #expect(show.stdoutText.contains(try Regex("\n  nap +running +pid \(pid) +1 attempt\n")), "\(show.output)")
+            #expect(try await harness.ctl(["cancel", id]).status == 0)
+        }
+
+        @Test func aJobWaitingForASlotIsQueuedAndCancelsBeforeItStarts() async throws {
+            guard TestJournald.canRun else { return }
+            let harness = try CtlHarness("queued")
+            let daemon = try await harness.startDaemon(["--max-jobs", "1"])
+            defer { daemon.stop() }
+            let (first, second) = (harness.id("first"), harness.id("second"))
+            let sleeper = #"{"policy": "fail-fast", "tasks": [{"name": "nap", "command": ["sleep", "60"]}]}"#
+            #expect(try await harness.ctl(["submit", try harness.file("\(first).json", sleeper)]).status == 0)
+            #expect(await RunningCommand.waitUntil { harness.area(of: first) == "active" })
+            #expect(try await harness.ctl(["submit", try harness.file("\(second).json", sleeper)]).status == 0)
+            var rows: [[Substring]] = []
+            let both = await RunningCommand.waitUntil {
+                guard let status = try? await harness.ctl(["status"]) else { return false }
+                rows = status.stdoutText.split(separator: "\n").map { $0.split(separator: " ") }
+                return rows.contains { $0.first.map(String.init) == second }
+                    && rows.contains { $0.first.map(String.init) == first && $0.count > 1 && $0[1] == "running" }
+            }
+            #expect(both, "\(rows)")
+            #expect(rows.first { $0.first.map(String.init) == first }?[1] == "running", "\(rows)")
+            let queued = rows.first { $0.first.map(String.init) == second }
+            #expect(queued.map { Array($0[1...2]) + Array($0[4...]) } == ["queued", "fail-fast", "0", "0", "0", "1"], "\(rows)")
+            let cancel = try await harness.ctl(["cancel", "--wait", second])
+            #expect(cancel.status == 3, "\(cancel.output)")
+            let show = try await harness.ctl(["show", second])
+            #expect(show.stdoutText.contains(try Regex("\n  nap +skipped +0 attempts +cancelled by request\n")), "\(show.output)")
+            #expect(try await harness.ctl(["cancel", first]).status == 0)
+        }
+
+        @Test func showPrintsTheRecordReadableAndAsStored() async throws {
+            guard TestJournald.canRun else { return }
+            let harness = try CtlHarness("show")
+            let daemon = try await harness.startDaemon()
+            defer { daemon.stop() }
+            let id = harness.id("mixed")
+            let job = """
+                {"name": "mixed bag", "policy": "cancel-siblings", "tasks": [
+                  {"name": "dump", "command": ["sh", "-c", "echo first >&2; echo 'connection refused' >&2; exit 1"]},
+                  {"name": "sync", "command": ["sleep", "60"]},
+                  {"name": "prune", "command": ["true"], "after": ["dump"]}
+                ]}
+                """
+            #expect(try await harness.ctl(["submit", "--wait", try harness.file("\(id).json", job)]).status == 1)
+            let show = try await harness.ctl(["show", id])
+            #expect(show.status == 0, "\(show.output)")
+            let lines = show.stdoutText.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            #expect(lines.first == "job \(id) (mixed bag), file \(id).json")
+            #expect(lines.contains("  state:     failed"))
+            #expect(lines.contains("  policy:    cancel-siblings"))
+            #expect(lines.contains("  error:     CompoundError, 1 error [dump: exited with status 1] (1 cancelled, 1 skipped)"), "\(lines)")
+            #expect(lines.contains { $0.hasPrefix("  dump ") && $0.contains("failed") && $0.contains("exit 1") && $0.contains("1 attempt") }, "\(lines)")
+            #expect(lines.contains { $0.hasPrefix("  sync ") && $0.contains("cancelled") && $0.contains("SIGTERM") && $0.hasSuffix("dump failed") }, "\(lines)")
+            #expect(lines.contains { $0.hasPrefix("  prune ") && $0.contains("skipped") && $0.hasSuffix("dump did not succeed") }, "\(lines)")
+            // The stderr tail, indented under its task.
+            if let index = lines.firstIndex(where: { $0.hasPrefix("  dump ") }), index + 3 < lines.count {
+                #expect(Array(lines[(index + 1)...(index + 3)]) == ["    stderr:", "      first", "      connection refused"])
+            } else {
+                Issue.record("no dump line in \(lines)")
+            }
+
+            let json = try await harness.ctl(["show", "--json", id])
+            #expect(json.status == 0)
+            let stored = try Data(contentsOf: URL(fileURLWithPath: "\(harness.spool)/failed/\(id)/result.json"))
+            let trimmed = stored.last == UInt8(ascii: "\n") ? stored.dropLast() : stored[...]
+            #expect(json.stdout == Data(trimmed) + Data("\n".utf8))
+
+            let missing = try await harness.ctl(["show", harness.id("never")])
+            #expect(missing.status == 1)
+            #expect(missing.stderrText.contains("no job \(harness.id("never"))"), "\(missing.output)")
+        }
+
+        @Test func logsReadsTheJobsEntriesBackFromTheJournal() async throws {
+            guard TestJournald.canRun else { return }
+            let harness = try CtlHarness("logs")
+            let daemon = try await harness.startDaemon()
+            defer { daemon.stop() }
+            let id = harness.id("talk")
+            let job = #"{"tasks": [{"name": "speaker", "command": ["sh", "-c", "echo hello-out; echo hello-err >&2; exit 4"]}]}"#
+            #expect(try await harness.ctl(["submit", "--wait", try harness.file("\(id).json", job)]).status == 1)
+            // The daemon's writer thread may still be sending: read until the compound error is there.
+            var logs = try await harness.ctl(["logs", id])
+            _ = await RunningCommand.waitUntil(limit: .seconds(10)) {
+                logs = (try? await harness.ctl(["logs", id])) ?? logs
+                return logs.stdoutText.contains("CompoundError")
+            }
+            #expect(logs.status == 0, "\(logs.output)")
+            let lines = logs.stdoutText.split(separator: "\n").map(String.init)
+            let time = #/[A-Z][a-z]{2} [ 0-9]{2} \d{2}:\d{2}:\d{2} /#
+            #expect(lines.allSatisfy { $0.prefixMatch(of: time) != nil }, "\(lines)")
+            #expect(lines.contains { $0.contains(" gatherd: job \(id) started: 1 task") }, "\(lines)")
+            #expect(lines.contains { $0.hasSuffix(" speaker/stdout: hello-out") }, "\(lines)")
+            #expect(lines.contains { $0.hasSuffix(" speaker/stderr: hello-err") }, "\(lines)")
+            #expect(lines.contains { $0.hasSuffix(" gatherd: job \(id) failed: CompoundError, 1 error [speaker: exited with status 4]") }, "\(lines)")
+            // The same entries journalctl returns for the match, no more, no fewer.
+            let readBack = try await Blocking.run { try TestJournald.readBack(match: ["GATHER_JOB=\(id)"]) }
+            #expect(lines.count == readBack.count, "\(lines)")
+
+            let json = try await harness.ctl(["logs", "--json", id])
+            let objects = try json.stdout.split(separator: UInt8(ascii: "\n")).map {
+                try #require(try JSONSerialization.jsonObject(with: Data($0)) as? [String: Any])
+            }
+            #expect(objects.count == lines.count)
+            #expect(objects.allSatisfy { $0["GATHER_JOB"] as? String == id })
+            let compound = try #require(objects.first { $0["MESSAGE_ID"] as? String == "2567adab07a549029b2ad935f355fc66" })
+            #expect(compound["GATHER_FAILURE"] as? String == "speaker: exited with status 4")
+        }
+
+        @Test func logsFollowPrintsEntriesAsTheyArrive() async throws {
+            guard TestJournald.canRun else { return }
+            let harness = try CtlHarness("follow")
+            let daemon = try await harness.startDaemon()
+            defer { daemon.stop() }
+            let id = harness.id("ticker")
+            let follow = try harness.startCtl(["logs", "--follow", id])
+            defer { follow.stop() }
+            // The job starts after the follower: every line it prints arrived while it waited.
+            let job = #"{"tasks": [{"name": "tick", "command": ["sh", "-c", "echo tick-1; sleep 0.5; echo tick-2"]}]}"#
+            #expect(try await harness.ctl(["submit", "--wait", try harness.file("\(id).json", job)]).status == 0)
+            let both = await RunningCommand.waitUntil(limit: .seconds(15)) {
+                follow.stdout.contains("tick/stdout: tick-1") && follow.stdout.contains("tick/stdout: tick-2")
+            }
+            #expect(both, "\(follow.stdout)\(follow.stderr)")
+            #expect(follow.process.isRunning)  // still following
+            kill(follow.process.processIdentifier, SIGTERM)
+            #expect(await follow.wait(limit: .seconds(10)) == 0, "\(follow.stderr)")
+        }
+
+        @Test func logsOfAJobWithNoEntriesPrintsNothing() async throws {
+            guard TestJournald.canRun else { return }
+            let harness = try CtlHarness("logs-none")
+            let result = try await harness.ctl(["logs", harness.id("silent")])
+            #expect(result.status == 0, "\(result.output)")
+            #expect(result.stdout.isEmpty)
+        }
+    }
+}
