@@ -74,6 +74,7 @@ stop_container() {
   # What nspawn leaves for this machine in /run, and the empty cgroups it
   # makes beside itself when PID 1 is not systemd (rmdir spares busy ones).
   rm -rf "/run/systemd/nspawn/propagate/$NAME" "/run/systemd/nspawn/unix-export/$NAME"
+  rmdir /run/systemd/nspawn/propagate /run/systemd/nspawn/unix-export /run/systemd/nspawn 2>/dev/null || true
   for d in /sys/fs/cgroup/systemd/payload /sys/fs/cgroup/systemd/supervisor \
            /sys/fs/cgroup/unified/payload /sys/fs/cgroup/unified/supervisor; do
     [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
