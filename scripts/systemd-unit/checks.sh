@@ -8,8 +8,10 @@
 # STATUS= current; a dropped job ends with a record; `journalctl -u gatherd`
 # holds the job's entries, the compound error with one GATHER_FAILURE per error,
 # and the catalog explains it (`-x`); `systemctl reload` rescans the spool;
-# `systemctl stop` stops cleanly (inactive, result success) and the running
-# job is recorded interrupted, its tasks gone.
+# a crash is restarted and recovered; the watchdog is fed; `systemctl stop`
+# stops cleanly (inactive, result success), asking systemd for more time than
+# TimeoutStopSec= when a job's grace needs it, and the running job is
+# recorded interrupted, its tasks gone.
 set -euo pipefail
 SPOOL=/var/spool/gatherd
 COMPOUND_ID=2567adab07a549029b2ad935f355fc66
@@ -181,10 +183,17 @@ until [ "$(pgrep -xc sleep || true)" = 2 ]; do
   i=$((i+1)); [ $i -le 150 ] || fail "the tasks of unit-long did not start"
   sleep 0.1
 done
+# A stop timeout shorter than the job's grace: only gatherd's
+# EXTEND_TIMEOUT_USEC (grace + 10 s) keeps systemd from killing it midway,
+# which would leave the job without a record.
+mkdir -p /run/systemd/system/gatherd.service.d
+printf '[Service]\nTimeoutStopSec=1s\n' > /run/systemd/system/gatherd.service.d/short-stop.conf
+systemctl daemon-reload
+expect "TimeoutStopUSec" "$(systemctl show -p TimeoutStopUSec --value gatherd)" "1s"
 started=$(date +%s.%N)
 timeout 60 systemctl stop gatherd || fail "systemctl stop gatherd failed"
 took=$(python3 -c "print(round($(date +%s.%N) - $started, 2))")
-say "stopped in $took s (kill_grace 2s)"
+say "stopped in $took s (kill_grace 2s, TimeoutStopSec=1s extended by gatherd)"
 python3 -c "import sys; sys.exit(0 if 2.0 <= $took < 12 else 1)" || fail "stop took $took s, expected the 2 s grace and less than 12 s"
 expect "is-active after stop" "$(systemctl is-active gatherd || true)" "inactive"
 expect "Result after stop" "$(systemctl show -p Result --value gatherd)" "success"
