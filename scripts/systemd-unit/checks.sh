@@ -191,7 +191,16 @@ printf '[Service]\nTimeoutStopSec=1s\n' > /run/systemd/system/gatherd.service.d/
 systemctl daemon-reload
 expect "TimeoutStopUSec" "$(systemctl show -p TimeoutStopUSec --value gatherd)" "1s"
 started=$(date +%s.%N)
-timeout 60 systemctl stop gatherd || fail "systemctl stop gatherd failed"
+timeout 60 systemctl stop gatherd &
+stopper=$!
+# STATUS= while the grace runs (STOPPING=1 makes the unit "deactivating").
+i=0
+until [ "$(systemctl show -p ActiveState --value gatherd)" = deactivating ]; do
+  i=$((i+1)); [ $i -le 100 ] || fail "gatherd did not become deactivating"
+  sleep 0.02
+done
+expect "STATUS= while stopping" "$(systemctl show -p StatusText --value gatherd)" "stopping: 1 job interrupted"
+wait $stopper || fail "systemctl stop gatherd failed"
 took=$(python3 -c "print(round($(date +%s.%N) - $started, 2))")
 say "stopped in $took s (kill_grace 2s, TimeoutStopSec=1s extended by gatherd)"
 python3 -c "import sys; sys.exit(0 if 2.0 <= $took < 12 else 1)" || fail "stop took $took s, expected the 2 s grace and less than 12 s"
