@@ -37,8 +37,10 @@ printf '#!/bin/sh\n' > "$lintroot/usr/local/bin/gatherd"
 chmod 755 "$lintroot/usr/local/bin/gatherd"
 cp systemd/gatherd.service "$lintroot/etc/systemd/system/"
 lint=$(systemd-analyze verify --root="$lintroot" gatherd.service 2>&1) || true
+rm -rf "$lintroot"
+trap - EXIT
 if [ -n "$lint" ]; then
-  printf '%s\n' "$lint" >&2
+  printf '%s\n' "$lint" | sed "s|$lintroot/etc/systemd/system/|systemd/|g" >&2
   fail "systemd-analyze verify complained about systemd/gatherd.service"
 fi
 say "systemd-analyze verify: no complaints"
@@ -59,7 +61,7 @@ flock 8
 
 leader() { cat "$STATE/leader"; }
 # Runs a command inside the booted machine, as its root.
-inside() { nsenter -t "$(leader)" -a "$@"; }
+inside() { nsenter -t "$(leader)" -a "$@" 8>&-; }
 
 stop_container() {
   [ -f "$STATE/nspawn.pid" ] || return 0
@@ -89,7 +91,6 @@ cleanup() {
     inside systemctl status gatherd --no-pager >&2 2>/dev/null || true
   fi
   stop_container
-  rm -rf "$lintroot" "${stage:-}"
   exit $status
 }
 trap cleanup EXIT
@@ -108,10 +109,13 @@ tail -1 "$STATE/build.log"
 bin=$(swift build -c release --static-swift-stdlib --scratch-path "$scratch" --show-bin-path)/gatherd
 [ -x "$bin" ] || fail "no gatherd binary at $bin"
 
-# Everything the machine needs, bind-mounted read-only at /host inside.
-stage=$(mktemp -d)
-chmod 755 "$stage"
-cp "$bin" systemd/gatherd.service systemd/gatherd.tmpfiles systemd/gatherd.catalog \
+# Everything the machine needs, bind-mounted read-only at /host inside; beside
+# the build (a hard link, not a 70 MB copy), and made afresh by every run.
+stage=$project/$scratch/unit-stage
+rm -rf "$stage"
+mkdir -m 755 "$stage"
+ln "$bin" "$stage/gatherd"
+cp systemd/gatherd.service systemd/gatherd.tmpfiles systemd/gatherd.catalog \
    scripts/systemd-unit/checks.sh "$stage/"
 
 say "booting a systemd machine (host /usr read-only, tmpfs root)"
