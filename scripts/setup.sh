@@ -3,7 +3,8 @@
 # Debian 12; needs root (or sudo) only when something is missing.
 set -euo pipefail
 need=()
-for pkg in libsystemd-dev pkg-config systemd systemd-container python3; do
+# procps: pgrep in the tests, /bin/kill for the unit's ExecReload.
+for pkg in libsystemd-dev pkg-config systemd systemd-container procps python3; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -14,4 +14,7 @@ if grep -E "^/.*(Sources|Tests|Benchmarks)/.*: warning:" "$log" >/dev/null; then
 fi
 swift test
 
+# The unit file under a real systemd (skips itself without root or systemd-nspawn).
+scripts/test-systemd-unit.sh
+
 scripts/bench.sh --small

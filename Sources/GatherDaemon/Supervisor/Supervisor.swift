@@ -357,7 +357,7 @@ actor Supervisor {
         }
         state = .stopping
         journal.log(.daemonStopping(interrupted: running.count))
-        _ = notifier.stopping(status: "stopping: \(running.count) jobs interrupted")
+        _ = notifier.stopping(status: "stopping: \(running.count) job\(running.count == 1 ? "" : "s") interrupted")
         let grace = running.values.map { $0.start.job.job.killGrace ?? configuration.killGrace }.max() ?? .zero
         _ = notifier.extendTimeout(grace + .seconds(10))
         for job in running.values { job.start.control.cancel(.daemonStopping) }

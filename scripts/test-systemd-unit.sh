@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# test-systemd-unit.sh — systemd/gatherd.service under a real systemd (SPEC §9).
+#
+# 1. Lint: `systemd-analyze verify` must print nothing (it exits 0 on unknown
+#    keys and bad values, so any output is a failure); prints the unit's
+#    `systemd-analyze security` exposure score (informational).
+# 2. Builds gatherd (release, static Swift runtime: the container has the
+#    host's /usr only) and boots a throw-away machine with systemd-nspawn: the
+#    host's /usr read-only on a tmpfs root, no network. Installs gatherd, the
+#    unit, the tmpfiles entry and the catalog inside, as a package would, then
+#    runs scripts/systemd-unit/checks.sh there (start, jobs, journal, reload,
+#    stop). The machine is powered off and removed on exit, whatever happens.
+#
+# Needs root and systemd-nspawn for step 2 (scripts/setup.sh installs
+# systemd-container); without them step 2 is skipped with the reason printed.
+# Idempotent: a machine left by an interrupted run is stopped first, and a lock
+# keeps two runs on one host apart.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+project=$PWD
+STATE=/run/gatherd-unit-test
+NAME=gatherd-unit-test
+
+say() { printf '== unit: %s\n' "$*"; }
+fail() { printf 'unit: FAILED: %s\n' "$*" >&2; exit 1; }
+
+# --- 1. lint -----------------------------------------------------------------
+# verify --root needs the distribution's units (sysinit.target…) under the root
+# and every command of the unit present and executable there.
+lintroot=$(mktemp -d)
+trap 'rm -rf "$lintroot"' EXIT
+mkdir -p "$lintroot/etc/systemd/system" "$lintroot/usr/lib/systemd" "$lintroot/usr/local/bin" "$lintroot/usr/bin"
+cp -r /usr/lib/systemd/system "$lintroot/usr/lib/systemd/"
+ln -s usr/bin "$lintroot/bin"
+cp /usr/bin/kill "$lintroot/usr/bin/kill"
+printf '#!/bin/sh\n' > "$lintroot/usr/local/bin/gatherd"
+chmod 755 "$lintroot/usr/local/bin/gatherd"
+cp systemd/gatherd.service "$lintroot/etc/systemd/system/"
+lint=$(systemd-analyze verify --root="$lintroot" gatherd.service 2>&1) || true
+rm -rf "$lintroot"
+trap - EXIT
+if [ -n "$lint" ]; then
+  printf '%s\n' "$lint" | sed "s|$lintroot/etc/systemd/system/|systemd/|g" >&2
+  fail "systemd-analyze verify complained about systemd/gatherd.service"
+fi
+say "systemd-analyze verify: no complaints"
+systemd-analyze security --offline=true systemd/gatherd.service 2>/dev/null \
+  | grep -i "overall exposure" | sed 's/^→ */== unit: security: /' || true
+
+# --- 2. in a container ---------------------------------------------------------
+if [ "$(id -u)" != 0 ]; then
+  say "SKIPPED the container test: needs root (booting systemd-nspawn)"; exit 0
+fi
+if ! command -v systemd-nspawn >/dev/null || ! command -v nsenter >/dev/null; then
+  say "SKIPPED the container test: systemd-nspawn missing (scripts/setup.sh installs systemd-container)"; exit 0
+fi
+
+mkdir -p "$STATE"
+exec 8>"$STATE.lock"
+flock 8
+
+leader() { cat "$STATE/leader"; }
+# Runs a command inside the booted machine, as its root.
+inside() { nsenter -t "$(leader)" -a "$@" 8>&-; }
+
+stop_container() {
+  [ -f "$STATE/nspawn.pid" ] || return 0
+  local pid i=0
+  pid=$(cat "$STATE/nspawn.pid")
+  [ -f "$STATE/leader" ] && inside systemctl poweroff >/dev/null 2>&1 || true
+  while kill -0 "$pid" 2>/dev/null; do
+    i=$((i+1)); [ $i -le 100 ] || kill -KILL "$pid" 2>/dev/null || true
+    sleep 0.1
+  done
+  rm -f "$STATE/nspawn.pid" "$STATE/leader"
+  # What nspawn leaves for this machine in /run, and the empty cgroups it
+  # makes beside itself when PID 1 is not systemd (rmdir spares busy ones).
+  rm -rf "/run/systemd/nspawn/propagate/$NAME" "/run/systemd/nspawn/unix-export/$NAME"
+  rmdir /run/systemd/nspawn/propagate /run/systemd/nspawn/unix-export /run/systemd/nspawn 2>/dev/null || true
+  for d in /sys/fs/cgroup/systemd/payload /sys/fs/cgroup/systemd/supervisor \
+           /sys/fs/cgroup/unified/payload /sys/fs/cgroup/unified/supervisor; do
+    [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
+  done
+}
+
+cleanup() {
+  local status=$?
+  if [ $status != 0 ] && [ -f "$STATE/leader" ]; then
+    echo "---- gatherd's journal in the machine (last 60 lines)" >&2
+    inside journalctl -u gatherd --no-pager -n 60 >&2 2>/dev/null || true
+    inside systemctl status gatherd --no-pager >&2 2>/dev/null || true
+  fi
+  stop_container
+  exit $status
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A machine left by an interrupted run.
+stop_container
+
+say "building gatherd (release, static Swift runtime)"
+# A scratch path of its own: switching --static-swift-stdlib on and off in one
+# build folder relinks everything each time (the benchmarks build release too).
+scratch=.build-static
+swift build -c release --static-swift-stdlib --product gatherd --scratch-path "$scratch" >"$STATE/build.log" 2>&1 \
+  || { cat "$STATE/build.log" >&2; fail "swift build failed"; }
+tail -1 "$STATE/build.log"
+bin=$(swift build -c release --static-swift-stdlib --scratch-path "$scratch" --show-bin-path)/gatherd
+[ -x "$bin" ] || fail "no gatherd binary at $bin"
+
+# Everything the machine needs, bind-mounted read-only at /host inside; beside
+# the build (a hard link, not a 70 MB copy), and made afresh by every run.
+stage=$project/$scratch/unit-stage
+rm -rf "$stage"
+mkdir -m 755 "$stage"
+ln "$bin" "$stage/gatherd"
+cp systemd/gatherd.service systemd/gatherd.tmpfiles systemd/gatherd.catalog \
+   scripts/systemd-unit/checks.sh "$stage/"
+
+say "booting a systemd machine (host /usr read-only, tmpfs root)"
+# /usr/local/bin is a tmpfs so gatherd can be installed where the unit wants it.
+setsid systemd-nspawn -D / --volatile=yes --register=no --keep-unit --private-network \
+    --console=pipe -M "$NAME" --bind-ro="$stage":/host --tmpfs=/usr/local/bin \
+    -b >"$STATE/nspawn.log" 2>&1 </dev/null 8>&- &
+echo $! > "$STATE/nspawn.pid"
+i=0
+while :; do
+  i=$((i+1))
+  [ $i -le 150 ] || { cat "$STATE/nspawn.log" >&2; fail "the machine did not boot in 30 s"; }
+  l=$(pgrep -P "$(cat "$STATE/nspawn.pid")" -x systemd || true)
+  if [ -n "$l" ]; then
+    s=$(nsenter -t "$l" -a systemctl is-system-running 2>/dev/null || true)
+    case "$s" in running|degraded) echo "$l" > "$STATE/leader"; break ;; esac
+  fi
+  sleep 0.2
+done
+say "booted ($s)"
+
+inside bash /host/checks.sh
+say "passed"
