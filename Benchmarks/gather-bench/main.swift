@@ -4,7 +4,8 @@
 // (the same closures, outcomes kept in task order), alternating the contenders each round,
 // and prints the median wall time of each, the ratio to the bare group, and how
 // each grows from N/10 to N tasks. `--full`: N = 100,000, 5 rounds (release
-// build). `--small` (CI): N = 10,000, 1 round.
+// build). `--small` (CI): N = 10,000, 1 round. `--only POLICY` runs one policy
+// beside the baseline.
 import Gather
 
 let full = CommandLine.arguments.contains("--full")
@@ -60,8 +61,13 @@ func fixed(_ x: Double, _ digits: Int = 2) -> String {
     return "\((x * scale).rounded() / scale)"
 }
 
-let contenders: [(String, (Int) async -> Duration)] = [("withTaskGroup", bare)]
+var contenders: [(String, (Int) async -> Duration)] = [("withTaskGroup", bare)]
     + GatherPolicy.allCases.map { policy in (policy.rawValue, { n in await gathered(n, policy) }) }
+// `--only NAME` runs one contender (and the baseline), e.g. under `perf stat`.
+if let index = CommandLine.arguments.firstIndex(of: "--only"), index + 1 < CommandLine.arguments.count {
+    let name = CommandLine.arguments[index + 1]
+    contenders = contenders.filter { $0.0 == name || $0.0 == "withTaskGroup" }
+}
 
 var timings: [String: [Int: [Duration]]] = [:]
 _ = await bare(1000)  // warm up the cooperative pool
