@@ -92,9 +92,9 @@ struct CrashRecoveryEndToEndTests {
             #expect(finished.values.allSatisfy { $0.count == 1 })
             #expect(harness.names(in: "active").isEmpty && harness.names(in: "incoming").isEmpty)
         }
-        let seconds = durations.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 }
-        print("crash and restart: \(seconds.count) iterations, " +
-              "median \(String(format: "%.2f", seconds.sorted()[seconds.count / 2])) s, max \(String(format: "%.2f", seconds.max() ?? 0)) s")
+        let figures = durations.map(seconds).sorted()
+        print(String(format: "crash and restart: %d iterations, median %.2f s, max %.2f s",
+                     figures.count, figures[figures.count / 2], figures.last ?? 0))
     }
 
     private let quickJob = #"{"tasks": [{"name": "q", "command": ["true"]}]}"#
