@@ -46,6 +46,11 @@ struct FullSpoolEndToEndTests {
         }
         try #require(running, "the job did not start: \(daemon.stderr)")
 
+        // Written now, renamed in once the spool is full: a rename needs no space.
+        let second = harness.id("second")
+        try Data(#"{"tasks": [{"name": "t", "command": ["true"]}]}"#.utf8)
+            .write(to: URL(fileURLWithPath: "\(view)/incoming/.\(second).tmp"))
+
         let filled = try fill("\(view)/filler", limit: 8 << 20)
         #expect(filled > 0 && filled < 8 << 20, "filled \(filled) bytes")
         try Data().write(to: URL(fileURLWithPath: go))
@@ -60,6 +65,11 @@ struct FullSpoolEndToEndTests {
         #expect(FileManager.default.fileExists(atPath: "\(view)/active/\(id)/job.json"))
         #expect(!FileManager.default.fileExists(atPath: "\(view)/active/\(id)/result.json"))
         #expect(!FileManager.default.fileExists(atPath: "\(view)/done/\(id)"))
+        // Claiming is paused: a file dropped now waits in incoming/.
+        #expect(rename("\(view)/incoming/.\(second).tmp", "\(view)/incoming/\(second).json") == 0)
+        Thread.sleep(forTimeInterval: 1)
+        #expect(FileManager.default.fileExists(atPath: "\(view)/incoming/\(second).json"))
+        #expect(!FileManager.default.fileExists(atPath: "\(view)/active/\(second)"))
 
         let clock = ContinuousClock()
         let freed = clock.now
@@ -75,8 +85,12 @@ struct FullSpoolEndToEndTests {
         let object = try JSONSerialization.jsonObject(with: record) as? [String: Any]
         #expect(object?["state"] as? String == "succeeded")
         #expect(!FileManager.default.fileExists(atPath: "\(view)/active/\(id)"))
+        // Claiming resumed: the file that waited is run too.
+        #expect(RunningDaemon.waitUntil(limit: .seconds(10)) {
+            FileManager.default.fileExists(atPath: "\(view)/done/\(second)/result.json")
+        })
         // STATUS= no longer shows the error.
-        #expect(notify.waitFor("STATUS", limit: .seconds(5)) { $0.hasSuffix("1 done, 0 failed, 0 rejected") } != nil)
+        #expect(notify.waitFor("STATUS", limit: .seconds(5)) { $0.hasSuffix("2 done, 0 failed, 0 rejected") } != nil)
 
         daemon.kill(SIGTERM)
         #expect(daemon.wait(limit: .seconds(10)) == 0)
