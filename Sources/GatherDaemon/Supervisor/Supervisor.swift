@@ -82,13 +82,19 @@ actor Supervisor {
             return 0
         }
         for record in report.rejected { logRejected(record) }
+        // Every job's leftovers at once: one grace in all, not one per job, so
+        // many crashed jobs cannot hold the start past systemd's start timeout.
+        let leftovers = report.jobs.flatMap { recovered -> [JobStateFile.ProcessGroup] in
+            switch recovered {
+            case .run(_, let groups), .interrupt(_, let groups): return groups
+            }
+        }
+        LeftoverProcesses.kill(leftovers, grace: configuration.killGrace)
         for recovered in report.jobs {
             switch recovered {
-            case .run(let job, let leftovers):
-                LeftoverProcesses.kill(leftovers, grace: configuration.killGrace)
+            case .run(let job, _):
                 enqueue(job)
-            case .interrupt(let record, let leftovers):
-                LeftoverProcesses.kill(leftovers, grace: configuration.killGrace)
+            case .interrupt(let record, _):
                 let identity = JobIdentity(id: record.id, run: record.run, name: record.name, uid: record.uid)
                 journal.log(.jobInterrupted(identity, policy: record.policy ?? .collectAll, reason: "daemon stopped while it ran"))
                 write(record, identity: identity)
