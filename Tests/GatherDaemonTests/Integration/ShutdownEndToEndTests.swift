@@ -107,4 +107,43 @@ struct ShutdownEndToEndTests {
         daemon.kill(SIGTERM)
         #expect(daemon.wait(limit: .seconds(10)) == 0)
     }
+
+    /// SIGTERM in the middle of a burst: running jobs are interrupted, claimed
+    /// jobs that never started stay queued in `active/`, unclaimed files stay
+    /// in `incoming/`; the next start runs them all, and nothing is lost.
+    @Test func sigtermDuringABurstLosesNothing() throws {
+        guard TestJournald.canRun else { return }
+        let harness = try DaemonHarness("termburst")
+        let notify = try NotifyLog()
+        defer { notify.stop() }
+        let daemon = try harness.start(["--max-jobs", "4"], notifySocket: notify.path)
+        try #require(notify.waitFor("READY") != nil)
+        let ids = (0..<300).map { harness.id("j\($0)") }
+        let job = Data(#"{"tasks": [{"name": "t", "command": ["sleep", "0.1"]}]}"#.utf8)
+        for id in ids { try job.write(to: URL(fileURLWithPath: "\(harness.spool)/incoming/.\(id).tmp")) }
+        for id in ids { try #require(rename("\(harness.spool)/incoming/.\(id).tmp", harness.incoming(id)) == 0) }
+        usleep(300_000)
+        daemon.kill(SIGTERM)
+        #expect(daemon.wait(limit: .seconds(20)) == 0, "\(daemon.stderr)")
+
+        // What it left: queued jobs without a record, nothing half done.
+        let left = harness.names(in: "active")
+        #expect(!left.isEmpty, "the burst was over before SIGTERM: the test proves nothing")
+        for id in left {
+            #expect(!FileManager.default.fileExists(atPath: "\(harness.spool)/active/\(id)/result.json"))
+            #expect(harness.stateFile(id)?["state"] as? String == "queued", "\(id)")
+        }
+        let interruptedBefore = ids.filter { (try? harness.record($0).state) == "interrupted" }
+        #expect(interruptedBefore.count <= 4, "only running jobs (--max-jobs 4) are interrupted")
+
+        let next = try harness.runUntilIdle(["--max-jobs-per-user", "16"], limit: .seconds(90))
+        #expect(next.process.terminationStatus == 0)
+        let finished = harness.finishedJobs()
+        #expect(Set(finished.keys) == Set(ids), "\(harness.listing())")
+        #expect(finished.values.allSatisfy { $0.count == 1 })
+        let interrupted = ids.filter { (try? harness.record($0).state) == "interrupted" }
+        #expect(Set(interrupted) == Set(interruptedBefore))
+        #expect(ids.allSatisfy { interrupted.contains($0) || (try? harness.record($0).state) == "succeeded" })
+        print("SIGTERM during a burst of 300: \(left.count) left queued, \(interrupted.count) interrupted")
+    }
 }
