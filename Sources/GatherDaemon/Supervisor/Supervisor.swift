@@ -73,10 +73,15 @@ actor Supervisor {
     // MARK: Start-up
 
     /// Recovery of `active/` (SPEC §3). Returns how many jobs it found.
-    func recover() -> Int {
+    func recover() -> Int { recoverActive(skipping: []) }
+
+    /// Recovery of the jobs in `active/` but `known`; at start, and when
+    /// claiming resumes after a spool write error, for a claim the error cut
+    /// short (its file is in `active/` already, so no rescan would find it).
+    private func recoverActive(skipping known: Set<String>) -> Int {
         let report: RecoveryReport
         do {
-            report = try spool.recover()
+            report = try spool.recover(skipping: known)
         } catch {
             pauseClaims(error.description, identity: nil)
             return 0
@@ -294,7 +299,10 @@ actor Supervisor {
         }
         // Every record is on disk: claim again, and pick up what arrived meanwhile.
         writeError = nil
-        if case .running = state { rescan() } else if case .stopping = state, running.isEmpty { finishStopping() }
+        if case .running = state {
+            _ = recoverActive(skipping: Set(queue.map(\.id)).union(running.keys))
+            rescan()
+        } else if case .stopping = state, running.isEmpty { finishStopping() }
         updateStatus()
     }
 
