@@ -25,12 +25,7 @@ struct FullSpoolEndToEndTests {
         defer { notify.stop() }
         let daemon = try startOnTmpfs(harness, notifySocket: notify.path)
         try #require(notify.waitFor("READY") != nil, "gatherd did not start on the tmpfs: \(daemon.stderr)")
-        let view = "/proc/\(daemon.pid)/root\(harness.spool)"
-        // Never fill anything but the daemon's own small tmpfs.
-        let mounts = (try? String(contentsOfFile: "/proc/\(daemon.pid)/mounts", encoding: .utf8)) ?? ""
-        try #require(mounts.contains("gatherd-test \(harness.spool) tmpfs "), "the spool as gatherd sees it is not our tmpfs")
-        var fs = statvfs()
-        try #require(statvfs(view, &fs) == 0 && UInt64(fs.f_blocks) * UInt64(fs.f_frsize) <= 2 << 20, "the spool file system is not small")
+        let view = try checkedView(harness, daemon)
 
         // The task ends when the test says so: after the spool is full.
         let go = harness.spool + "-go"
@@ -96,6 +91,41 @@ struct FullSpoolEndToEndTests {
         #expect(daemon.wait(limit: .seconds(10)) == 0)
     }
 
+    /// The spool fills up while a file is being claimed (its `state.json`
+    /// cannot be written): once there is space again the job runs, without
+    /// waiting for a restart of the daemon.
+    @Test func aClaimThatCannotBeWrittenIsTakenUpOnceThereIsSpace() throws {
+        guard TestJournald.canRun, FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare") else { return }
+        let harness = try DaemonHarness("fullclaim")
+        let notify = try NotifyLog()
+        defer { notify.stop() }
+        let daemon = try startOnTmpfs(harness, notifySocket: notify.path)
+        try #require(notify.waitFor("READY") != nil, "gatherd did not start on the tmpfs: \(daemon.stderr)")
+        let view = try checkedView(harness, daemon)
+        let id = harness.id("claimed")
+        try Data(#"{"tasks": [{"name": "t", "command": ["true"]}]}"#.utf8)
+            .write(to: URL(fileURLWithPath: "\(view)/incoming/.\(id).tmp"))
+        _ = try fill("\(view)/filler", limit: 8 << 20)
+        #expect(rename("\(view)/incoming/.\(id).tmp", "\(view)/incoming/\(id).json") == 0)
+
+        let paused = notify.waitFor("STATUS") { $0.hasPrefix("spool write error: ") }
+        #expect(paused?.value("STATUS")?.contains("No space left on device") == true)
+        let entries = try daemonEntries(pid: daemon.pid, messageID: MessageID.spoolWriteError)
+        #expect(entries.count == 1)
+        #expect(entries.first?["PRIORITY"] == "2")
+
+        #expect(unlink("\(view)/filler") == 0)
+        let finished = RunningDaemon.waitUntil(limit: .seconds(25)) {
+            FileManager.default.fileExists(atPath: "\(view)/done/\(id)/result.json")
+        }
+        let listing = ["incoming", "active", "done", "failed", "rejected"].map { area in
+            "\(area): \((try? FileManager.default.contentsOfDirectory(atPath: "\(view)/\(area)")) ?? [])"
+        }
+        #expect(finished, "\(listing)")
+        daemon.kill(SIGTERM)
+        #expect(daemon.wait(limit: .seconds(10)) == 0)
+    }
+
     /// Runs gatherd through a shell that mounts a 1 MiB tmpfs on the spool in
     /// a private mount namespace, then execs it (same PID). The journal and
     /// notify sockets stay reachable: only the spool is covered.
@@ -116,6 +146,17 @@ struct FullSpoolEndToEndTests {
             arguments: ["--mount", "--propagation", "private", "/bin/sh", wrapper, harness.spool,
                         DaemonHarness.binary, "--spool", harness.spool, "--log-target", "journal"],
             environment: environment)
+    }
+
+    /// The spool as gatherd sees it (`/proc/PID/root/SPOOL`), after making
+    /// sure it is the small tmpfs: nothing else may ever be filled.
+    private func checkedView(_ harness: DaemonHarness, _ daemon: RunningDaemon) throws -> String {
+        let view = "/proc/\(daemon.pid)/root\(harness.spool)"
+        let mounts = (try? String(contentsOfFile: "/proc/\(daemon.pid)/mounts", encoding: .utf8)) ?? ""
+        try #require(mounts.contains("gatherd-test \(harness.spool) tmpfs "), "the spool as gatherd sees it is not our tmpfs")
+        var fs = statvfs()
+        try #require(statvfs(view, &fs) == 0 && UInt64(fs.f_blocks) * UInt64(fs.f_frsize) <= 2 << 20, "the spool file system is not small")
+        return view
     }
 
     /// Writes zeros to `path` until the file system is full (or `limit` bytes);
