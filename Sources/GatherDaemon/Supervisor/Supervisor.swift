@@ -83,7 +83,7 @@ actor Supervisor {
         do {
             report = try spool.recover(skipping: known)
         } catch {
-            pauseClaims(error.description, identity: nil)
+            pauseClaims(error.located, identity: nil)
             return 0
         }
         for record in report.rejected { logRejected(record) }
@@ -175,7 +175,7 @@ actor Supervisor {
         do {
             outcome = try spool.claim(name.bytes)
         } catch {
-            pauseClaims(error.description, identity: nil)
+            pauseClaims(error.located, identity: nil)
             return
         }
         switch outcome {
@@ -186,7 +186,7 @@ actor Supervisor {
                     let record = try spool.reject(job, reason: "queue full: \(waiting) jobs of uid \(job.state.uid) waiting or running (--max-queued-per-user)")
                     logRejected(record)
                 } catch {
-                    pauseClaims(error.description, identity: nil)
+                    pauseClaims(error.located, identity: nil)
                 }
                 return
             }
@@ -218,7 +218,7 @@ actor Supervisor {
             do {
                 started = try spool.markStarted(job)
             } catch {
-                pauseClaims(error.description, identity: identity(of: job, run: JobRecord.newRunID()))
+                pauseClaims(error.located, identity: identity(of: job, run: JobRecord.newRunID()))
                 return
             }
             queue.remove(at: index)
