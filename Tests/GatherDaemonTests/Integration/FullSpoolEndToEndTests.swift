@@ -109,9 +109,12 @@ struct FullSpoolEndToEndTests {
         #expect(rename("\(view)/incoming/.\(id).tmp", "\(view)/incoming/\(id).json") == 0)
 
         let paused = notify.waitFor("STATUS") { $0.hasPrefix("spool write error: ") }
-        #expect(paused?.value("STATUS")?.contains("No space left on device") == true)
+        // Names the file it could not write, and says "spool write error" once.
+        #expect(paused?.value("STATUS") == "spool write error: write active/\(id)/.state.json.tmp: No space left on device; claiming paused")
         let entries = try daemonEntries(pid: daemon.pid, messageID: MessageID.spoolWriteError)
         #expect(entries.count == 1)
+        #expect(entries.first?["MESSAGE"]?.hasSuffix(": write active/\(id)/.state.json.tmp: No space left on device; claiming paused") == true,
+                "\(entries.first?["MESSAGE"] ?? "")")
         #expect(entries.first?["PRIORITY"] == "2")
 
         #expect(unlink("\(view)/filler") == 0)
