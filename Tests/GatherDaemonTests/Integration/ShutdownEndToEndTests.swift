@@ -101,9 +101,11 @@ struct ShutdownEndToEndTests {
         Thread.sleep(forTimeInterval: 3.2)
         let pings = notify.messages.filter { $0.value("WATCHDOG") != nil }
         #expect(pings.count >= 3, "\(pings.count) pings in ~4 s")
-        for (earlier, later) in zip(pings, pings.dropFirst()) {
-            #expect(earlier.at.duration(to: later.at) < .milliseconds(1500))
-        }
+        let gaps = zip(pings, pings.dropFirst()).map { seconds($0.at.duration(to: $1.at)) }
+        // Each before WATCHDOG_USEC (2 s) runs out, which is when systemd would kill it.
+        #expect(gaps.allSatisfy { $0 < 2 }, "\(gaps)")
+        print(String(format: "watchdog (2 s): first ping %.3f s after READY=1, gaps ", seconds(ready.at.duration(to: first.at)))
+              + gaps.map { String(format: "%.3f", $0) }.joined(separator: " "))
         daemon.kill(SIGTERM)
         #expect(daemon.wait(limit: .seconds(10)) == 0)
     }
