@@ -7,7 +7,7 @@ import Glibc
 
 /// SIGHUP makes gatherd rescan `incoming/` (SPEC §3, §9): a file that
 /// arrived without any event the watcher acts on is claimed only then.
-@Suite("gatherd end to end: SIGHUP rescans", .serialized, .timeLimit(.minutes(1)))
+@Suite("gatherd end to end: SIGHUP rescans", .serialized, .timeLimit(.minutes(2)))
 struct RescanEndToEndTests {
     init() throws {
         try TestJournald.ensureRunning()
@@ -36,6 +36,31 @@ struct RescanEndToEndTests {
         #expect(daemon.process.isRunning)
         daemon.kill(SIGTERM)
         #expect(daemon.wait(limit: .seconds(10)) == 0)
+    }
+
+    /// Rescans racing the watcher: every file is seen twice or more (event and
+    /// scan), yet claimed once, so each has exactly one record and none a `-2` twin.
+    @Test func sighupStormDuringABurstClaimsEachFileOnce() throws {
+        guard TestJournald.canRun else { return }
+        let harness = try DaemonHarness("hupstorm")
+        let notify = try NotifyLog()
+        defer { notify.stop() }
+        let daemon = try harness.start(notifySocket: notify.path)
+        try #require(notify.waitFor("READY") != nil)
+        let ids = (0..<400).map { harness.id("j\($0)") }
+        let job = Data(#"{"tasks": [{"name": "t", "command": ["true"]}]}"#.utf8)
+        for id in ids { try job.write(to: URL(fileURLWithPath: "\(harness.spool)/incoming/.\(id).tmp")) }
+        for (n, id) in ids.enumerated() {
+            try #require(rename("\(harness.spool)/incoming/.\(id).tmp", harness.incoming(id)) == 0)
+            if n % 8 == 0 { daemon.kill(SIGHUP) }
+        }
+        let allDone = RunningDaemon.waitUntil(limit: .seconds(90)) { harness.finishedJobs().count >= ids.count }
+        #expect(allDone, "\(harness.finishedJobs().count) of \(ids.count)")
+        daemon.kill(SIGTERM)
+        #expect(daemon.wait(limit: .seconds(20)) == 0)
+        let finished = harness.finishedJobs()
+        #expect(Set(finished.keys) == Set(ids), "extra: \(Set(finished.keys).subtracting(ids).sorted().prefix(5))")
+        #expect(ids.allSatisfy { finished[$0] == ["done"] })
     }
 
     /// Writes `text` to an unnamed file (`O_TMPFILE`) in `directory`, then
