@@ -142,6 +142,16 @@ extension BadInput {
             try harness.dropRaw(name: Array(id.utf8) + [0xFF, 0xC0] + Array(".json".utf8), Array(valid.utf8))
             return id + "__"
         },
+        BadInput(kind: "newline-in-file-name", expected: ["file name must match"]) { harness, id in
+            try harness.dropRaw(name: Array("\(id)\nx.json".utf8), Array(valid.utf8))
+            return id + "_x"
+        },
+        BadInput(kind: "long-file-name", expected: ["file name must match"]) { harness, id in
+            // A 200-byte stem: the ID is its first 100 bytes.
+            let stem = id + "-" + String(repeating: "a", count: 200 - id.utf8.count - 1)
+            try harness.dropRaw(name: Array("\(stem).json".utf8), Array(valid.utf8))
+            return String(stem.prefix(100))
+        },
     ]
 
     private static func check(_ result: Int32, _ what: String) throws {
