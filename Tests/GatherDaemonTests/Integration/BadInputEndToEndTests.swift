@@ -14,7 +14,7 @@ struct BadInputEndToEndTests {
         try TestJournald.ensureRunning()
     }
 
-    @Test func everyKindOfBadInputIsRejectedAndTheDaemonGoesOn() throws {
+    @Test func everyKindOfBadInputIsRejectedAndTheDaemonGoesOn() async throws {
         guard TestJournald.canRun else { return }
         // The owner cases need these accounts as the test expects them.
         try #require(getpwuid(4_242_424) == nil, "uid 4242424 must have no passwd entry")
@@ -25,7 +25,7 @@ struct BadInputEndToEndTests {
         defer { notify.stop() }
         let daemon = try harness.start(notifySocket: notify.path)
         // Dropped after the first scan, so the watcher (IN_CREATE, IN_MOVED_TO) sees each.
-        #expect(notify.waitFor("READY") != nil)
+        #expect(await notify.message("READY") != nil)
 
         let inputs = BadInput.content + BadInput.files
         #expect(inputs.count >= 30)
@@ -33,25 +33,25 @@ struct BadInputEndToEndTests {
         for input in inputs {
             dropped.append((input, try input.drop(harness, harness.id(input.kind))))
         }
-        let allRecorded = RunningDaemon.waitUntil(limit: .seconds(60)) {
+        let allRecorded = await eventually(limit: .seconds(60)) {
             dropped.allSatisfy { harness.area(of: $0.id) == "rejected" && harness.hasRecord($0.id) }
         }
         #expect(allRecorded, "not all rejected: \(harness.listing())")
 
         // A FIFO or a huge file must not have stalled it: a good job still runs.
         let good = try harness.drop(harness.id("good"), #"{"tasks": [{"name": "ok", "command": ["true"]}]}"#)
-        #expect(RunningDaemon.waitUntil(limit: .seconds(30)) { harness.hasRecord(good) })
+        #expect(await eventually(limit: .seconds(30)) { harness.hasRecord(good) })
         #expect(try harness.record(good).state == "succeeded")
         // A name already used gets "-2".
         let again = try BadInput.content[0].drop(harness, dropped[0].id)
-        #expect(RunningDaemon.waitUntil(limit: .seconds(30)) { harness.hasRecord(again + "-2") })
+        #expect(await eventually(limit: .seconds(30)) { harness.hasRecord(again + "-2") })
 
         daemon.kill(SIGTERM)
-        #expect(daemon.wait(limit: .seconds(20)) == 0)
+        #expect(await daemon.exitStatus(limit: .seconds(20)) == 0)
         #expect(harness.names(in: "incoming").isEmpty)
         #expect(harness.names(in: "active").isEmpty)
 
-        let entries = try daemonEntries(pid: daemon.pid, messageID: MessageID.jobRejected)
+        let entries = try await daemonEntries(pid: daemon.pid, messageID: MessageID.jobRejected)
         for (input, id) in dropped {
             let record = try harness.record(id)
             let error = record.error ?? ""

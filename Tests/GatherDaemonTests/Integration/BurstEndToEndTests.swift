@@ -13,28 +13,26 @@ struct BurstEndToEndTests {
         try TestJournald.ensureRunning()
     }
 
-    @Test func thousandFilesDroppedAtOnceAllEndWithRecords() throws {
+    @Test func thousandFilesDroppedAtOnceAllEndWithRecords() async throws {
         guard TestJournald.canRun else { return }
         let harness = try DaemonHarness("burst")
         let notify = try NotifyLog()
         defer { notify.stop() }
         let daemon = try harness.start(notifySocket: notify.path)
-        try #require(notify.waitFor("READY") != nil)
+        try #require(await notify.message("READY") != nil)
 
         // Written first as dotfiles (ignored), so the burst itself is only renames.
         let count = 1000
         let ids = (0..<count).map { harness.id(String(format: "j%04d", $0)) }
         let job = Data(#"{"tasks": [{"name": "t", "command": ["true"]}]}"#.utf8)
-        for id in ids {
-            try job.write(to: URL(fileURLWithPath: "\(harness.spool)/incoming/.\(id).tmp"))
-        }
+        try await offPool { for id in ids { try job.write(to: URL(fileURLWithPath: "\(harness.spool)/incoming/.\(id).tmp")) } }
         let clock = ContinuousClock()
         let began = clock.now
         for id in ids {
             try #require(rename("\(harness.spool)/incoming/.\(id).tmp", harness.incoming(id)) == 0)
         }
         let renamed = began.duration(to: clock.now)
-        let allDone = RunningDaemon.waitUntil(limit: .seconds(120)) {
+        let allDone = await eventually(limit: .seconds(120)) {
             harness.names(in: "done").count + harness.names(in: "failed").count + harness.names(in: "rejected").count >= count
         }
         let elapsed = began.duration(to: clock.now)
@@ -43,15 +41,16 @@ struct BurstEndToEndTests {
                      count, seconds(renamed), seconds(elapsed), Double(count) / max(0.001, seconds(elapsed))))
 
         daemon.kill(SIGTERM)
-        #expect(daemon.wait(limit: .seconds(20)) == 0)
+        #expect(await daemon.exitStatus(limit: .seconds(20)) == 0)
         let finished = harness.finishedJobs()
         #expect(finished.count == count)
         #expect(ids.allSatisfy { finished[$0] == ["done"] })
         #expect(harness.names(in: "incoming").isEmpty)
         #expect(harness.names(in: "active").isEmpty)
         // Each record says succeeded, and each job's end was logged once.
-        #expect(try ids.allSatisfy { try harness.record($0).state == "succeeded" })
-        let succeeded = try daemonEntries(pid: daemon.pid, messageID: "3a64dfccb9fd44149e8806b583dd28d4")
+        let states = try await offPool { try ids.map { try harness.record($0).state } }
+        #expect(states.allSatisfy { $0 == "succeeded" })
+        let succeeded = try await daemonEntries(pid: daemon.pid, messageID: "3a64dfccb9fd44149e8806b583dd28d4")
         #expect(succeeded.count == count)
         #expect(Set(succeeded.compactMap { $0["GATHER_JOB"] }) == Set(ids))
         // STATUS= kept count of them.

@@ -15,7 +15,7 @@ struct CrashDuringBurstEndToEndTests {
 
     /// The kill lands anywhere in claim, run and finish of many jobs; after
     /// the restart every file has exactly one record and nothing is left over.
-    @Test func killNineAtARandomMomentOfABurst() throws {
+    @Test func killNineAtARandomMomentOfABurst() async throws {
         guard TestJournald.canRun else { return }
         let harness = try DaemonHarness("burstcrash")
         let notify = try NotifyLog()
@@ -24,20 +24,20 @@ struct CrashDuringBurstEndToEndTests {
         let job = Data(#"{"tasks": [{"name": "a", "command": ["true"]}, {"name": "b", "command": ["sleep", "0.05"]}]}"#.utf8)
         for round in 1...4 {
             let daemon = try harness.start(["--kill-grace", "1s"], notifySocket: notify.path)
-            try #require(notify.waitFor("READY") { _ in notify.values("READY").count == round } != nil)
+            try #require(await notify.message("READY") { _ in notify.values("READY").count == round } != nil)
             let ids = (0..<150).map { harness.id("r\(round)-\($0)") }
-            for id in ids { try job.write(to: URL(fileURLWithPath: "\(harness.spool)/incoming/.\(id).tmp")) }
+            try await offPool { for id in ids { try job.write(to: URL(fileURLWithPath: "\(harness.spool)/incoming/.\(id).tmp")) } }
             for id in ids { try #require(rename("\(harness.spool)/incoming/.\(id).tmp", harness.incoming(id)) == 0) }
             dropped += ids
-            usleep(UInt32.random(in: 0...400_000))
+            await pause(.milliseconds(Int.random(in: 0...400)))
             daemon.kill(SIGKILL)
-            #expect(daemon.wait(limit: .seconds(10)) != nil)
+            #expect(await daemon.exitStatus(limit: .seconds(10)) != nil)
             let caught = "incoming \(harness.names(in: "incoming").count), active \(harness.names(in: "active").count)"
 
             // Task processes orphaned by the kill stay zombies where init does not
             // reap; recovery then waits out the grace for them: keep it short.
             let restarted = ContinuousClock.now
-            let restart = try harness.runUntilIdle(["--kill-grace", "1s"], limit: .seconds(90))
+            let restart = try await harness.runToIdle(["--kill-grace", "1s"], limit: .seconds(90))
             let restartTook = restarted.duration(to: .now)
             #expect(restart.process.terminationStatus == 0, "\(restart.stderr)")
             let finished = harness.finishedJobs()
@@ -55,7 +55,7 @@ struct CrashDuringBurstEndToEndTests {
 
     /// A `restartable` job runs at most 3 times in all (SPEC §3): after the
     /// third crash it is recorded `interrupted` and not started again.
-    @Test func restartableJobRunsAtMostThreeTimes() throws {
+    @Test func restartableJobRunsAtMostThreeTimes() async throws {
         guard TestJournald.canRun else { return }
         let harness = try DaemonHarness("reruns")
         let counter = harness.spool + "/runs"
@@ -67,15 +67,15 @@ struct CrashDuringBurstEndToEndTests {
         var groups: [pid_t] = []
         for run in 1...3 {
             let daemon = try harness.start(["--kill-grace", "1s"])
-            let running = RunningDaemon.waitUntil {
+            let running = await eventually {
                 harness.stateFile(id)?["runs"] as? Int == run && !harness.processGroups(id).isEmpty
             }
             try #require(running, "run \(run) did not start: \(harness.listing())\n\(daemon.stderr)")
             groups += harness.processGroups(id)
             daemon.kill(SIGKILL)
-            #expect(daemon.wait(limit: .seconds(10)) != nil)
+            #expect(await daemon.exitStatus(limit: .seconds(10)) != nil)
         }
-        let last = try harness.runUntilIdle(["--kill-grace", "1s"])
+        let last = try await harness.runToIdle(["--kill-grace", "1s"])
         #expect(last.process.terminationStatus == 0)
         let record = try harness.record(id)
         #expect(record.state == "interrupted")
@@ -87,7 +87,7 @@ struct CrashDuringBurstEndToEndTests {
 
     /// Leftover tasks that ignore SIGTERM, in several jobs: recovery signals
     /// them all at once, so the restart is ready after one grace, not one per job.
-    @Test func recoveryStopsTheLeftoversOfEveryJobWithinOneGrace() throws {
+    @Test func recoveryStopsTheLeftoversOfEveryJobWithinOneGrace() async throws {
         guard TestJournald.canRun else { return }
         let harness = try DaemonHarness("leftovers")
         let arguments = ["--kill-grace", "2s", "--max-jobs", "4"]
@@ -97,21 +97,21 @@ struct CrashDuringBurstEndToEndTests {
                 """)
         }
         let first = try harness.start(arguments)
-        try #require(RunningDaemon.waitUntil { ids.allSatisfy { !harness.processGroups($0).isEmpty } }, "\(harness.listing())")
+        try #require(await eventually { ids.allSatisfy { !harness.processGroups($0).isEmpty } }, "\(harness.listing())")
         let groups = ids.flatMap { harness.processGroups($0) }
         first.kill(SIGKILL)
-        #expect(first.wait(limit: .seconds(10)) != nil)
+        #expect(await first.exitStatus(limit: .seconds(10)) != nil)
 
         let notify = try NotifyLog()
         defer { notify.stop() }
         let began = ContinuousClock.now
         let restart = try harness.start(["--exit-when-idle"] + arguments, notifySocket: notify.path)
-        let ready = try #require(notify.waitFor("READY", limit: .seconds(30)))
+        let ready = try #require(await notify.message("READY", limit: .seconds(30)))
         let took = began.duration(to: ready.at)
         print("recovery of 4 jobs with stubborn leftovers (grace 2 s): ready after \(took)")
         // One grace (2 s) with a margin; one grace per job would be 8 s.
         #expect(took < .seconds(5), "ready after \(took)")
-        #expect(restart.wait(limit: .seconds(30)) == 0)
+        #expect(await restart.exitStatus(limit: .seconds(30)) == 0)
         for pgid in groups { #expect(liveMembers(ofGroup: pgid).isEmpty, "group \(pgid) left behind") }
         for id in ids { #expect(try harness.record(id).state == "interrupted") }
     }

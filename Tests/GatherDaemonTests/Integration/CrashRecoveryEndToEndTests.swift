@@ -17,7 +17,7 @@ struct CrashRecoveryEndToEndTests {
     /// Two jobs run (one `restartable`), one waits in the queue (`--max-jobs 2`),
     /// three more are dropped just before the kill (caught anywhere between
     /// `incoming/` and `active/`), one more while the daemon is down.
-    @Test func killNineWhileJobsRunThenRestartTenTimes() throws {
+    @Test func killNineWhileJobsRunThenRestartTenTimes() async throws {
         guard TestJournald.canRun else { return }
         let harness = try DaemonHarness("crash")
         let arguments = ["--kill-grace", "1s", "--max-jobs", "2"]
@@ -32,7 +32,7 @@ struct CrashRecoveryEndToEndTests {
             let began = clock.now
             let daemon = try harness.start(arguments, notifySocket: notify.path)
             // Dropped after the first scan, so the watcher claims them in the order dropped.
-            try #require(notify.waitFor("READY", limit: .seconds(20)) { _ in notify.values("READY").count == iteration } != nil)
+            try #require(await notify.message("READY", limit: .seconds(20)) { _ in notify.values("READY").count == iteration } != nil)
             let plain = try harness.drop(harness.id("plain\(iteration)"), """
                 {"kill_grace": "1s", "tasks": [
                   {"name": "s1", "command": ["sleep", "30"]},
@@ -50,7 +50,7 @@ struct CrashRecoveryEndToEndTests {
             dropped += [plain, restartable, queued]
             interruptedIDs.insert(plain)
 
-            let running = RunningDaemon.waitUntil {
+            let running = await eventually {
                 harness.processGroups(plain).count == 2 && harness.processGroups(restartable).count == 1
                     && harness.stateFile(queued) != nil
             }
@@ -59,12 +59,12 @@ struct CrashRecoveryEndToEndTests {
             for k in 1...3 { dropped.append(try harness.drop(harness.id("burst\(iteration)-\(k)"), quickJob)) }
 
             daemon.kill(SIGKILL)
-            #expect(daemon.wait(limit: .seconds(10)) != nil)
+            #expect(await daemon.exitStatus(limit: .seconds(10)) != nil)
             // Its tasks outlive it: recovery must stop them.
             #expect(groups.allSatisfy { !liveMembers(ofGroup: $0).isEmpty })
             dropped.append(try harness.drop(harness.id("late\(iteration)"), quickJob))
 
-            let restart = try harness.runUntilIdle(arguments, limit: .seconds(60))
+            let restart = try await harness.runToIdle(arguments, limit: .seconds(60))
             #expect(restart.process.terminationStatus == 0, "\(restart.stderr)")
             durations.append(began.duration(to: clock.now))
 
@@ -79,7 +79,7 @@ struct CrashRecoveryEndToEndTests {
                 #expect(interrupted.outcome(task) == "cancelled")
                 #expect(interrupted.reason(task) == "daemon stopping")
             }
-            let entries = try harness.journal(plain).filter { $0["MESSAGE_ID"] == MessageID.jobInterrupted }
+            let entries = try await harness.journalEntries(plain).filter { $0["MESSAGE_ID"] == MessageID.jobInterrupted }
             #expect(entries.count == 1, "iteration \(iteration): \(entries.count) interrupted entries")
             #expect(try harness.record(restartable).state == "succeeded")
             #expect(FileManager.default.fileExists(atPath: mark))

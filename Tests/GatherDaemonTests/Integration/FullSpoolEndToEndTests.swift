@@ -14,7 +14,7 @@ struct FullSpoolEndToEndTests {
         try TestJournald.ensureRunning()
     }
 
-    @Test func aRecordThatCannotBeWrittenWaitsAndIsFinishedOnceThereIsSpace() throws {
+    @Test func aRecordThatCannotBeWrittenWaitsAndIsFinishedOnceThereIsSpace() async throws {
         guard TestJournald.canRun else { return }
         guard FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare") else {
             print("skipped: needs /usr/bin/unshare (util-linux)")
@@ -24,7 +24,7 @@ struct FullSpoolEndToEndTests {
         let notify = try NotifyLog()
         defer { notify.stop() }
         let daemon = try startOnTmpfs(harness, notifySocket: notify.path)
-        try #require(notify.waitFor("READY") != nil, "gatherd did not start on the tmpfs: \(daemon.stderr)")
+        try #require(await notify.message("READY") != nil, "gatherd did not start on the tmpfs: \(daemon.stderr)")
         let view = try checkedView(harness, daemon)
 
         // The task ends when the test says so: after the spool is full.
@@ -34,7 +34,7 @@ struct FullSpoolEndToEndTests {
         try Data(#"{"tasks": [{"name": "t", "command": ["sh", "-c", "while [ ! -e \#(go) ]; do sleep 0.05; done"]}]}"#.utf8)
             .write(to: URL(fileURLWithPath: "\(view)/incoming/.\(id).tmp"))
         try #require(rename("\(view)/incoming/.\(id).tmp", "\(view)/incoming/\(id).json") == 0)
-        let running = RunningDaemon.waitUntil {
+        let running = await eventually {
             let groups = (try? Data(contentsOf: URL(fileURLWithPath: "\(view)/active/\(id)/state.json")))
                 .flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }?["process_groups"] as? [Any]
             return groups?.isEmpty == false
@@ -50,9 +50,9 @@ struct FullSpoolEndToEndTests {
         #expect(filled > 0 && filled < 8 << 20, "filled \(filled) bytes")
         try Data().write(to: URL(fileURLWithPath: go))
 
-        let paused = notify.waitFor("STATUS") { $0.hasPrefix("spool write error: ") }
+        let paused = await notify.message("STATUS") { $0.hasPrefix("spool write error: ") }
         #expect(paused?.value("STATUS") == "spool write error: No space left on device; claiming paused")
-        let entries = try harness.journal(id).filter { $0["MESSAGE_ID"] == MessageID.spoolWriteError }
+        let entries = try await harness.journalEntries(id).filter { $0["MESSAGE_ID"] == MessageID.spoolWriteError }
         #expect(entries.count == 1)
         #expect(entries.first?["PRIORITY"] == "2")
         #expect(entries.first?["MESSAGE"] == "cannot write record of \(id): No space left on device; claiming paused")
@@ -62,14 +62,14 @@ struct FullSpoolEndToEndTests {
         #expect(!FileManager.default.fileExists(atPath: "\(view)/done/\(id)"))
         // Claiming is paused: a file dropped now waits in incoming/.
         #expect(rename("\(view)/incoming/.\(second).tmp", "\(view)/incoming/\(second).json") == 0)
-        Thread.sleep(forTimeInterval: 1)
+        await pause(.milliseconds(1000))
         #expect(FileManager.default.fileExists(atPath: "\(view)/incoming/\(second).json"))
         #expect(!FileManager.default.fileExists(atPath: "\(view)/active/\(second)"))
 
         let clock = ContinuousClock()
         let freed = clock.now
         #expect(unlink("\(view)/filler") == 0)
-        let finished = RunningDaemon.waitUntil(limit: .seconds(25)) {
+        let finished = await eventually(limit: .seconds(25)) {
             FileManager.default.fileExists(atPath: "\(view)/done/\(id)/result.json")
         }
         let took = freed.duration(to: clock.now)
@@ -81,26 +81,26 @@ struct FullSpoolEndToEndTests {
         #expect(object?["state"] as? String == "succeeded")
         #expect(!FileManager.default.fileExists(atPath: "\(view)/active/\(id)"))
         // Claiming resumed: the file that waited is run too.
-        #expect(RunningDaemon.waitUntil(limit: .seconds(10)) {
+        #expect(await eventually(limit: .seconds(10)) {
             FileManager.default.fileExists(atPath: "\(view)/done/\(second)/result.json")
         })
         // STATUS= no longer shows the error.
-        #expect(notify.waitFor("STATUS", limit: .seconds(5)) { $0.hasSuffix("2 done, 0 failed, 0 rejected") } != nil)
+        #expect(await notify.message("STATUS", limit: .seconds(5)) { $0.hasSuffix("2 done, 0 failed, 0 rejected") } != nil)
 
         daemon.kill(SIGTERM)
-        #expect(daemon.wait(limit: .seconds(10)) == 0)
+        #expect(await daemon.exitStatus(limit: .seconds(10)) == 0)
     }
 
     /// The spool fills up while a file is being claimed (its `state.json`
     /// cannot be written): once there is space again the job runs, without
     /// waiting for a restart of the daemon.
-    @Test func aClaimThatCannotBeWrittenIsTakenUpOnceThereIsSpace() throws {
+    @Test func aClaimThatCannotBeWrittenIsTakenUpOnceThereIsSpace() async throws {
         guard TestJournald.canRun, FileManager.default.isExecutableFile(atPath: "/usr/bin/unshare") else { return }
         let harness = try DaemonHarness("fullclaim")
         let notify = try NotifyLog()
         defer { notify.stop() }
         let daemon = try startOnTmpfs(harness, notifySocket: notify.path)
-        try #require(notify.waitFor("READY") != nil, "gatherd did not start on the tmpfs: \(daemon.stderr)")
+        try #require(await notify.message("READY") != nil, "gatherd did not start on the tmpfs: \(daemon.stderr)")
         let view = try checkedView(harness, daemon)
         let id = harness.id("claimed")
         try Data(#"{"tasks": [{"name": "t", "command": ["true"]}]}"#.utf8)
@@ -108,17 +108,17 @@ struct FullSpoolEndToEndTests {
         _ = try fill("\(view)/filler", limit: 8 << 20)
         #expect(rename("\(view)/incoming/.\(id).tmp", "\(view)/incoming/\(id).json") == 0)
 
-        let paused = notify.waitFor("STATUS") { $0.hasPrefix("spool write error: ") }
+        let paused = await notify.message("STATUS") { $0.hasPrefix("spool write error: ") }
         // Names the file it could not write, and says "spool write error" once.
         #expect(paused?.value("STATUS") == "spool write error: write active/\(id)/.state.json.tmp: No space left on device; claiming paused")
-        let entries = try daemonEntries(pid: daemon.pid, messageID: MessageID.spoolWriteError)
+        let entries = try await daemonEntries(pid: daemon.pid, messageID: MessageID.spoolWriteError)
         #expect(entries.count == 1)
         #expect(entries.first?["MESSAGE"]?.hasSuffix(": write active/\(id)/.state.json.tmp: No space left on device; claiming paused") == true,
                 "\(entries.first?["MESSAGE"] ?? "")")
         #expect(entries.first?["PRIORITY"] == "2")
 
         #expect(unlink("\(view)/filler") == 0)
-        let finished = RunningDaemon.waitUntil(limit: .seconds(25)) {
+        let finished = await eventually(limit: .seconds(25)) {
             FileManager.default.fileExists(atPath: "\(view)/done/\(id)/result.json")
         }
         let listing = ["incoming", "active", "done", "failed", "rejected"].map { area in
@@ -126,7 +126,7 @@ struct FullSpoolEndToEndTests {
         }
         #expect(finished, "\(listing)")
         daemon.kill(SIGTERM)
-        #expect(daemon.wait(limit: .seconds(10)) == 0)
+        #expect(await daemon.exitStatus(limit: .seconds(10)) == 0)
     }
 
     /// Runs gatherd through a shell that mounts a 1 MiB tmpfs on the spool in

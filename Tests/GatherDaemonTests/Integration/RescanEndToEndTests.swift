@@ -13,51 +13,51 @@ struct RescanEndToEndTests {
         try TestJournald.ensureRunning()
     }
 
-    @Test func aFileInotifyDidNotReportIsClaimedAfterSighup() throws {
+    @Test func aFileInotifyDidNotReportIsClaimedAfterSighup() async throws {
         guard TestJournald.canRun else { return }
         let harness = try DaemonHarness("hup")
         let notify = try NotifyLog()
         defer { notify.stop() }
         let daemon = try harness.start(notifySocket: notify.path)
-        try #require(notify.waitFor("READY") != nil)
+        try #require(await notify.message("READY") != nil)
 
         let id = harness.id("quiet")
         try linkUnnamedFile(#"{"tasks": [{"name": "t", "command": ["true"]}]}"#, into: harness.incoming(id), from: harness.spool)
         // IN_CREATE of a regular file with one link means "being written"; its
         // close is reported for the directory it was opened in, not incoming/.
-        Thread.sleep(forTimeInterval: 1)
+        await pause(.milliseconds(1000))
         #expect(harness.names(in: "incoming") == ["\(id).json"], "claimed without SIGHUP: the test proves nothing")
         #expect(harness.area(of: id) == nil)
 
         daemon.kill(SIGHUP)
-        #expect(RunningDaemon.waitUntil(limit: .seconds(10)) { harness.hasRecord(id) }, "\(harness.listing())")
+        #expect(await eventually(limit: .seconds(10)) { harness.hasRecord(id) }, "\(harness.listing())")
         #expect(try harness.record(id).state == "succeeded")
         // SIGHUP does not stop it.
         #expect(daemon.process.isRunning)
         daemon.kill(SIGTERM)
-        #expect(daemon.wait(limit: .seconds(10)) == 0)
+        #expect(await daemon.exitStatus(limit: .seconds(10)) == 0)
     }
 
     /// Rescans racing the watcher: every file is seen twice or more (event and
     /// scan), yet claimed once, so each has exactly one record and none a `-2` twin.
-    @Test func sighupStormDuringABurstClaimsEachFileOnce() throws {
+    @Test func sighupStormDuringABurstClaimsEachFileOnce() async throws {
         guard TestJournald.canRun else { return }
         let harness = try DaemonHarness("hupstorm")
         let notify = try NotifyLog()
         defer { notify.stop() }
         let daemon = try harness.start(notifySocket: notify.path)
-        try #require(notify.waitFor("READY") != nil)
+        try #require(await notify.message("READY") != nil)
         let ids = (0..<400).map { harness.id("j\($0)") }
         let job = Data(#"{"tasks": [{"name": "t", "command": ["true"]}]}"#.utf8)
-        for id in ids { try job.write(to: URL(fileURLWithPath: "\(harness.spool)/incoming/.\(id).tmp")) }
+        try await offPool { for id in ids { try job.write(to: URL(fileURLWithPath: "\(harness.spool)/incoming/.\(id).tmp")) } }
         for (n, id) in ids.enumerated() {
             try #require(rename("\(harness.spool)/incoming/.\(id).tmp", harness.incoming(id)) == 0)
             if n % 8 == 0 { daemon.kill(SIGHUP) }
         }
-        let allDone = RunningDaemon.waitUntil(limit: .seconds(90)) { harness.finishedJobs().count >= ids.count }
+        let allDone = await eventually(limit: .seconds(90)) { harness.finishedJobs().count >= ids.count }
         #expect(allDone, "\(harness.finishedJobs().count) of \(ids.count)")
         daemon.kill(SIGTERM)
-        #expect(daemon.wait(limit: .seconds(20)) == 0)
+        #expect(await daemon.exitStatus(limit: .seconds(20)) == 0)
         let finished = harness.finishedJobs()
         #expect(Set(finished.keys) == Set(ids), "extra: \(Set(finished.keys).subtracting(ids).sorted().prefix(5))")
         #expect(ids.allSatisfy { finished[$0] == ["done"] })

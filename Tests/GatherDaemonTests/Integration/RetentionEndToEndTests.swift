@@ -14,7 +14,7 @@ struct RetentionEndToEndTests {
         try TestJournald.ensureRunning()
     }
 
-    @Test func expiredJobsAreDeletedWithoutFollowingLinks() throws {
+    @Test func expiredJobsAreDeletedWithoutFollowingLinks() async throws {
         guard TestJournald.canRun else { return }
         let harness = try DaemonHarness("retain")
         // What the links point at: it must all survive.
@@ -46,16 +46,16 @@ struct RetentionEndToEndTests {
         let notify = try NotifyLog()
         defer { notify.stop() }
         let daemon = try harness.start(["--retain", "1s"], notifySocket: notify.path)
-        try #require(notify.waitFor("READY") != nil)
-        try #require(RunningDaemon.waitUntil { all.allSatisfy(harness.hasRecord) }, "\(harness.listing())")
+        try #require(await notify.message("READY") != nil)
+        try #require(await eventually { all.allSatisfy(harness.hasRecord) }, "\(harness.listing())")
         #expect(harness.area(of: links) == "rejected" && harness.area(of: deep) == "rejected")
         // Retention runs on the first maintenance tick, 10 s after the start.
-        let expired = RunningDaemon.waitUntil(limit: .seconds(25)) {
+        let expired = await eventually(limit: .seconds(25)) {
             ([links] + others).allSatisfy { harness.area(of: $0) == nil }
         }
         #expect(expired, "still there: \(harness.listing())")
         daemon.kill(SIGTERM)
-        #expect(daemon.wait(limit: .seconds(10)) == 0)
+        #expect(await daemon.exitStatus(limit: .seconds(10)) == 0)
         #expect((try? String(contentsOfFile: outside + "/inner/file", encoding: .utf8)) == "keep")
         #expect(FileManager.default.fileExists(atPath: outside + "/inner"))
     }

@@ -60,8 +60,8 @@ extension DaemonHarness {
 
 /// The journal entries gatherd process `pid` sent with `messageID` (for the
 /// daemon's own entries, which carry no `GATHER_JOB`).
-func daemonEntries(pid: pid_t, messageID: String) throws -> [ReadBackEntry] {
-    try TestJournald.readBack(match: ["MESSAGE_ID=\(messageID)", "_PID=\(pid)"])
+func daemonEntries(pid: pid_t, messageID: String) async throws -> [ReadBackEntry] {
+    try await offPool { try TestJournald.readBack(match: ["MESSAGE_ID=\(messageID)", "_PID=\(pid)"]) }
 }
 
 /// The processes (not zombies) whose process group is `pgid`, from `/proc`.
@@ -135,11 +135,71 @@ final class NotifyLog: @unchecked Sendable {
 
     /// Every value of `name` so far, in arrival order.
     func values(_ name: String) -> [String] { messages.compactMap { $0.value(name) } }
+}
 
-    /// Waits until a message has `name` (with a value satisfying `matching`); returns it.
-    func waitFor(_ name: String, limit: Duration = .seconds(20), matching: (String) -> Bool = { _ in true }) -> Message? {
+// MARK: Waiting without blocking
+//
+// Swift Testing runs every test on Swift's cooperative pool, which has one
+// thread per core (two here). A test that polls with usleep holds one of
+// them for its whole run and starves every other suite's async tests (their
+// timing bounds then fail), so these long tests wait with Task.sleep.
+
+/// Polls `condition` every 10 ms until it holds or `limit` passes.
+func eventually(limit: Duration = .seconds(20), _ condition: () -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now.advanced(by: limit)
+    while !condition() {
+        if ContinuousClock.now >= deadline { return false }
+        try? await Task.sleep(for: .milliseconds(10))
+    }
+    return true
+}
+
+/// Runs blocking work (journalctl, thousands of files) on a Dispatch thread,
+/// off the cooperative pool.
+func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        DispatchQueue.global().async { continuation.resume(with: Result { try body() }) }
+    }
+}
+
+/// Sleeps without holding a thread.
+func pause(_ duration: Duration) async {
+    try? await Task.sleep(for: duration)
+}
+
+extension RunningDaemon {
+    /// Waits for the exit; returns the exit status, or nil after `limit`.
+    func exitStatus(limit: Duration) async -> Int32? {
+        guard await eventually(limit: limit, { !process.isRunning }) else { return nil }
+        return process.terminationStatus
+    }
+}
+
+extension DaemonHarness {
+    /// ``runUntilIdle(_:limit:)`` without blocking a thread while gatherd runs.
+    @discardableResult
+    func runToIdle(_ arguments: [String] = [], limit: Duration = .seconds(60)) async throws -> RunningDaemon {
+        let daemon = try start(["--exit-when-idle"] + arguments)
+        guard await daemon.exitStatus(limit: limit) != nil else {
+            daemon.kill(SIGKILL)
+            throw FixtureError(what: "gatherd --exit-when-idle", output: "still running after \(limit)\n\(daemon.stderr)")
+        }
+        return daemon
+    }
+}
+
+extension DaemonHarness {
+    /// ``journal(_:)`` read off the cooperative pool.
+    func journalEntries(_ id: String) async throws -> [ReadBackEntry] {
+        try await offPool { try self.journal(id) }
+    }
+}
+
+extension NotifyLog {
+    /// The first message with `name` (and a value satisfying `matching`), waiting up to `limit`.
+    func message(_ name: String, limit: Duration = .seconds(20), matching: (String) -> Bool = { _ in true }) async -> Message? {
         var found: Message?
-        _ = RunningDaemon.waitUntil(limit: limit) {
+        _ = await eventually(limit: limit) {
             found = messages.first { $0.value(name).map(matching) ?? false }
             return found != nil
         }

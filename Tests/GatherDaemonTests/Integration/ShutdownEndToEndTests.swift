@@ -15,7 +15,7 @@ struct ShutdownEndToEndTests {
 
     /// One job ignores SIGTERM, so the stop takes its 2 s grace; a
     /// `restartable` job stays in `active/` and runs at the next start.
-    @Test func sigtermInterruptsRunningJobsAndExitsWithinTheGrace() throws {
+    @Test func sigtermInterruptsRunningJobsAndExitsWithinTheGrace() async throws {
         guard TestJournald.canRun else { return }
         let harness = try DaemonHarness("term")
         // Dropped before the start: claimed by the first scan, before READY=1.
@@ -35,11 +35,11 @@ struct ShutdownEndToEndTests {
         defer { notify.stop() }
         let daemon = try harness.start(notifySocket: notify.path)
 
-        let ready = try #require(notify.waitFor("READY"))
+        let ready = try #require(await notify.message("READY"))
         #expect(ready.value("READY") == "1")
         // The first scan came before READY=1: both jobs were already claimed and started.
         #expect(ready.value("STATUS")?.hasPrefix("2 jobs running") == true, "\(ready.value("STATUS") ?? "no STATUS")")
-        let running = RunningDaemon.waitUntil {
+        let running = await eventually {
             harness.processGroups(plain).count == 2 && harness.processGroups(restartable).count == 1
         }
         try #require(running, "\(harness.listing())")
@@ -48,7 +48,7 @@ struct ShutdownEndToEndTests {
         let clock = ContinuousClock()
         let began = clock.now
         daemon.kill(SIGTERM)
-        let status = daemon.wait(limit: .seconds(20))
+        let status = await daemon.exitStatus(limit: .seconds(20))
         let took = began.duration(to: clock.now)
         #expect(status == 0, "\(daemon.stderr)")
         print(String(format: "SIGTERM with a 2 s grace to exit: %.2f s", seconds(took)))
@@ -75,30 +75,30 @@ struct ShutdownEndToEndTests {
         // The longest grace of a running job (2 s) + 10 s.
         #expect(notify.values("EXTEND_TIMEOUT_USEC") == ["12000000"])
         #expect(notify.values("WATCHDOG").isEmpty, "pings without WATCHDOG_USEC")
-        let stopping = try daemonEntries(pid: daemon.pid, messageID: MessageID.daemonStopping)
+        let stopping = try await daemonEntries(pid: daemon.pid, messageID: MessageID.daemonStopping)
         #expect(stopping.count == 1)
         #expect(stopping.first?["MESSAGE"] == "gatherd stopping: 2 jobs interrupted")
-        #expect(try harness.journal(plain).contains { $0["MESSAGE_ID"] == MessageID.jobInterrupted })
+        #expect(try await harness.journalEntries(plain).contains { $0["MESSAGE_ID"] == MessageID.jobInterrupted })
 
         // The next start runs the restartable job again (it succeeds this time).
-        let next = try harness.runUntilIdle()
+        let next = try await harness.runToIdle()
         #expect(next.process.terminationStatus == 0)
         #expect(try harness.record(restartable).state == "succeeded")
         #expect(try harness.record(plain).state == "interrupted")
     }
 
-    @Test func watchdogPingsAtHalfTheInterval() throws {
+    @Test func watchdogPingsAtHalfTheInterval() async throws {
         guard TestJournald.canRun else { return }
         let harness = try DaemonHarness("watchdog")
         let notify = try NotifyLog()
         defer { notify.stop() }
         let daemon = try harness.start(notifySocket: notify.path, watchdogUSec: 2_000_000)
-        let ready = try #require(notify.waitFor("READY"))
-        let first = try #require(notify.waitFor("WATCHDOG", limit: .seconds(5)))
+        let ready = try #require(await notify.message("READY"))
+        let first = try #require(await notify.message("WATCHDOG", limit: .seconds(5)))
         #expect(first.value("WATCHDOG") == "1")
         // Every 1 s (half of 2 s): the first within ~1.5 s of READY=1.
         #expect(ready.at.duration(to: first.at) < .milliseconds(1500))
-        Thread.sleep(forTimeInterval: 3.2)
+        await pause(.milliseconds(3200))
         let pings = notify.messages.filter { $0.value("WATCHDOG") != nil }
         #expect(pings.count >= 3, "\(pings.count) pings in ~4 s")
         let gaps = zip(pings, pings.dropFirst()).map { seconds($0.at.duration(to: $1.at)) }
@@ -107,26 +107,26 @@ struct ShutdownEndToEndTests {
         print(String(format: "watchdog (2 s): first ping %.3f s after READY=1, gaps ", seconds(ready.at.duration(to: first.at)))
               + gaps.map { String(format: "%.3f", $0) }.joined(separator: " "))
         daemon.kill(SIGTERM)
-        #expect(daemon.wait(limit: .seconds(10)) == 0)
+        #expect(await daemon.exitStatus(limit: .seconds(10)) == 0)
     }
 
     /// SIGTERM in the middle of a burst: running jobs are interrupted, claimed
     /// jobs that never started stay queued in `active/`, unclaimed files stay
     /// in `incoming/`; the next start runs them all, and nothing is lost.
-    @Test func sigtermDuringABurstLosesNothing() throws {
+    @Test func sigtermDuringABurstLosesNothing() async throws {
         guard TestJournald.canRun else { return }
         let harness = try DaemonHarness("termburst")
         let notify = try NotifyLog()
         defer { notify.stop() }
         let daemon = try harness.start(["--max-jobs", "4"], notifySocket: notify.path)
-        try #require(notify.waitFor("READY") != nil)
+        try #require(await notify.message("READY") != nil)
         let ids = (0..<300).map { harness.id("j\($0)") }
         let job = Data(#"{"tasks": [{"name": "t", "command": ["sleep", "0.1"]}]}"#.utf8)
-        for id in ids { try job.write(to: URL(fileURLWithPath: "\(harness.spool)/incoming/.\(id).tmp")) }
+        try await offPool { for id in ids { try job.write(to: URL(fileURLWithPath: "\(harness.spool)/incoming/.\(id).tmp")) } }
         for id in ids { try #require(rename("\(harness.spool)/incoming/.\(id).tmp", harness.incoming(id)) == 0) }
-        usleep(300_000)
+        await pause(.milliseconds(300))
         daemon.kill(SIGTERM)
-        #expect(daemon.wait(limit: .seconds(20)) == 0, "\(daemon.stderr)")
+        #expect(await daemon.exitStatus(limit: .seconds(20)) == 0, "\(daemon.stderr)")
 
         // What it left: queued jobs without a record, nothing half done.
         let left = harness.names(in: "active")
@@ -138,7 +138,7 @@ struct ShutdownEndToEndTests {
         let interruptedBefore = ids.filter { (try? harness.record($0).state) == "interrupted" }
         #expect(interruptedBefore.count <= 4, "only running jobs (--max-jobs 4) are interrupted")
 
-        let next = try harness.runUntilIdle(["--max-jobs-per-user", "16"], limit: .seconds(90))
+        let next = try await harness.runToIdle(["--max-jobs-per-user", "16"], limit: .seconds(90))
         #expect(next.process.terminationStatus == 0)
         let finished = harness.finishedJobs()
         #expect(Set(finished.keys) == Set(ids), "\(harness.listing())")
