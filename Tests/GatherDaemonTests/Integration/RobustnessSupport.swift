@@ -1,8 +1,15 @@
 import Foundation
 import GatherTestSupport
+import Testing
 #if canImport(Glibc)
 import Glibc
 #endif
+
+/// The robustness suites, run one at a time: each drives a real gatherd
+/// through hundreds of jobs, and several at once on two cores starve each
+/// other and every timing-bounded test running beside them.
+@Suite("gatherd end to end: robustness", .serialized)
+enum RobustnessEndToEnd {}
 
 /// MESSAGE_IDs the robustness tests read back (SPEC §7).
 enum MessageID {
@@ -176,10 +183,25 @@ extension RunningDaemon {
 }
 
 extension DaemonHarness {
-    /// ``runUntilIdle(_:limit:)`` without blocking a thread while gatherd runs.
+    /// ``start(_:notifySocket:watchdogUSec:)`` under `nice -n 10` (every thread
+    /// and task inherits it): the heavy tests drive hundreds of jobs on two
+    /// cores and must not starve the timing-bounded tests running beside them.
+    func startNiced(_ arguments: [String] = [], notifySocket: String? = nil) throws -> RunningDaemon {
+        var environment = ProcessInfo.processInfo.environment
+        environment.removeValue(forKey: "NOTIFY_SOCKET")
+        environment.removeValue(forKey: "WATCHDOG_USEC")
+        if let notifySocket { environment["NOTIFY_SOCKET"] = notifySocket }
+        // nice execs gatherd: the PID is gatherd's.
+        return try RunningDaemon(
+            binary: "/usr/bin/nice",
+            arguments: ["-n", "10", Self.binary, "--spool", spool, "--log-target", "journal"] + arguments,
+            environment: environment)
+    }
+
+    /// ``runUntilIdle(_:limit:)`` niced, without blocking a thread while gatherd runs.
     @discardableResult
     func runToIdle(_ arguments: [String] = [], limit: Duration = .seconds(60)) async throws -> RunningDaemon {
-        let daemon = try start(["--exit-when-idle"] + arguments)
+        let daemon = try startNiced(["--exit-when-idle"] + arguments)
         guard await daemon.exitStatus(limit: limit) != nil else {
             daemon.kill(SIGKILL)
             throw FixtureError(what: "gatherd --exit-when-idle", output: "still running after \(limit)\n\(daemon.stderr)")
