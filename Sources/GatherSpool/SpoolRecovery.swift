@@ -34,12 +34,16 @@ extension SpoolDirectory {
     /// leftover process groups (same boot, same start time) are reported to
     /// kill, and it is re-run if `restartable` with fewer than 3 runs, else
     /// recorded `interrupted`.
+    /// - Parameter known: IDs the daemon holds (queued or running) and which
+    ///   must be left alone: a running daemon passes them to take up claims
+    ///   that a spool write error left half done.
     /// - Throws: ``SpoolError``; a record write error leaves the rest in `active/` for a later call.
-    public func recover() throws(SpoolError) -> RecoveryReport {
+    public func recover(skipping known: Set<String> = []) throws(SpoolError) -> RecoveryReport {
         var report = RecoveryReport()
         var pending: [(Timestamp, RecoveredJob)] = []
         for raw in try names(in: .active) {
             let id = String(decoding: raw, as: UTF8.self)
+            if known.contains(id) { continue }
             guard JobID.isValid(raw) || !id.hasPrefix(".") else { continue }
             guard case .success(let st) = SystemCall.lstatAt(fd(.active), raw), st.st_mode & S_IFMT == S_IFDIR else { continue }
             let dir = try SystemCall.sys("open active/\(id)") { openat(fd(.active), id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }

@@ -8,6 +8,8 @@ extension SpoolDirectory {
     /// `age` (`--retain`; the daemon skips the call for `0`). Nothing inside is
     /// ever followed: every removal is `unlinkat` relative to an open directory
     /// opened with `O_NOFOLLOW`.
+    /// A tree that cannot be removed (deeper than ``maxTreeDepth``, an I/O
+    /// error) is left in place; the other expired directories are still removed.
     /// - Returns: the IDs removed, as `area/ID`.
     public func removeExpired(olderThan age: Duration, now: Timestamp = .now()) throws(SpoolError) -> [String] {
         let cutoff = now.millisecondsSinceEpoch - age.gatherMilliseconds
@@ -17,7 +19,8 @@ extension SpoolDirectory {
                 guard case .success(let st) = SystemCall.lstatAt(fd(area), name) else { continue }
                 let mtime = Int64(st.st_mtim.tv_sec) * 1000 + Int64(st.st_mtim.tv_nsec) / 1_000_000
                 guard mtime < cutoff else { continue }
-                try Self.removeTree(fd(area), name, depth: 0)
+                // A user can drop a tree too deep to remove: it must not keep the rest.
+                do { try Self.removeTree(fd(area), name, depth: 0) } catch { continue }
                 removed.append("\(area.rawValue)/\(String(decoding: name, as: UTF8.self))")
             }
         }

@@ -142,4 +142,8 @@ extension SpoolError {
     /// The cause as the spool write error entry states it (`No space left on
     /// device`), or the whole description when no system call failed.
     var reason: String { errno.map { "\($0)" } ?? description }
+
+    /// What failed and why, without the code's name (`STATUS=` and the journal
+    /// entry already say "spool write error"): `write active/x/.state.json.tmp: No space left on device`.
+    var located: String { "\(context): \(reason)" }
 }

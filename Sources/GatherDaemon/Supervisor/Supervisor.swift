@@ -73,22 +73,33 @@ actor Supervisor {
     // MARK: Start-up
 
     /// Recovery of `active/` (SPEC §3). Returns how many jobs it found.
-    func recover() -> Int {
+    func recover() -> Int { recoverActive(skipping: []) }
+
+    /// Recovery of the jobs in `active/` but `known`; at start, and when
+    /// claiming resumes after a spool write error, for a claim the error cut
+    /// short (its file is in `active/` already, so no rescan would find it).
+    private func recoverActive(skipping known: Set<String>) -> Int {
         let report: RecoveryReport
         do {
-            report = try spool.recover()
+            report = try spool.recover(skipping: known)
         } catch {
-            pauseClaims(error.description, identity: nil)
+            pauseClaims(error.located, identity: nil)
             return 0
         }
         for record in report.rejected { logRejected(record) }
+        // Every job's leftovers at once: one grace in all, not one per job, so
+        // many crashed jobs cannot hold the start past systemd's start timeout.
+        let leftovers = report.jobs.flatMap { recovered -> [JobStateFile.ProcessGroup] in
+            switch recovered {
+            case .run(_, let groups), .interrupt(_, let groups): return groups
+            }
+        }
+        LeftoverProcesses.kill(leftovers, grace: configuration.killGrace)
         for recovered in report.jobs {
             switch recovered {
-            case .run(let job, let leftovers):
-                LeftoverProcesses.kill(leftovers, grace: configuration.killGrace)
+            case .run(let job, _):
                 enqueue(job)
-            case .interrupt(let record, let leftovers):
-                LeftoverProcesses.kill(leftovers, grace: configuration.killGrace)
+            case .interrupt(let record, _):
                 let identity = JobIdentity(id: record.id, run: record.run, name: record.name, uid: record.uid)
                 journal.log(.jobInterrupted(identity, policy: record.policy ?? .collectAll, reason: "daemon stopped while it ran"))
                 write(record, identity: identity)
@@ -164,7 +175,7 @@ actor Supervisor {
         do {
             outcome = try spool.claim(name.bytes)
         } catch {
-            pauseClaims(error.description, identity: nil)
+            pauseClaims(error.located, identity: nil)
             return
         }
         switch outcome {
@@ -175,7 +186,7 @@ actor Supervisor {
                     let record = try spool.reject(job, reason: "queue full: \(waiting) jobs of uid \(job.state.uid) waiting or running (--max-queued-per-user)")
                     logRejected(record)
                 } catch {
-                    pauseClaims(error.description, identity: nil)
+                    pauseClaims(error.located, identity: nil)
                 }
                 return
             }
@@ -207,7 +218,7 @@ actor Supervisor {
             do {
                 started = try spool.markStarted(job)
             } catch {
-                pauseClaims(error.description, identity: identity(of: job, run: JobRecord.newRunID()))
+                pauseClaims(error.located, identity: identity(of: job, run: JobRecord.newRunID()))
                 return
             }
             queue.remove(at: index)
@@ -288,7 +299,10 @@ actor Supervisor {
         }
         // Every record is on disk: claim again, and pick up what arrived meanwhile.
         writeError = nil
-        if case .running = state { rescan() } else if case .stopping = state, running.isEmpty { finishStopping() }
+        if case .running = state {
+            _ = recoverActive(skipping: Set(queue.map(\.id)).union(running.keys))
+            rescan()
+        } else if case .stopping = state, running.isEmpty { finishStopping() }
         updateStatus()
     }
 
