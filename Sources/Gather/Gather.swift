@@ -58,11 +58,13 @@ public func gather<Value: Sendable>(
         scheduler.begin(callerCancelled: Task.isCancelled)
         perform(&scheduler, tasks, lastAttempts, &group)
         while !scheduler.isFinished, let message = await group.next() {
-            switch message {
-            case .attemptEnded(let index, let error, let began, let ended):
-                scheduler.attemptEnded(index, error: error, began: began, ended: ended, callerCancelled: Task.isCancelled)
-            case .timer(let instant):
-                scheduler.timerFired(instant, callerCancelled: Task.isCancelled)
+            switch message.kind {
+            case .attemptEnded:
+                scheduler.attemptEnded(
+                    message.index, error: lastAttempts.error(at: message.index), began: message.began,
+                    ended: message.ended, callerCancelled: Task.isCancelled)
+            case .timer:
+                scheduler.timerFired(message.began, callerCancelled: Task.isCancelled)
             case .mailbox:
                 scheduler.mailboxWoke(callerCancelled: Task.isCancelled)
             }
@@ -78,13 +80,15 @@ public func gather<Value: Sendable>(
 }
 
 /// What each task's last attempt returned, written by the attempt's child task
-/// just before it ends and read after the group is done.
+/// just before it ends; read by the loop when it receives that child's message
+/// (for the error) and after the group is done.
 ///
 /// Each slot is written only by the one attempt running for that task, and
 /// attempts of a task never overlap (a retry starts after the loop received the
-/// previous attempt's message), so no lock is needed; the task group's
-/// completion orders every write before the final read. This keeps the
-/// messages non-generic, so the runtime never copies a generic payload.
+/// previous attempt's message), so no lock is needed; a child's completion
+/// orders its write before the loop receives its message, and before the final
+/// read. This keeps the messages non-generic and trivial, so the runtime never
+/// copies a generic payload or an existential.
 @usableFromInline
 final class AttemptResults<Value: Sendable>: @unchecked Sendable {
     @usableFromInline let storage: UnsafeMutableBufferPointer<Result<Value, any Error>?>
@@ -98,6 +102,15 @@ final class AttemptResults<Value: Sendable>: @unchecked Sendable {
     @inlinable
     func store(_ result: Result<Value, any Error>, at index: Int) {
         storage[index] = result
+    }
+
+    /// The error of the attempt that last ended for task `index`, if it threw.
+    @inlinable
+    func error(at index: Int) -> (any Error)? {
+        switch storage[index] {
+        case .failure(let error)?: return error
+        case .success?, nil: return nil
+        }
     }
 
     @inlinable
@@ -128,7 +141,7 @@ func perform<Value: Sendable>(
             case .watchMailbox(let mailbox):
                 group.addTask {
                     await mailbox.wait()
-                    return .mailbox
+                    return .mailbox(at: .now)
                 }
             case .cancelAll:
                 group.cancelAll()
@@ -147,9 +160,7 @@ func perform<Value: Sendable>(
             let result = await runAttempt(body, timeout: timeout, attempt)
             attempt.markFinished()
             results.store(result, at: index)
-            let error: (any Error)?
-            if case .failure(let failure) = result { error = failure } else { error = nil }
-            return .attemptEnded(index: index, error: error, began: began, ended: .now)
+            return .attemptEnded(index: index, began: began, ended: .now)
         }
     }
 }
