@@ -48,11 +48,20 @@ public func gather<Value: Sendable>(
     _ tasks: [GatherTask<Value>],
     options: GatherOptions = GatherOptions()
 ) async throws(GatherDefinitionError) -> GatheredResults<Value> {
-    let problems = DependencyGraph.problems(names: tasks.map(\.name), after: tasks.map(\.after))
+    // One array of names serves the check and the scheduler; `after` lists and
+    // retry settings are copied only where a task has them (for a large group
+    // each per-task copy is megabytes to allocate, fault in and free).
+    let names = tasks.map(\.name)
+    let after = tasks.contains { !$0.after.isEmpty } ? tasks.map(\.after) : []
+    let problems = DependencyGraph.problems(names: names, after: after)
     guard problems.isEmpty else { throw GatherDefinitionError(problems: problems) }
+    var retryPolicies: [Int: RetryPolicy] = [:]
+    for (index, task) in tasks.enumerated() where task.retries > 0 {
+        retryPolicies[index] = RetryPolicy(retries: task.retries, retryDelay: task.retryDelay)
+    }
     // The shell: generic, inlined into the caller so that values of its type are
     // handled without runtime generics; every decision is the scheduler's.
-    var scheduler = GatherScheduler(tasks: tasks.map(\.spec), options: options)
+    var scheduler = GatherScheduler(names: names, after: after, retryPolicies: retryPolicies, options: options)
     let lastAttempts = AttemptResults<Value>(count: tasks.count)
     await withTaskGroup(of: GatherMessage.self) { group in
         scheduler.begin(callerCancelled: Task.isCancelled)

@@ -4,18 +4,15 @@ import FoundationEssentials
 import Foundation
 #endif
 
-/// What the scheduler needs of a task: everything but its (generic) body.
+/// How a task is retried. The scheduler keeps one only for the tasks that
+/// have retries: no per-task copy of all the tasks' settings.
 @usableFromInline
-struct TaskSpec: Sendable {
-    let name: String
-    let after: [String]
+struct RetryPolicy: Sendable {
     let retries: Int
     let retryDelay: Duration
 
     @usableFromInline
-    init(name: String, after: [String], retries: Int, retryDelay: Duration) {
-        self.name = name
-        self.after = after
+    init(retries: Int, retryDelay: Duration) {
         self.retries = retries
         self.retryDelay = retryDelay
     }
@@ -146,7 +143,10 @@ struct GatherScheduler {
     @usableFromInline
     var actions: [Action] = []
 
-    private let tasks: [TaskSpec]
+    /// The tasks' names, in task order (the array the shell checked for duplicates).
+    private let names: [String]
+    /// The tasks with `retries > 0`, by index.
+    private let retryPolicies: [Int: RetryPolicy]
     private let options: GatherOptions
     private let clock = ContinuousClock()
     /// One reading of both clocks: an attempt's wall-clock start is derived from
@@ -158,6 +158,7 @@ struct GatherScheduler {
     /// The reasons `Slot.reason` points at; a run of tasks stopped for the same
     /// reason shares one entry.
     private var reasons: [TaskReason] = []
+    /// For each task, the tasks that wait for it; empty when no task waits for any.
     private var dependents: [[Int]]
     private var readyQueue: [Int] = []
     private var readyHead = 0
@@ -178,31 +179,43 @@ struct GatherScheduler {
     /// mailbox child is added any more (they would return at once, in a loop).
     private var groupCancelled = false
 
+    /// - Parameters:
+    ///   - names: the tasks' names, checked by ``DependencyGraph/problems(names:after:)``.
+    ///   - after: each task's `after` list, or empty when no task has one (the
+    ///     common case then needs no array of 100,000 empty lists).
+    ///   - retryPolicies: the tasks with retries, by index.
     @usableFromInline
-    init(tasks: [TaskSpec], options: GatherOptions) {
-        self.tasks = tasks
+    init(names: [String], after: [[String]], retryPolicies: [Int: RetryPolicy], options: GatherOptions) {
+        precondition(after.isEmpty || after.count == names.count, "one after list per task")
+        self.names = names
+        self.retryPolicies = retryPolicies
         self.options = options
-        var dependents = [[Int]](repeating: [], count: tasks.count)
-        var index: [String: Int] = [:]
-        if tasks.contains(where: { !$0.after.isEmpty }) {
-            for (i, task) in tasks.enumerated() { index[task.name] = i }
+        self.unfinished = names.count
+        self.mailbox = (options.control != nil || options.slotPool != nil) ? GatherMailbox() : nil
+        readyQueue.reserveCapacity(names.count)
+        guard !after.isEmpty else {
+            dependents = []
+            slots = Array(repeating: Slot(phase: .ready, remaining: 0), count: names.count)
+            readyQueue.append(contentsOf: names.indices)
+            return
         }
+        var dependents = [[Int]](repeating: [], count: names.count)
+        var index: [String: Int] = [:]
+        index.reserveCapacity(names.count)
+        for (i, name) in names.enumerated() { index[name] = i }
         var slots: [Slot] = []
-        slots.reserveCapacity(tasks.count)
-        for (i, task) in tasks.enumerated() {
-            for name in task.after { if let j = index[name] { dependents[j].append(i) } }
-            if task.after.isEmpty {
+        slots.reserveCapacity(names.count)
+        for (i, after) in after.enumerated() {
+            for name in after { if let j = index[name] { dependents[j].append(i) } }
+            if after.isEmpty {
                 slots.append(Slot(phase: .ready, remaining: 0))
+                readyQueue.append(i)
             } else {
-                slots.append(Slot(phase: .waiting, remaining: Int32(Set(task.after).count)))
+                slots.append(Slot(phase: .waiting, remaining: Int32(Set(after).count)))
             }
         }
         self.dependents = dependents
         self.slots = slots
-        self.unfinished = tasks.count
-        self.mailbox = (options.control != nil || options.slotPool != nil) ? GatherMailbox() : nil
-        readyQueue.reserveCapacity(tasks.count)
-        for i in slots.indices where tasks[i].after.isEmpty { readyQueue.append(i) }
     }
 
 
@@ -323,7 +336,7 @@ struct GatherScheduler {
     private mutating func start(_ index: Int) -> GatherAttempt {
         slots[index].attempts += 1
         let number = Int(slots[index].attempts)
-        let name = tasks[index].name
+        let name = names[index]
         let attempt = GatherAttempt(task: name, number: number)
         slots[index].attempt = attempt
         slots[index].phase = .running
@@ -336,13 +349,13 @@ struct GatherScheduler {
 
     private mutating func attemptEnded(_ index: Int, error: (any Error)?, duration: Int64) {
         guard slots[index].phase == .running, let attempt = slots[index].attempt else {
-            fatalError("attempt of \(tasks[index].name) ended while not running")
+            fatalError("attempt of \(names[index]) ended while not running")
         }
         slots[index].attempt = nil
         running -= 1
         options.slotPool?.release()
         slots[index].duration = duration
-        let name = tasks[index].name
+        let name = names[index]
         switch attempt.stopRequest {
         case .timedOut(let limit)?:
             attemptFailed(index, TaskFailure(task: name, error: GatherTimeout(limit: limit, isJobDeadline: false), outcome: .timedOut))
@@ -366,10 +379,9 @@ struct GatherScheduler {
     }
 
     private mutating func attemptFailed(_ index: Int, _ failure: TaskFailure) {
-        let task = tasks[index]
         let attempts = Int(slots[index].attempts)
         lastFailures[index] = failure
-        guard !stopStarting, attempts <= task.retries else {
+        guard !stopStarting, let task = retryPolicies[index], attempts <= task.retries else {
             finishError(index, failure)
             return
         }
@@ -415,10 +427,10 @@ struct GatherScheduler {
     /// The final result of a task that has its outcome.
     private func result(of index: Int) -> TaskResult {
         let slot = slots[index]
-        guard let outcome = slot.outcome else { fatalError("task \(tasks[index].name) has no outcome yet") }
+        guard let outcome = slot.outcome else { fatalError("task \(names[index]) has no outcome yet") }
         let ran = slot.attempts > 0
         return TaskResult(
-            name: tasks[index].name, outcome: outcome, reason: slot.reason < 0 ? nil : reasons[Int(slot.reason)],
+            name: names[index], outcome: outcome, reason: slot.reason < 0 ? nil : reasons[Int(slot.reason)],
             attempts: Int(slot.attempts), failure: outcome.isError ? lastFailures[index] : nil,
             startedAt: ran && slot.began != .min ? wallClock(nanosecondsAfterAnchor: slot.began) : nil,
             duration: ran && slot.duration != .min ? .nanoseconds(slot.duration) : nil)
@@ -428,13 +440,13 @@ struct GatherScheduler {
     /// ready, or are skipped — iteratively, so a 10,000-task chain is no deep recursion.
     private mutating func record(_ index: Int, outcome: TaskOutcome, reason: TaskReason?, failure: TaskFailure?) {
         settle(index, outcome: outcome, reason: reason, failure: failure)
-        guard !dependents[index].isEmpty else { return }
+        guard !dependents.isEmpty, !dependents[index].isEmpty else { return }
         var pending = [(index, outcome)]
         while let (index, outcome) = pending.popLast() {
             for dependent in dependents[index] {
                 guard slots[dependent].phase == .waiting else { continue }
                 if outcome != .succeeded {
-                    settle(dependent, outcome: .skipped, reason: .dependencyDidNotSucceed(tasks[index].name), failure: nil)
+                    settle(dependent, outcome: .skipped, reason: .dependencyDidNotSucceed(names[index]), failure: nil)
                     pending.append((dependent, .skipped))
                 } else if slots[dependent].remaining == 1 {
                     slots[dependent].phase = .ready
