@@ -108,10 +108,6 @@ final class AttemptResults<Value: Sendable>: @unchecked Sendable {
         storage.initialize(repeating: nil)
     }
 
-    @inlinable
-    func store(_ result: Result<Value, any Error>, at index: Int) {
-        storage[index] = result
-    }
 
     /// The error of the attempt that last ended for task `index`, if it threw.
     @inlinable
@@ -159,16 +155,21 @@ func perform<Value: Sendable>(
         scheduler.actions.removeAll(keepingCapacity: true)
     }
     while let start = scheduler.nextStart() {
-        // Capture only what the attempt needs: fewer retains per child.
+        // Capture only what the attempt needs: fewer retains per child. The
+        // results buffer is captured as a pointer, not as its owner: a retain
+        // and release of one shared object per child would make both cores
+        // contend for its reference count; `gather` keeps the owner alive
+        // until the group is over.
         let index = start.index
         let attempt = start.attempt
         let body = tasks[index].body
         let timeout = tasks[index].timeout
+        let storage = results.storage
         group.addTask {
             let began = ContinuousClock.now
             let result = await runAttempt(body, timeout: timeout, attempt)
             attempt.markFinished()
-            results.store(result, at: index)
+            storage[index] = result
             return .attemptEnded(index: index, began: began, ended: .now)
         }
     }

@@ -160,6 +160,11 @@ struct GatherScheduler {
     private var reasons: [TaskReason] = []
     /// For each task, the tasks that wait for it; empty when no task waits for any.
     private var dependents: [[Int]]
+    /// Tasks ready at the start of a group without dependencies, started in
+    /// task order before anything in `readyQueue` (an array of 100,000 indices
+    /// would say no more).
+    private var initialReady: Range<Int> = 0..<0
+    /// Tasks ready to start, in the order they became ready.
     private var readyQueue: [Int] = []
     private var readyHead = 0
     private var retryDue: [(due: ContinuousClock.Instant, index: Int)] = []
@@ -192,13 +197,13 @@ struct GatherScheduler {
         self.options = options
         self.unfinished = names.count
         self.mailbox = (options.control != nil || options.slotPool != nil) ? GatherMailbox() : nil
-        readyQueue.reserveCapacity(names.count)
         guard !after.isEmpty else {
             dependents = []
             slots = Array(repeating: Slot(phase: .ready, remaining: 0), count: names.count)
-            readyQueue.append(contentsOf: names.indices)
+            initialReady = names.indices
             return
         }
+        readyQueue.reserveCapacity(names.count)
         var dependents = [[Int]](repeating: [], count: names.count)
         var index: [String: Int] = [:]
         index.reserveCapacity(names.count)
@@ -291,7 +296,7 @@ struct GatherScheduler {
     /// starts one by one after every event (no array of 100,000 start actions).
     @usableFromInline
     mutating func nextStart() -> StartOrder? {
-        guard !stopStarting, readyHead < readyQueue.count else {
+        guard !stopStarting, !initialReady.isEmpty || readyHead < readyQueue.count else {
             if readyHead > 0, readyHead == readyQueue.count {
                 readyQueue.removeAll(keepingCapacity: true)
                 readyHead = 0
@@ -300,8 +305,14 @@ struct GatherScheduler {
         }
         if let limit = options.maxParallel, running >= limit { return nil }
         guard acquireSlot() else { return nil }
-        let index = readyQueue[readyHead]
-        readyHead += 1
+        let index: Int
+        if let first = initialReady.first {
+            index = first
+            initialReady = initialReady.dropFirst()
+        } else {
+            index = readyQueue[readyHead]
+            readyHead += 1
+        }
         return StartOrder(index: index, attempt: start(index))
     }
 
@@ -487,6 +498,7 @@ struct GatherScheduler {
             }
         }
         retryDue.removeAll()
+        initialReady = 0..<0
         readyQueue.removeAll()
         readyHead = 0
         if stopRunning != nil {
