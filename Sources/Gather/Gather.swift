@@ -70,8 +70,8 @@ public func gather<Value: Sendable>(
             switch message.kind {
             case .attemptEnded:
                 scheduler.attemptEnded(
-                    message.index, error: lastAttempts.error(at: message.index), began: message.began,
-                    ended: message.ended, callerCancelled: Task.isCancelled)
+                    message.index, error: lastAttempts.error(at: message.index), stopRequested: message.stopRequested,
+                    began: message.began, ended: message.ended, callerCancelled: Task.isCancelled)
             case .timer:
                 scheduler.timerFired(message.began, callerCancelled: Task.isCancelled)
             case .mailbox:
@@ -168,9 +168,9 @@ func perform<Value: Sendable>(
         group.addTask {
             let began = ContinuousClock.now
             let result = await runAttempt(body, timeout: timeout, attempt)
-            attempt.markFinished()
+            let stopRequested = attempt.markFinished()
             storage[index] = result
-            return .attemptEnded(index: index, began: began, ended: .now)
+            return .attemptEnded(index: index, stopRequested: stopRequested, began: began, ended: .now)
         }
     }
 }

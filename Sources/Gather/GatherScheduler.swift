@@ -47,6 +47,8 @@ struct GatherMessage: Sendable {
     }
 
     @usableFromInline let kind: Kind
+    /// For `attemptEnded`: the engine had asked the attempt to stop before it ended.
+    @usableFromInline let stopRequested: Bool
     /// The task, for `attemptEnded`.
     @usableFromInline let index: Int
     /// When the attempt began, or the instant a timer was armed for.
@@ -55,16 +57,22 @@ struct GatherMessage: Sendable {
     @usableFromInline let ended: ContinuousClock.Instant
 
     @inlinable
-    init(kind: Kind, index: Int, began: ContinuousClock.Instant, ended: ContinuousClock.Instant) {
+    init(
+        kind: Kind, stopRequested: Bool = false, index: Int, began: ContinuousClock.Instant,
+        ended: ContinuousClock.Instant
+    ) {
         self.kind = kind
+        self.stopRequested = stopRequested
         self.index = index
         self.began = began
         self.ended = ended
     }
 
     @inlinable
-    static func attemptEnded(index: Int, began: ContinuousClock.Instant, ended: ContinuousClock.Instant) -> Self {
-        Self(kind: .attemptEnded, index: index, began: began, ended: ended)
+    static func attemptEnded(
+        index: Int, stopRequested: Bool, began: ContinuousClock.Instant, ended: ContinuousClock.Instant
+    ) -> Self {
+        Self(kind: .attemptEnded, stopRequested: stopRequested, index: index, began: began, ended: ended)
     }
 
     @inlinable
@@ -240,15 +248,17 @@ struct GatherScheduler {
         afterEvent(callerCancelled: callerCancelled)
     }
 
-    /// An attempt's body returned (`error == nil`) or threw.
+    /// An attempt's body returned (`error == nil`) or threw; `stopRequested`:
+    /// the attempt had been asked to stop when it finished.
     @usableFromInline
     mutating func attemptEnded(
-        _ index: Int, error: (any Error)?, began: ContinuousClock.Instant, ended: ContinuousClock.Instant,
-        callerCancelled: Bool
+        _ index: Int, error: (any Error)?, stopRequested: Bool, began: ContinuousClock.Instant,
+        ended: ContinuousClock.Instant, callerCancelled: Bool
     ) {
         checkOutsideCancel(callerCancelled: callerCancelled)
         slots[index].began = Self.nanoseconds(anchor.monotonic.duration(to: began))
-        attemptEnded(index, error: error, duration: Self.nanoseconds(began.duration(to: ended)))
+        attemptEnded(
+            index, error: error, stopRequested: stopRequested, duration: Self.nanoseconds(began.duration(to: ended)))
         afterEvent(callerCancelled: callerCancelled)
     }
 
@@ -358,7 +368,7 @@ struct GatherScheduler {
 
     // MARK: Ending
 
-    private mutating func attemptEnded(_ index: Int, error: (any Error)?, duration: Int64) {
+    private mutating func attemptEnded(_ index: Int, error: (any Error)?, stopRequested: Bool, duration: Int64) {
         guard slots[index].phase == .running, let attempt = slots[index].attempt else {
             fatalError("attempt of \(names[index]) ended while not running")
         }
@@ -367,7 +377,8 @@ struct GatherScheduler {
         options.slotPool?.release()
         slots[index].duration = duration
         let name = names[index]
-        switch attempt.stopRequest {
+        // Without a request when it finished, none can come any more: no lock.
+        switch stopRequested ? attempt.stopRequest : nil {
         case .timedOut(let limit)?:
             attemptFailed(index, TaskFailure(task: name, error: GatherTimeout(limit: limit, isJobDeadline: false), outcome: .timedOut))
         case .jobTimedOut(let limit)?:
