@@ -48,21 +48,32 @@ public func gather<Value: Sendable>(
     _ tasks: [GatherTask<Value>],
     options: GatherOptions = GatherOptions()
 ) async throws(GatherDefinitionError) -> GatheredResults<Value> {
-    let problems = DependencyGraph.problems(names: tasks.map(\.name), after: tasks.map(\.after))
+    // One array of names serves the check and the scheduler; `after` lists and
+    // retry settings are copied only where a task has them (for a large group
+    // each per-task copy is megabytes to allocate, fault in and free).
+    let names = tasks.map(\.name)
+    let after = tasks.contains { !$0.after.isEmpty } ? tasks.map(\.after) : []
+    let problems = DependencyGraph.problems(names: names, after: after)
     guard problems.isEmpty else { throw GatherDefinitionError(problems: problems) }
+    var retryPolicies: [Int: RetryPolicy] = [:]
+    for (index, task) in tasks.enumerated() where task.retries > 0 {
+        retryPolicies[index] = RetryPolicy(retries: task.retries, retryDelay: task.retryDelay)
+    }
     // The shell: generic, inlined into the caller so that values of its type are
     // handled without runtime generics; every decision is the scheduler's.
-    var scheduler = GatherScheduler(tasks: tasks.map(\.spec), options: options)
+    var scheduler = GatherScheduler(names: names, after: after, retryPolicies: retryPolicies, options: options)
     let lastAttempts = AttemptResults<Value>(count: tasks.count)
     await withTaskGroup(of: GatherMessage.self) { group in
         scheduler.begin(callerCancelled: Task.isCancelled)
         perform(&scheduler, tasks, lastAttempts, &group)
         while !scheduler.isFinished, let message = await group.next() {
-            switch message {
-            case .attemptEnded(let index, let error, let began, let ended):
-                scheduler.attemptEnded(index, error: error, began: began, ended: ended, callerCancelled: Task.isCancelled)
-            case .timer(let instant):
-                scheduler.timerFired(instant, callerCancelled: Task.isCancelled)
+            switch message.kind {
+            case .attemptEnded:
+                scheduler.attemptEnded(
+                    message.index, error: lastAttempts.error(at: message.index), stopRequested: message.stopRequested,
+                    began: message.began, ended: message.ended, callerCancelled: Task.isCancelled)
+            case .timer:
+                scheduler.timerFired(message.began, callerCancelled: Task.isCancelled)
             case .mailbox:
                 scheduler.mailboxWoke(callerCancelled: Task.isCancelled)
             }
@@ -78,13 +89,15 @@ public func gather<Value: Sendable>(
 }
 
 /// What each task's last attempt returned, written by the attempt's child task
-/// just before it ends and read after the group is done.
+/// just before it ends; read by the loop when it receives that child's message
+/// (for the error) and after the group is done.
 ///
 /// Each slot is written only by the one attempt running for that task, and
 /// attempts of a task never overlap (a retry starts after the loop received the
-/// previous attempt's message), so no lock is needed; the task group's
-/// completion orders every write before the final read. This keeps the
-/// messages non-generic, so the runtime never copies a generic payload.
+/// previous attempt's message), so no lock is needed; a child's completion
+/// orders its write before the loop receives its message, and before the final
+/// read. This keeps the messages non-generic and trivial, so the runtime never
+/// copies a generic payload or an existential.
 @usableFromInline
 final class AttemptResults<Value: Sendable>: @unchecked Sendable {
     @usableFromInline let storage: UnsafeMutableBufferPointer<Result<Value, any Error>?>
@@ -95,9 +108,14 @@ final class AttemptResults<Value: Sendable>: @unchecked Sendable {
         storage.initialize(repeating: nil)
     }
 
+
+    /// The error of the attempt that last ended for task `index`, if it threw.
     @inlinable
-    func store(_ result: Result<Value, any Error>, at index: Int) {
-        storage[index] = result
+    func error(at index: Int) -> (any Error)? {
+        switch storage[index] {
+        case .failure(let error)?: return error
+        case .success?, nil: return nil
+        }
     }
 
     @inlinable
@@ -128,7 +146,7 @@ func perform<Value: Sendable>(
             case .watchMailbox(let mailbox):
                 group.addTask {
                     await mailbox.wait()
-                    return .mailbox
+                    return .mailbox(at: .now)
                 }
             case .cancelAll:
                 group.cancelAll()
@@ -137,19 +155,22 @@ func perform<Value: Sendable>(
         scheduler.actions.removeAll(keepingCapacity: true)
     }
     while let start = scheduler.nextStart() {
-        // Capture only what the attempt needs: fewer retains per child.
+        // Capture only what the attempt needs: fewer retains per child. The
+        // results buffer is captured as a pointer, not as its owner: a retain
+        // and release of one shared object per child would make both cores
+        // contend for its reference count; `gather` keeps the owner alive
+        // until the group is over.
         let index = start.index
         let attempt = start.attempt
         let body = tasks[index].body
         let timeout = tasks[index].timeout
+        let storage = results.storage
         group.addTask {
             let began = ContinuousClock.now
             let result = await runAttempt(body, timeout: timeout, attempt)
-            attempt.markFinished()
-            results.store(result, at: index)
-            let error: (any Error)?
-            if case .failure(let failure) = result { error = failure } else { error = nil }
-            return .attemptEnded(index: index, error: error, began: began, ended: .now)
+            let stopRequested = attempt.markFinished()
+            storage[index] = result
+            return .attemptEnded(index: index, stopRequested: stopRequested, began: began, ended: .now)
         }
     }
 }

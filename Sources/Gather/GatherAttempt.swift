@@ -42,12 +42,15 @@ public final class GatherAttempt: Sendable {
     }
 
     /// Called when the body has returned: a stop requested after this is ignored,
-    /// so a task that ended on its own keeps its own outcome.
-    @usableFromInline
-    func markFinished() {
+    /// so a task that ended on its own keeps its own outcome. Returns whether a
+    /// stop had been requested: `stopRequest` no longer changes after this, so
+    /// the loop reads it (and takes the lock) only when there is one.
+    @usableFromInline @discardableResult
+    func markFinished() -> Bool {
         state.withLock { state in
             state.finished = true
             state.hook = nil
+            return state.request != nil
         }
     }
 

@@ -4,18 +4,15 @@ import FoundationEssentials
 import Foundation
 #endif
 
-/// What the scheduler needs of a task: everything but its (generic) body.
+/// How a task is retried. The scheduler keeps one only for the tasks that
+/// have retries: no per-task copy of all the tasks' settings.
 @usableFromInline
-struct TaskSpec: Sendable {
-    let name: String
-    let after: [String]
+struct RetryPolicy: Sendable {
     let retries: Int
     let retryDelay: Duration
 
     @usableFromInline
-    init(name: String, after: [String], retries: Int, retryDelay: Duration) {
-        self.name = name
-        self.after = after
+    init(retries: Int, retryDelay: Duration) {
         self.retries = retries
         self.retryDelay = retryDelay
     }
@@ -35,13 +32,58 @@ struct TaskSpec: Sendable {
 }
 
 /// What a child task of a gathered group returns to the loop. Not generic: an
-/// attempt's value goes to ``AttemptResults``, so the runtime only ever copies
-/// this small concrete enum.
+/// attempt's value, and its error, go to ``AttemptResults``, where the loop reads
+/// them. A plain struct of integers rather than an enum with payloads: the
+/// runtime copies each child's result through value witnesses, and a trivial
+/// type is copied as bytes (a multi-payload enum holding an existential cost an
+/// outlined copy and a case lookup per attempt).
 @usableFromInline
-enum GatherMessage: Sendable {
-    case attemptEnded(index: Int, error: (any Error)?, began: ContinuousClock.Instant, ended: ContinuousClock.Instant)
-    case timer(ContinuousClock.Instant)
-    case mailbox
+struct GatherMessage: Sendable {
+    @usableFromInline
+    enum Kind: UInt8, Sendable {
+        case attemptEnded
+        case timer
+        case mailbox
+    }
+
+    @usableFromInline let kind: Kind
+    /// For `attemptEnded`: the engine had asked the attempt to stop before it ended.
+    @usableFromInline let stopRequested: Bool
+    /// The task, for `attemptEnded`.
+    @usableFromInline let index: Int
+    /// When the attempt began, or the instant a timer was armed for.
+    @usableFromInline let began: ContinuousClock.Instant
+    /// When the attempt ended (a timer: its instant again).
+    @usableFromInline let ended: ContinuousClock.Instant
+
+    @inlinable
+    init(
+        kind: Kind, stopRequested: Bool = false, index: Int, began: ContinuousClock.Instant,
+        ended: ContinuousClock.Instant
+    ) {
+        self.kind = kind
+        self.stopRequested = stopRequested
+        self.index = index
+        self.began = began
+        self.ended = ended
+    }
+
+    @inlinable
+    static func attemptEnded(
+        index: Int, stopRequested: Bool, began: ContinuousClock.Instant, ended: ContinuousClock.Instant
+    ) -> Self {
+        Self(kind: .attemptEnded, stopRequested: stopRequested, index: index, began: began, ended: ended)
+    }
+
+    @inlinable
+    static func timer(_ due: ContinuousClock.Instant) -> Self {
+        Self(kind: .timer, index: 0, began: due, ended: due)
+    }
+
+    @inlinable
+    static func mailbox(at now: ContinuousClock.Instant) -> Self {
+        Self(kind: .mailbox, index: 0, began: now, ended: now)
+    }
 }
 
 /// An attempt the scheduler wants started.
@@ -73,28 +115,46 @@ struct GatherScheduler {
         case cancelAll
     }
 
-    private enum Phase {
-        case waiting(remaining: Int)
+    private enum Phase: UInt8 {
+        /// Waiting for `Slot.remaining` distinct dependencies to succeed.
+        case waiting
         case ready
-        case running(GatherAttempt)
+        /// `Slot.attempt` is the attempt running.
+        case running
         case retryWait
         case done
     }
 
+    /// One task's state: 40 bytes, so that 100,000 tasks stay a few megabytes
+    /// (the payload enum and optionals it replaced took ~100 bytes a task, and
+    /// the allocation and page faults showed in the profile). Times are
+    /// nanoseconds (the resolution of `ContinuousClock` on Linux), relative to
+    /// `anchor`; `Int64.min` stands for none. A reason is an index into
+    /// `reasons`, most tasks having none.
     private struct Slot {
+        var attempt: GatherAttempt?
+        var began: Int64 = .min
+        var duration: Int64 = .min
+        var attempts: Int32 = 0
+        var remaining: Int32
+        var reason: Int32 = -1
         var phase: Phase
-        var attempts = 0
-        var began: ContinuousClock.Instant?
-        var duration: Duration?
         var outcome: TaskOutcome?
-        var reason: TaskReason?
+
+        init(phase: Phase, remaining: Int32) {
+            self.phase = phase
+            self.remaining = remaining
+        }
     }
 
     /// Actions for the shell, drained after every call.
     @usableFromInline
     var actions: [Action] = []
 
-    private let tasks: [TaskSpec]
+    /// The tasks' names, in task order (the array the shell checked for duplicates).
+    private let names: [String]
+    /// The tasks with `retries > 0`, by index.
+    private let retryPolicies: [Int: RetryPolicy]
     private let options: GatherOptions
     private let clock = ContinuousClock()
     /// One reading of both clocks: an attempt's wall-clock start is derived from
@@ -103,7 +163,16 @@ struct GatherScheduler {
     private var slots: [Slot]
     /// The last error of each task that had one; few tasks fail, so it is kept apart.
     private var lastFailures: [Int: TaskFailure] = [:]
+    /// The reasons `Slot.reason` points at; a run of tasks stopped for the same
+    /// reason shares one entry.
+    private var reasons: [TaskReason] = []
+    /// For each task, the tasks that wait for it; empty when no task waits for any.
     private var dependents: [[Int]]
+    /// Tasks ready at the start of a group without dependencies, started in
+    /// task order before anything in `readyQueue` (an array of 100,000 indices
+    /// would say no more).
+    private var initialReady: Range<Int> = 0..<0
+    /// Tasks ready to start, in the order they became ready.
     private var readyQueue: [Int] = []
     private var readyHead = 0
     private var retryDue: [(due: ContinuousClock.Instant, index: Int)] = []
@@ -123,27 +192,43 @@ struct GatherScheduler {
     /// mailbox child is added any more (they would return at once, in a loop).
     private var groupCancelled = false
 
+    /// - Parameters:
+    ///   - names: the tasks' names, checked by ``DependencyGraph/problems(names:after:)``.
+    ///   - after: each task's `after` list, or empty when no task has one (the
+    ///     common case then needs no array of 100,000 empty lists).
+    ///   - retryPolicies: the tasks with retries, by index.
     @usableFromInline
-    init(tasks: [TaskSpec], options: GatherOptions) {
-        self.tasks = tasks
+    init(names: [String], after: [[String]], retryPolicies: [Int: RetryPolicy], options: GatherOptions) {
+        precondition(after.isEmpty || after.count == names.count, "one after list per task")
+        self.names = names
+        self.retryPolicies = retryPolicies
         self.options = options
-        var dependents = [[Int]](repeating: [], count: tasks.count)
-        var index: [String: Int] = [:]
-        if tasks.contains(where: { !$0.after.isEmpty }) {
-            for (i, task) in tasks.enumerated() { index[task.name] = i }
+        self.unfinished = names.count
+        self.mailbox = (options.control != nil || options.slotPool != nil) ? GatherMailbox() : nil
+        guard !after.isEmpty else {
+            dependents = []
+            slots = Array(repeating: Slot(phase: .ready, remaining: 0), count: names.count)
+            initialReady = names.indices
+            return
         }
+        readyQueue.reserveCapacity(names.count)
+        var dependents = [[Int]](repeating: [], count: names.count)
+        var index: [String: Int] = [:]
+        index.reserveCapacity(names.count)
+        for (i, name) in names.enumerated() { index[name] = i }
         var slots: [Slot] = []
-        slots.reserveCapacity(tasks.count)
-        for (i, task) in tasks.enumerated() {
-            for name in task.after { if let j = index[name] { dependents[j].append(i) } }
-            slots.append(Slot(phase: task.after.isEmpty ? .ready : .waiting(remaining: Set(task.after).count)))
+        slots.reserveCapacity(names.count)
+        for (i, after) in after.enumerated() {
+            for name in after { if let j = index[name] { dependents[j].append(i) } }
+            if after.isEmpty {
+                slots.append(Slot(phase: .ready, remaining: 0))
+                readyQueue.append(i)
+            } else {
+                slots.append(Slot(phase: .waiting, remaining: Int32(Set(after).count)))
+            }
         }
         self.dependents = dependents
         self.slots = slots
-        self.unfinished = tasks.count
-        self.mailbox = (options.control != nil || options.slotPool != nil) ? GatherMailbox() : nil
-        readyQueue.reserveCapacity(tasks.count)
-        for i in slots.indices where tasks[i].after.isEmpty { readyQueue.append(i) }
     }
 
 
@@ -163,15 +248,17 @@ struct GatherScheduler {
         afterEvent(callerCancelled: callerCancelled)
     }
 
-    /// An attempt's body returned (`error == nil`) or threw.
+    /// An attempt's body returned (`error == nil`) or threw; `stopRequested`:
+    /// the attempt had been asked to stop when it finished.
     @usableFromInline
     mutating func attemptEnded(
-        _ index: Int, error: (any Error)?, began: ContinuousClock.Instant, ended: ContinuousClock.Instant,
-        callerCancelled: Bool
+        _ index: Int, error: (any Error)?, stopRequested: Bool, began: ContinuousClock.Instant,
+        ended: ContinuousClock.Instant, callerCancelled: Bool
     ) {
         checkOutsideCancel(callerCancelled: callerCancelled)
-        slots[index].began = began
-        attemptEnded(index, error: error, duration: began.duration(to: ended))
+        slots[index].began = Self.nanoseconds(anchor.monotonic.duration(to: began))
+        attemptEnded(
+            index, error: error, stopRequested: stopRequested, duration: Self.nanoseconds(began.duration(to: ended)))
         afterEvent(callerCancelled: callerCancelled)
     }
 
@@ -219,7 +306,7 @@ struct GatherScheduler {
     /// starts one by one after every event (no array of 100,000 start actions).
     @usableFromInline
     mutating func nextStart() -> StartOrder? {
-        guard !stopStarting, readyHead < readyQueue.count else {
+        guard !stopStarting, !initialReady.isEmpty || readyHead < readyQueue.count else {
             if readyHead > 0, readyHead == readyQueue.count {
                 readyQueue.removeAll(keepingCapacity: true)
                 readyHead = 0
@@ -228,8 +315,14 @@ struct GatherScheduler {
         }
         if let limit = options.maxParallel, running >= limit { return nil }
         guard acquireSlot() else { return nil }
-        let index = readyQueue[readyHead]
-        readyHead += 1
+        let index: Int
+        if let first = initialReady.first {
+            index = first
+            initialReady = initialReady.dropFirst()
+        } else {
+            index = readyQueue[readyHead]
+            readyHead += 1
+        }
         return StartOrder(index: index, attempt: start(index))
     }
 
@@ -263,10 +356,11 @@ struct GatherScheduler {
 
     private mutating func start(_ index: Int) -> GatherAttempt {
         slots[index].attempts += 1
-        let number = slots[index].attempts
-        let name = tasks[index].name
+        let number = Int(slots[index].attempts)
+        let name = names[index]
         let attempt = GatherAttempt(task: name, number: number)
-        slots[index].phase = .running(attempt)
+        slots[index].attempt = attempt
+        slots[index].phase = .running
         running += 1
         options.onEvent?(.attemptStarted(task: name, attempt: number))
         return attempt
@@ -274,15 +368,17 @@ struct GatherScheduler {
 
     // MARK: Ending
 
-    private mutating func attemptEnded(_ index: Int, error: (any Error)?, duration: Duration) {
-        guard case .running(let attempt) = slots[index].phase else {
-            fatalError("attempt of \(tasks[index].name) ended while not running")
+    private mutating func attemptEnded(_ index: Int, error: (any Error)?, stopRequested: Bool, duration: Int64) {
+        guard slots[index].phase == .running, let attempt = slots[index].attempt else {
+            fatalError("attempt of \(names[index]) ended while not running")
         }
+        slots[index].attempt = nil
         running -= 1
         options.slotPool?.release()
         slots[index].duration = duration
-        let name = tasks[index].name
-        switch attempt.stopRequest {
+        let name = names[index]
+        // Without a request when it finished, none can come any more: no lock.
+        switch stopRequested ? attempt.stopRequest : nil {
         case .timedOut(let limit)?:
             attemptFailed(index, TaskFailure(task: name, error: GatherTimeout(limit: limit, isJobDeadline: false), outcome: .timedOut))
         case .jobTimedOut(let limit)?:
@@ -305,10 +401,9 @@ struct GatherScheduler {
     }
 
     private mutating func attemptFailed(_ index: Int, _ failure: TaskFailure) {
-        let task = tasks[index]
-        let attempts = slots[index].attempts
+        let attempts = Int(slots[index].attempts)
         lastFailures[index] = failure
-        guard !stopStarting, attempts <= task.retries else {
+        guard !stopStarting, let task = retryPolicies[index], attempts <= task.retries else {
             finishError(index, failure)
             return
         }
@@ -340,40 +435,46 @@ struct GatherScheduler {
         }
     }
 
-    private func wallClock(_ instant: ContinuousClock.Instant) -> Date {
-        let offset = anchor.monotonic.duration(to: instant)
-        let seconds = Double(offset.components.seconds) + Double(offset.components.attoseconds) / 1e18
-        return anchor.wall.addingTimeInterval(seconds)
+    /// A clock reading as `Slot` keeps it. Readings within one run are far
+    /// from the 292 years that overflow 64 bits of nanoseconds.
+    private static func nanoseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
+    }
+
+    private func wallClock(nanosecondsAfterAnchor offset: Int64) -> Date {
+        anchor.wall.addingTimeInterval(Double(offset) / 1e9)
     }
 
     /// The final result of a task that has its outcome.
     private func result(of index: Int) -> TaskResult {
         let slot = slots[index]
-        guard let outcome = slot.outcome else { fatalError("task \(tasks[index].name) has no outcome yet") }
+        guard let outcome = slot.outcome else { fatalError("task \(names[index]) has no outcome yet") }
         let ran = slot.attempts > 0
         return TaskResult(
-            name: tasks[index].name, outcome: outcome, reason: slot.reason, attempts: slot.attempts,
-            failure: outcome.isError ? lastFailures[index] : nil, startedAt: ran ? slot.began.map(wallClock) : nil,
-            duration: ran ? slot.duration : nil)
+            name: names[index], outcome: outcome, reason: slot.reason < 0 ? nil : reasons[Int(slot.reason)],
+            attempts: Int(slot.attempts), failure: outcome.isError ? lastFailures[index] : nil,
+            startedAt: ran && slot.began != .min ? wallClock(nanosecondsAfterAnchor: slot.began) : nil,
+            duration: ran && slot.duration != .min ? .nanoseconds(slot.duration) : nil)
     }
 
     /// Records a final outcome and passes it on to the dependents: they become
     /// ready, or are skipped — iteratively, so a 10,000-task chain is no deep recursion.
     private mutating func record(_ index: Int, outcome: TaskOutcome, reason: TaskReason?, failure: TaskFailure?) {
         settle(index, outcome: outcome, reason: reason, failure: failure)
-        guard !dependents[index].isEmpty else { return }
+        guard !dependents.isEmpty, !dependents[index].isEmpty else { return }
         var pending = [(index, outcome)]
         while let (index, outcome) = pending.popLast() {
             for dependent in dependents[index] {
-                guard case .waiting(let remaining) = slots[dependent].phase else { continue }
+                guard slots[dependent].phase == .waiting else { continue }
                 if outcome != .succeeded {
-                    settle(dependent, outcome: .skipped, reason: .dependencyDidNotSucceed(tasks[index].name), failure: nil)
+                    settle(dependent, outcome: .skipped, reason: .dependencyDidNotSucceed(names[index]), failure: nil)
                     pending.append((dependent, .skipped))
-                } else if remaining == 1 {
+                } else if slots[dependent].remaining == 1 {
                     slots[dependent].phase = .ready
                     readyQueue.append(dependent)
                 } else {
-                    slots[dependent].phase = .waiting(remaining: remaining - 1)
+                    slots[dependent].remaining -= 1
                 }
             }
         }
@@ -381,7 +482,10 @@ struct GatherScheduler {
 
     private mutating func settle(_ index: Int, outcome: TaskOutcome, reason: TaskReason?, failure: TaskFailure?) {
         slots[index].outcome = outcome
-        slots[index].reason = reason
+        if let reason {
+            if reasons.last != reason { reasons.append(reason) }
+            slots[index].reason = Int32(reasons.count - 1)
+        }
         if let failure { lastFailures[index] = failure }
         slots[index].phase = .done
         unfinished -= 1
@@ -398,13 +502,14 @@ struct GatherScheduler {
                 finish(index, outcome: .skipped, reason: skipReason)
             case .retryWait:
                 if let failure = lastFailures[index] { finishError(index, failure) }
-            case .running(let attempt):
-                if let stopRunning { attempt.requestStop(stopRunning) }
+            case .running:
+                if let stopRunning { slots[index].attempt?.requestStop(stopRunning) }
             case .done:
                 break
             }
         }
         retryDue.removeAll()
+        initialReady = 0..<0
         readyQueue.removeAll()
         readyHead = 0
         if stopRunning != nil {
@@ -434,7 +539,7 @@ struct GatherScheduler {
             if retryDue[index].due <= now {
                 let task = retryDue[index].index
                 retryDue.remove(at: index)
-                if case .retryWait = slots[task].phase {
+                if slots[task].phase == .retryWait {
                     slots[task].phase = .ready
                     readyQueue.append(task)
                 }

@@ -41,13 +41,7 @@ public struct GatherTask<Value: Sendable>: Sendable {
     /// The delay before retry number `retry` (1-based): `retryDelay` doubled
     /// `retry - 1` times, at most 10 minutes.
     public func delay(beforeRetry retry: Int) -> Duration {
-        spec.delay(beforeRetry: retry)
-    }
-
-    /// Everything the scheduler needs: all but the body.
-    @usableFromInline
-    var spec: TaskSpec {
-        TaskSpec(name: name, after: after, retries: retries, retryDelay: retryDelay)
+        RetryPolicy(retries: retries, retryDelay: retryDelay).delay(beforeRetry: retry)
     }
 }
 
