@@ -25,23 +25,11 @@ final class ChildWatcher: Sendable {
     private let wake: Int32
     private let state = Mutex(State())
 
-    /// Token 0 in the epoll set is the wake-up eventfd.
+    /// Token 0 in the epoll set is the wake-up eventfd (``makeEpollWithWake()``).
     private static let wakeToken: UInt64 = 0
 
     init() throws(SystemCallError) {
-        let epoll = try systemCall("epoll_create1") { clinux_epoll_create() }.get()
-        let wake: Int32
-        switch systemCall("eventfd", { clinux_eventfd() }) {
-        case .success(let fd): wake = fd
-        case .failure(let error): closeDescriptor(epoll); throw error
-        }
-        if case .failure(let error) = systemCall("epoll_ctl", { clinux_epoll_add(epoll, wake, Self.wakeToken) }) {
-            closeDescriptor(epoll)
-            closeDescriptor(wake)
-            throw error
-        }
-        self.epoll = epoll
-        self.wake = wake
+        (epoll, wake) = try makeEpollWithWake()
         startEventThread { [self] in run() }
     }
 

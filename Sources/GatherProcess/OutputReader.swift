@@ -56,19 +56,7 @@ final class OutputReader: Sendable {
     private let state = Mutex(State())
 
     init() throws(SystemCallError) {
-        let epoll = try systemCall("epoll_create1") { clinux_epoll_create() }.get()
-        let wake: Int32
-        switch systemCall("eventfd", { clinux_eventfd() }) {
-        case .success(let fd): wake = fd
-        case .failure(let error): closeDescriptor(epoll); throw error
-        }
-        if case .failure(let error) = systemCall("epoll_ctl", { clinux_epoll_add(epoll, wake, 0) }) {
-            closeDescriptor(epoll)
-            closeDescriptor(wake)
-            throw error
-        }
-        self.epoll = epoll
-        self.wake = wake
+        (epoll, wake) = try makeEpollWithWake()
         startEventThread { [self] in run() }
     }
 

@@ -1,3 +1,4 @@
+import CLinux
 import Glibc
 
 /// A failed system call: which call, and the errno it returned.
@@ -79,4 +80,21 @@ func startEventThread(_ body: @escaping @Sendable () -> Void) {
         preconditionFailure("gatherd: cannot start an event thread: \(SystemCallError.text(result))")
     }
     pthread_detach(thread)
+}
+
+/// An epoll set with an eventfd registered as token 0, the wake-up both
+/// event threads (exits, output) use to notice new work or a stop.
+func makeEpollWithWake() throws(SystemCallError) -> (epoll: Int32, wake: Int32) {
+    let epoll = try systemCall("epoll_create1") { clinux_epoll_create() }.get()
+    let wake: Int32
+    switch systemCall("eventfd", { clinux_eventfd() }) {
+    case .success(let fd): wake = fd
+    case .failure(let error): closeDescriptor(epoll); throw error
+    }
+    if case .failure(let error) = systemCall("epoll_ctl", { clinux_epoll_add(epoll, wake, 0) }) {
+        closeDescriptor(epoll)
+        closeDescriptor(wake)
+        throw error
+    }
+    return (epoll, wake)
 }
