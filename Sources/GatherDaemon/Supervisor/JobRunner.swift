@@ -6,7 +6,7 @@ import GatherSpool
 /// How a job run ended, for the supervisor.
 enum JobRunEnd: Sendable {
     /// Write this record (state succeeded, failed, cancelled or interrupted).
-    case record(JobRecord, GatherPolicy)
+    case record(JobRecord)
     /// A `restartable` job interrupted by shutdown: it stays in `active/` and
     /// recovery runs it again at the next start (SPEC §3, §9).
     case keepForRestart
@@ -55,7 +55,7 @@ struct JobRunner: Sendable {
             journal.log(.jobFailed(identity, policy: policy, error: CompoundError(failures: [
                 TaskFailure(task: "job", error: error, outcome: .failed),
             ])))
-            return .record(record, policy)
+            return .record(record)
         }
         progress.close()
         let state = results.state
@@ -76,7 +76,7 @@ struct JobRunner: Sendable {
         case .rejected:
             break
         }
-        return .record(record, policy)
+        return .record(record)
     }
 
     private func makeTask(

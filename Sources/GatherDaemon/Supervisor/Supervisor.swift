@@ -237,7 +237,7 @@ actor Supervisor {
     func jobEnded(_ id: String, _ end: JobRunEnd) {
         guard let ended = running.removeValue(forKey: id) else { return }
         switch end {
-        case .record(let record, _):
+        case .record(let record):
             write(record, identity: ended.start.identity)
         case .keepForRestart:
             break
