@@ -45,7 +45,13 @@ start)
   # No rate limit: tests write bursts; nothing forwarded to syslog or wall.
   printf '[Journal]\nStorage=volatile\nForwardToSyslog=no\nForwardToWall=no\nRateLimitBurst=0\n' \
     > /run/systemd/journald.conf.d/90-gatherd-test.conf
-  setsid "$JOURNALD" </dev/null >>"$STATE/journald.log" 2>&1 9>&- &
+  # journald must inherit no descriptor but 0-2: a caller's pipe or socket
+  # held open by it would never see EOF. (Foundation's Process, which the
+  # Swift tests use to run this script, waits for such a socket to close, so
+  # an inherited end made the first test that started journald hang.)
+  setsid python3 -c 'import os, sys
+os.closerange(3, os.sysconf("SC_OPEN_MAX"))
+os.execv(sys.argv[1], sys.argv[1:])' "$JOURNALD" </dev/null >>"$STATE/journald.log" 2>&1 &
   echo $! > "$PIDFILE"
   i=0
   until [ -S "$SOCKET" ] && [ -S /run/systemd/journal/stdout ]; do
