@@ -18,3 +18,6 @@ swift test
 scripts/test-systemd-unit.sh
 
 scripts/bench.sh --small
+
+# The README's quick start command, its output checked against the README.
+scripts/check-quickstart.sh
