@@ -221,6 +221,13 @@ int cspawn_wait_pidfd(int pidfd, int *exited, int *value) {
     return 1;
 }
 
+int cspawn_reap_pidfd(int pidfd) {
+    siginfo_t info;
+    int r;
+    do { r = waitid(P_PIDFD, (id_t)pidfd, &info, WEXITED | __WALL); } while (r < 0 && errno == EINTR);
+    return r < 0 ? -1 : 0;
+}
+
 pid_t cspawn_peek_exited(void) {
     siginfo_t info;
     memset(&info, 0, sizeof info);

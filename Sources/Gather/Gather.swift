@@ -168,9 +168,9 @@ func perform<Value: Sendable>(
         group.addTask {
             let began = ContinuousClock.now
             let result = await runAttempt(body, timeout: timeout, attempt)
-            let stopRequested = attempt.markFinished()
+            let (stopRequested, workEnded) = attempt.markFinished()
             storage[index] = result
-            return .attemptEnded(index: index, stopRequested: stopRequested, began: began, ended: .now)
+            return .attemptEnded(index: index, stopRequested: stopRequested, began: began, ended: workEnded ?? .now)
         }
     }
 }

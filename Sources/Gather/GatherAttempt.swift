@@ -17,6 +17,8 @@ public final class GatherAttempt: Sendable {
         var request: StopRequest?
         var hook: (@Sendable (StopRequest) -> Void)?
         var finished = false
+        /// When ``workEnded()`` was called, if it was.
+        var workEnded: ContinuousClock.Instant?
     }
     private let state = Mutex(State())
 
@@ -41,16 +43,39 @@ public final class GatherAttempt: Sendable {
         state.withLock { $0.request }
     }
 
+    /// Tells the engine that the attempt's work has ended on its own — a child
+    /// process's main process exited — while the body still cleans up (stops
+    /// what the process left in its group, reads the rest of its output).
+    ///
+    /// From now on a stop request is ignored, so the outcome is what the work
+    /// reports, not the reason of a stop that came during the clean-up (SPEC
+    /// §5: a task ends when its main process exits); and the attempt's
+    /// duration ends here. Returns the stop requested before, if any: then the
+    /// engine decides the outcome from it, as usual.
+    @discardableResult
+    public func workEnded() -> StopRequest? {
+        let now = ContinuousClock.now
+        return state.withLock { state in
+            if !state.finished {
+                state.finished = true
+                state.hook = nil
+                state.workEnded = now
+            }
+            return state.request
+        }
+    }
+
     /// Called when the body has returned: a stop requested after this is ignored,
     /// so a task that ended on its own keeps its own outcome. Returns whether a
-    /// stop had been requested: `stopRequest` no longer changes after this, so
-    /// the loop reads it (and takes the lock) only when there is one.
-    @usableFromInline @discardableResult
-    func markFinished() -> Bool {
+    /// stop had been requested (`stopRequest` no longer changes after this, so
+    /// the loop reads it, and takes the lock, only when there is one) and when
+    /// the work ended, if the body said so with ``workEnded()``.
+    @usableFromInline
+    func markFinished() -> (stopRequested: Bool, workEnded: ContinuousClock.Instant?) {
         state.withLock { state in
             state.finished = true
             state.hook = nil
-            return state.request != nil
+            return (state.request != nil, state.workEnded)
         }
     }
 

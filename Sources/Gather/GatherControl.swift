@@ -17,9 +17,16 @@ public final class GatherControl: Sendable {
 
     public init() {}
 
-    /// Requests cancellation. The first reason given wins.
+    /// Requests cancellation. The first reason given stops the tasks; a later
+    /// `.daemonStopping` still replaces `.cancelledByRequest` as the group's
+    /// reason, so a job cancelled by request and then cut short by a stop of
+    /// the daemon is `interrupted` (SPEC §5: interrupted > cancelled).
     public func cancel(_ reason: TaskReason) {
         let waiter: (@Sendable (TaskReason) -> Void)? = state.withLock { state in
+            if state.reason == .cancelledByRequest, reason == .daemonStopping {
+                state.reason = reason
+                return nil
+            }
             guard state.reason == nil else { return nil }
             state.reason = reason
             defer { state.waiter = nil }

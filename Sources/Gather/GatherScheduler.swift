@@ -219,12 +219,15 @@ struct GatherScheduler {
         var slots: [Slot] = []
         slots.reserveCapacity(names.count)
         for (i, after) in after.enumerated() {
-            for name in after { if let j = index[name] { dependents[j].append(i) } }
-            if after.isEmpty {
+            // A name listed twice is one dependency: `remaining` counts each
+            // dependency once, so each must be one entry in `dependents`.
+            let unique = after.count > 1 ? Array(Set(after)) : after
+            for name in unique { if let j = index[name] { dependents[j].append(i) } }
+            if unique.isEmpty {
                 slots.append(Slot(phase: .ready, remaining: 0))
                 readyQueue.append(i)
             } else {
-                slots.append(Slot(phase: .waiting, remaining: Int32(Set(after).count)))
+                slots.append(Slot(phase: .waiting, remaining: Int32(unique.count)))
             }
         }
         self.dependents = dependents
@@ -297,7 +300,11 @@ struct GatherScheduler {
         }
         returnGrants()
         let results = slots.indices.map(result(of:))
-        return (results, jobFailure, firstError, cancelReason)
+        // A later `.daemonStopping` after a `.cancelledByRequest` makes the
+        // group interrupted (SPEC §5: interrupted > cancelled); the tasks keep
+        // the reason they were stopped for.
+        let finalReason = cancelReason.map { options.control?.reason ?? $0 }
+        return (results, jobFailure, firstError, finalReason)
     }
 
     // MARK: Starting
@@ -426,6 +433,9 @@ struct GatherScheduler {
         if let failure, firstError == nil {
             firstError = failure
             options.onEvent?(.firstError(failure))
+            // Already stopping (job deadline, outside cancellation, the policy):
+            // everything was stopped for that reason, which stays the reason.
+            guard !stopStarting else { return }
             switch options.policy {
             case .collectAll: break
             case .failFast: stopAll(skipReason: .siblingFailed(failure.task), stopRunning: nil)
@@ -494,19 +504,28 @@ struct GatherScheduler {
 
     /// Stops starting: tasks not started are skipped, tasks waiting to retry
     /// keep their last outcome, running ones are asked to stop (if `stopRunning`).
+    ///
+    /// Every task not started gets `skipReason` — also one waiting for a task
+    /// that is skipped here — and every running one `stopRunning`, before any
+    /// task waiting to retry is finished with its error: that error must not
+    /// set off the policy with a reason of its own in the middle of the stop.
     private mutating func stopAll(skipReason: TaskReason, stopRunning: StopRequest?) {
         stopStarting = true
+        var retrying: [Int] = []
         for index in slots.indices {
             switch slots[index].phase {
             case .waiting, .ready:
-                finish(index, outcome: .skipped, reason: skipReason)
+                settle(index, outcome: .skipped, reason: skipReason, failure: nil)
             case .retryWait:
-                if let failure = lastFailures[index] { finishError(index, failure) }
+                retrying.append(index)
             case .running:
                 if let stopRunning { slots[index].attempt?.requestStop(stopRunning) }
             case .done:
                 break
             }
+        }
+        for index in retrying {
+            if let failure = lastFailures[index] { finishError(index, failure) }
         }
         retryDue.removeAll()
         initialReady = 0..<0

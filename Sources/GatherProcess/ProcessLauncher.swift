@@ -119,14 +119,25 @@ public final class ProcessLauncher: Sendable {
             throw Self.spawnError(result, spec: spec, program: program)
         }
         let process = RunningProcess(pid: result.pid, pidfd: result.pidfd, watcher: watcher, reader: reader)
+        // Pipes the output thread owns so far (it closes them at their end).
+        var readersOwn = 0
         do {
             try reader.read(out.read, kind: .stdout, of: process, handler: output)
+            readersOwn = 1
             try reader.read(err.read, kind: .stderr, of: process, handler: output)
+            readersOwn = 2
             try watcher.watch(process)
         } catch {
-            // Registration failed (out of memory for epoll): the process must
-            // not run unwatched. Kill it; the descriptors go with the reader.
+            // Registration failed (out of memory for epoll, the watch limit):
+            // the process must not run unwatched. Kill its group and reap it
+            // here — an unreaped child of ours would also hold up the orphan
+            // reaper — and close the pipes no event thread owns.
             process.signalGroup(SIGKILL)
+            if readersOwn < 1 { closeDescriptor(out.read) }
+            if readersOwn < 2 { closeDescriptor(err.read) }
+            _ = cspawn_reap_pidfd(process.pidfd)
+            process.exited(.signaled(SIGKILL))
+            OrphanReaper.reaped(process.pid)
             throw SpawnError(code: .launcher, errno: error.code, context: program)
         }
         return process

@@ -107,15 +107,18 @@ extension GatherTask where Value == ProcessExit {
         } onCancel: {
             process.terminate(grace: grace)
         }
-        // SPEC §5: a task ends when its main process exits; what is left in its group is stopped.
+        // SPEC §5: a task ends when its main process exits. From here a stop
+        // request (a sibling failed, a timeout) no longer changes its outcome
+        // or its duration, while what is left in its group is stopped.
+        let duration = process.spawnedAt.duration(to: .now)
+        let stopRequest = attempt.workEnded()
+        let cancelledBeforeExit = Task.isCancelled
         await process.stopRemaining(grace: grace)
         await process.outputFinished(within: spec.outputGrace)
-        let exit = ProcessExit(
-            pid: process.pid, status: status, stderrTail: process.stderrTail,
-            duration: process.spawnedAt.duration(to: .now))
+        let exit = ProcessExit(pid: process.pid, status: status, stderrTail: process.stderrTail, duration: duration)
         onEvent?(.exited(task: spec.name, attempt: attempt.number, exit))
         // Stopped by the outer task's cancellation alone: the engine records `cancelled`.
-        if attempt.stopRequest == nil, Task.isCancelled { throw CancellationError() }
+        if stopRequest == nil, cancelledBeforeExit { throw CancellationError() }
         if case .exited(let code) = status, spec.successExitCodes.contains(code) { return exit }
         throw ProcessTaskError(exit: exit)
     }

@@ -123,4 +123,17 @@ struct GlueTests {
         #expect(results.tasks[0].outcome == .cancelled)
         #expect(Support.isGone(try #require(pid.withLock { $0 })))
     }
+    @Test("a task whose main process exited 0 succeeds, though its timeout passes while its group is stopped")
+    func leftoverOutlastsTheTimeout() async throws {
+        // The main process exits at once, leaving a child that ignores SIGTERM:
+        // stopping the group takes the whole grace (1 s), longer than the timeout.
+        let results = try await gather([
+            try Self.task("quick", "(trap '' TERM; exec sleep 30) & exit 0", grace: .seconds(1), timeout: .milliseconds(300)),
+        ])
+        let quick = try #require(results.tasks.first)
+        #expect(quick.outcome == .succeeded)
+        #expect(results.compoundError == nil)
+        // The task ended with its main process, not after the group was stopped.
+        #expect(try #require(quick.duration) < .milliseconds(900))
+    }
 }

@@ -70,6 +70,10 @@ int cspawn_spawn(const struct cspawn_request *request, struct cspawn_result *res
 /// 0 when it still runs; -1 with errno on error. Retries EINTR.
 int cspawn_wait_pidfd(int pidfd, int *exited, int *value);
 
+/// Waits for the child behind `pidfd` to end and reaps it (blocking; for a
+/// child that was just sent SIGKILL). Returns 0, or -1 with errno. Retries EINTR.
+int cspawn_reap_pidfd(int pidfd);
+
 /// The pid of an exited child that can be reaped (execve makes every task a
 /// SIGCHLD child, so the launcher's own are among them), without reaping it;
 /// 0 when none, -1 on error (ECHILD: no children).
