@@ -115,10 +115,21 @@ extension SpoolDirectory {
             let record = JobRecord(id: id, name: name, file: file, state: .rejected, policy: nil, uid: owner, gid: gid,
                                    user: account?.name, runAs: nil, receivedAt: stored?.receivedAt ?? receivedAt,
                                    startedAt: nil, error: problems.map(\.description).joined(separator: "; "), tasks: [])
-            // A checked regular file is the daemon's from now on, whatever its content;
-            // anything else (a link, a FIFO, a hard link) is moved but never touched.
-            if bytes != nil { try setOwner(fd, gid: gid, mode: 0o640, label: "active/\(id)/job.json") }
-            try finish(record)
+            // The record first: until it is written the file must stay its
+            // submitter's, or recovery would take the daemon's user for the
+            // submitter and could run the job as that user.
+            do {
+                try finish(record)
+            } catch {
+                var error = error
+                error.record = record
+                throw error
+            }
+            // A checked regular file is the daemon's from now on, whatever its content
+            // (the descriptor still reaches it in rejected/); anything else (a link,
+            // a FIFO, a hard link) is moved but never touched. The record is safe:
+            // a failure here leaves the file its submitter's, nothing more.
+            if bytes != nil { _ = try? setOwner(fd, gid: gid, mode: 0o640, label: "rejected/\(id)/job.json") }
             return .rejected(record)
         }
         let state = stored ?? JobStateFile(id: id, file: file, name: name, policy: job.policy, uid: owner, gid: gid,

@@ -89,7 +89,13 @@ extension SpoolDirectory {
         let record = JobRecord(id: job.id, name: s.name, file: s.file, state: .rejected, policy: job.job.policy,
                                uid: s.uid, gid: s.gid, user: s.user, runAs: nil, receivedAt: s.receivedAt,
                                startedAt: nil, error: reason, tasks: [])
-        try finish(record)
+        do {
+            try finish(record)
+        } catch {
+            var error = error
+            error.record = record
+            throw error
+        }
         return record
     }
 }

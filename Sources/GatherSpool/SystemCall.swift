@@ -106,6 +106,10 @@ public struct SpoolError: Error, Sendable, CustomStringConvertible {
     public let context: String
     /// The errno of the failed call, if one failed.
     public let errno: Errno?
+    /// A rejection's record that could not be written: the caller keeps it and
+    /// writes it later with ``SpoolDirectory/finish(_:)`` (recovery could not
+    /// tell again why the file was rejected, e.g. for its name).
+    public internal(set) var record: JobRecord?
 
     public init(_ code: Code, _ context: String, errno: Int32? = nil) {
         self.code = code
@@ -124,6 +128,8 @@ public struct SpoolError: Error, Sendable, CustomStringConvertible {
 
     /// The same error, re-labelled with `code` (a write during a record is a record write error).
     func relabelled(_ code: Code) -> SpoolError {
-        SpoolError(code, context, errno: errno?.rawValue)
+        var error = SpoolError(code, context, errno: errno?.rawValue)
+        error.record = record
+        return error
     }
 }

@@ -146,6 +146,37 @@ final class FaultSwitch: @unchecked Sendable {
     }
 }
 
+extension SpoolCrashTests {
+    /// A file rejected for its name whose record cannot be written: the file
+    /// stays its submitter's (recovery must never take the daemon's user for
+    /// the submitter) and the error hands the record to the caller to retry.
+    @Test(arguments: [SpoolFaultPoint.finishTemporaryWritten, .finishResultInPlace])
+    func aRejectionWhoseRecordFailsKeepsItsSubmitterAndItsRecord(_ point: SpoolFaultPoint) throws {
+        guard isRoot else { print("skipped: needs root"); return }
+        let fault = FaultSwitch(point)
+        let t = try TestSpool(faults: { fault.fire($0) })
+        t.drop("bad name.json", validJob, owner: 65534, group: 65534)
+        var kept: JobRecord?
+        do throws(SpoolError) {
+            _ = try t.spool.claim("bad name.json")
+            Issue.record("the claim went through")
+        } catch {
+            kept = error.record
+        }
+        let record = try #require(kept)
+        #expect(record.state == .rejected && record.id == "bad_name" && record.uid == 65534)
+        #expect(record.error?.contains("file name must match") == true)
+        let st = try #require(t.lstatOf("\(t.path)/active/bad_name/job.json"))
+        #expect(st.st_uid == 65534, "the file was handed to the daemon before its record was written")
+        // The caller writes the record it was handed; recovery then has nothing to run.
+        try t.spool.finish(record)
+        #expect(t.records() == ["rejected/bad_name"])
+        #expect(try t.reopen().recover().jobs.isEmpty)
+        let kept2 = try #require(t.lstatOf("\(t.path)/rejected/bad_name/job.json"))
+        #expect(kept2.st_uid == 65534)
+    }
+}
+
 /// The record write on a full file system (SPEC §3): a small tmpfs mounted in a
 /// private mount namespace by a helper process of its own.
 @Suite struct SpoolFullDiskTests {

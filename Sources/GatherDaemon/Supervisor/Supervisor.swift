@@ -83,7 +83,7 @@ actor Supervisor {
         do {
             report = try spool.recover(skipping: known)
         } catch {
-            pauseClaims(error.located, identity: nil)
+            keepUnwrittenRejection(error)
             return 0
         }
         for record in report.rejected { logRejected(record) }
@@ -175,7 +175,7 @@ actor Supervisor {
         do {
             outcome = try spool.claim(name.bytes)
         } catch {
-            pauseClaims(error.located, identity: nil)
+            keepUnwrittenRejection(error)
             return
         }
         switch outcome {
@@ -186,7 +186,7 @@ actor Supervisor {
                     let record = try spool.reject(job, reason: "queue full: \(waiting) jobs of uid \(job.state.uid) waiting or running (--max-queued-per-user)")
                     logRejected(record)
                 } catch {
-                    pauseClaims(error.located, identity: nil)
+                    keepUnwrittenRejection(error)
                 }
                 return
             }
@@ -265,6 +265,20 @@ actor Supervisor {
             unwritten[record.id] = (record, identity)
             pauseClaims(error.reason, identity: identity)
         }
+    }
+
+    /// A claim or rejection failed. A rejection whose record could not be
+    /// written is logged now and kept to be written with the other unwritten
+    /// records: recovery must not take the file up again as a job to run.
+    private func keepUnwrittenRejection(_ error: SpoolError) {
+        guard let record = error.record else {
+            pauseClaims(error.located, identity: nil)
+            return
+        }
+        let identity = JobIdentity(id: record.id, run: record.run, name: record.name, uid: record.uid)
+        journal.log(.jobRejected(identity, file: record.file, errors: [record.error ?? "invalid job file"]))
+        unwritten[record.id] = (record, identity)
+        pauseClaims(error.reason, identity: identity)
     }
 
     private func count(_ state: JobState) {
