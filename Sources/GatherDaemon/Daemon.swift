@@ -29,6 +29,7 @@ public enum Daemon {
             try ProcessLauncher.becomeSubreaper()
             launcher = try ProcessLauncher.shared
             spool = try SpoolDirectory(path: configuration.spool)
+            try spool.lockForDaemon()
             // The watches exist before the first scan, so no file falls between them.
             watcher = try SpoolWatcher(incoming: spool.path + "/incoming", cancel: spool.path + "/cancel")
         } catch {

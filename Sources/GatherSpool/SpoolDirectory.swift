@@ -49,18 +49,27 @@ public final class SpoolDirectory: Sendable {
         self.faultInjector = faultInjector
         var id = [CChar](repeating: 0, count: 33)
         self.bootID = clinux_boot_id(&id) == 0 ? String(decoding: id.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
-        if case .failure(let e) = SystemCall.attempt({ mkdir(path, 0o755) }), e.rawValue != EEXIST {
-            throw SpoolError(.io, "mkdir \(path)", errno: e.rawValue)
+        var createdRoot = true
+        if case .failure(let e) = SystemCall.attempt({ mkdir(path, 0o755) }) {
+            guard e.rawValue == EEXIST else { throw SpoolError(.io, "mkdir \(path)", errno: e.rawValue) }
+            createdRoot = false
         }
         let root = try Self.openChecked(AT_FDCWD, path, label: path, userWritable: false, uid: geteuid())
+        // A directory made here gets its mode whatever the umask (SPEC §6: the
+        // state directories are 0755, so submitters can reach their records).
+        if createdRoot { _ = SystemCall.attempt { fchmod(root, 0o755) } }
         var fds: [Area: Int32] = [:]
         do throws(SpoolError) {
             for area in Area.allCases {
-                if case .failure(let e) = SystemCall.attempt({ mkdirat(root, area.rawValue, area.creationMode) }), e.rawValue != EEXIST {
-                    throw SpoolError(.io, "mkdir \(path)/\(area.rawValue)", errno: e.rawValue)
+                var created = true
+                if case .failure(let e) = SystemCall.attempt({ mkdirat(root, area.rawValue, area.creationMode) }) {
+                    guard e.rawValue == EEXIST else { throw SpoolError(.io, "mkdir \(path)/\(area.rawValue)", errno: e.rawValue) }
+                    created = false
                 }
-                fds[area] = try Self.openChecked(root, area.rawValue, label: "\(path)/\(area.rawValue)",
-                                                 userWritable: area.isUserWritable, uid: geteuid())
+                let fd = try Self.openChecked(root, area.rawValue, label: "\(path)/\(area.rawValue)",
+                                              userWritable: area.isUserWritable, uid: geteuid())
+                fds[area] = fd
+                if created { _ = SystemCall.attempt { fchmod(fd, area.creationMode) } }
             }
         } catch {
             fds.values.forEach(SystemCall.close)
@@ -74,6 +83,21 @@ public final class SpoolDirectory: Sendable {
     deinit {
         areaFDs.values.forEach(SystemCall.close)
         SystemCall.close(rootFD)
+    }
+
+    /// Takes the spool for this process: an exclusive `flock` on the spool
+    /// directory, held until the process ends. A second daemon on the same
+    /// spool would take the first one's running jobs for crashed ones and kill
+    /// their tasks; it must refuse to start instead.
+    /// - Throws: ``SpoolError`` with code ``SpoolError/Code/inUse`` when another process holds it.
+    public func lockForDaemon() throws(SpoolError) {
+        switch SystemCall.attempt({ flock(rootFD, LOCK_EX | LOCK_NB) }) {
+        case .success: return
+        case .failure(let e) where e.rawValue == EWOULDBLOCK:
+            throw SpoolError(.inUse, "\(path) is in use by another gatherd")
+        case .failure(let e):
+            throw SpoolError(.io, "flock \(path)", errno: e.rawValue)
+        }
     }
 
     /// Opens a spool directory without following a symlink and checks its owner and mode.

@@ -93,6 +93,8 @@ public struct SpoolError: Error, Sendable, CustomStringConvertible {
         public static let unsafeDirectory = Code(name: "unsafe spool directory")
         /// A record or state file could not be written; retry later (SPEC §3).
         public static let recordWrite = Code(name: "spool write error")
+        /// Another daemon holds the spool (``SpoolDirectory/lockForDaemon()``).
+        public static let inUse = Code(name: "spool in use")
         /// Any other system call failure.
         public static let io = Code(name: "spool error")
         /// A stored file (`state.json`, `result.json`) could not be understood.

@@ -1,0 +1,57 @@
+import Foundation
+import GatherTestSupport
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+extension GatherdEndToEnd {
+    /// One daemon per spool: a second gatherd on a spool in use refuses to
+    /// start, and the first one's running job is left alone; spool directories
+    /// gatherd makes have their modes whatever the umask.
+    @Suite("gatherd end to end: one daemon per spool", .serialized, .timeLimit(.minutes(2)))
+    struct SpoolLockEndToEndTests {
+        init() throws {
+            try TestJournald.ensureRunning()
+        }
+
+        @Test func aSecondDaemonOnTheSameSpoolRefusesToStart() async throws {
+            guard TestJournald.canRun else { return }
+            let harness = try DaemonHarness("lock")
+            let pidFile = try harness.scratch() + "/busy.pid"
+            let id = try harness.drop(harness.id("busy"), """
+                {"tasks": [{"name": "t", "command": ["sh", "-c", "echo $$ > \(pidFile); sleep 1"]}]}
+                """)
+            let first = try harness.start(["--exit-when-idle"])
+            #expect(await harness.waitForPID(in: pidFile) != nil)
+            let second = try harness.start()
+            let status = await second.wait(limit: .seconds(20))
+            if status == nil { second.kill(SIGKILL) }
+            #expect(status == 1)
+            #expect(second.stderr.contains("in use by another gatherd"), "\(second.stderr)")
+            // The first daemon's job ran to its end, untouched.
+            #expect(await first.wait(limit: .seconds(30)) == 0)
+            #expect(try harness.record(id).object["state"] as? String == "succeeded")
+        }
+
+        @Test func spoolDirectoriesGetTheirModesWhateverTheUmask() async throws {
+            guard TestJournald.canRun else { return }
+            let harness = try DaemonHarness("umask")
+            let spool = harness.spool + "/made-here"
+            let daemon = try RunningDaemon(
+                binary: "/bin/sh",
+                arguments: ["-c", "umask 077; exec \"$0\" --spool \"$1\" --exit-when-idle --log-target stderr",
+                            DaemonHarness.binary, spool],
+                environment: ProcessInfo.processInfo.environment)
+            #expect(await daemon.wait(limit: .seconds(20)) == 0, "\(daemon.stderr)")
+            var modes: [String: mode_t] = [:]
+            for name in ["", "incoming", "cancel", "active", "done", "failed", "rejected"] {
+                var st = stat()
+                #expect(lstat(spool + "/" + name, &st) == 0)
+                modes[name] = st.st_mode & 0o7777
+            }
+            #expect(modes == ["": 0o755, "incoming": 0o700, "cancel": 0o700,
+                              "active": 0o755, "done": 0o755, "failed": 0o755, "rejected": 0o755])
+        }
+    }
+}
