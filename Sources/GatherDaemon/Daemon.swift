@@ -56,6 +56,14 @@ public enum Daemon {
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
                 for await event in watcher.events { await supervisor.handle(event) }
+                // Without its watch (incoming/ or cancel/ deleted, moved, unmounted)
+                // gatherd would run on and never see a dropped file again: stop as
+                // for SIGTERM, and exit 1 so systemd restarts it (Restart=on-failure),
+                // which checks and re-creates the spool directories.
+                if let failure = watcher.failure {
+                    StartupError.report("gatherd: \(failure); stopping")
+                    await supervisor.handle(DaemonSignal.terminate)
+                }
             }
             group.addTask {
                 for await signal in signals.events { await supervisor.handle(signal) }
@@ -85,7 +93,8 @@ public enum Daemon {
             group.cancelAll()
         }
         journal.flush()
-        return 0
+        // The watch lost, not a stop asked for: exit 1 (see above).
+        return watcher.failure == nil ? 0 : 1
     }
 }
 

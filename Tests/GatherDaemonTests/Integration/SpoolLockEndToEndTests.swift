@@ -8,7 +8,8 @@ import Glibc
 extension GatherdEndToEnd {
     /// One daemon per spool: a second gatherd on a spool in use refuses to
     /// start, and the first one's running job is left alone; spool directories
-    /// gatherd makes have their modes whatever the umask.
+    /// gatherd makes have their modes whatever the umask; a daemon that loses
+    /// its watch stops (exit 1) rather than run on blind.
     @Suite("gatherd end to end: one daemon per spool", .serialized, .timeLimit(.minutes(2)))
     struct SpoolLockEndToEndTests {
         init() throws {
@@ -52,6 +53,19 @@ extension GatherdEndToEnd {
             }
             #expect(modes == ["": 0o755, "incoming": 0o700, "cancel": 0o700,
                               "active": 0o755, "done": 0o755, "failed": 0o755, "rejected": 0o755])
+        }
+
+        @Test func losingTheWatchOnIncomingStopsTheDaemonWithStatus1() async throws {
+            guard TestJournald.canRun else { return }
+            let harness = try DaemonHarness("lostwatch")
+            let daemon = try harness.start()
+            #expect(try await harness.waitUntilReady(daemon))
+            // An administrator moves incoming/ away: no dropped file could be seen any more.
+            #expect(rename(harness.spool + "/incoming", harness.spool + "/incoming.old") == 0)
+            let status = await daemon.wait(limit: .seconds(20))
+            if status == nil { daemon.kill(SIGKILL) }
+            #expect(status == 1)
+            #expect(daemon.stderr.contains("incoming"), "\(daemon.stderr)")
         }
     }
 }
