@@ -118,13 +118,7 @@ extension SpoolDirectory {
             // The record first: until it is written the file must stay its
             // submitter's, or recovery would take the daemon's user for the
             // submitter and could run the job as that user.
-            do {
-                try finish(record)
-            } catch {
-                var error = error
-                error.record = record
-                throw error
-            }
+            try finishRejection(record)
             // A checked regular file is the daemon's from now on, whatever its content
             // (the descriptor still reaches it in rejected/); anything else (a link,
             // a FIFO, a hard link) is moved but never touched. The record is safe:

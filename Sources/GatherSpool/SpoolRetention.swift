@@ -89,6 +89,13 @@ extension SpoolDirectory {
         let record = JobRecord(id: job.id, name: s.name, file: s.file, state: .rejected, policy: job.job.policy,
                                uid: s.uid, gid: s.gid, user: s.user, runAs: nil, receivedAt: s.receivedAt,
                                startedAt: nil, error: reason, tasks: [])
+        try finishRejection(record)
+        return record
+    }
+
+    /// ``finish(_:)`` for a rejection: a record that cannot be written travels
+    /// with the error (``SpoolError/record``), for the caller to write later.
+    func finishRejection(_ record: JobRecord) throws(SpoolError) {
         do {
             try finish(record)
         } catch {
@@ -96,6 +103,5 @@ extension SpoolDirectory {
             error.record = record
             throw error
         }
-        return record
     }
 }

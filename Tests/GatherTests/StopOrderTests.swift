@@ -1,3 +1,5 @@
+import Dispatch
+import Foundation
 import Testing
 import Gather
 
@@ -94,16 +96,25 @@ import Gather
 
     @Test("a stop requested after the work ended does not change the outcome or the duration")
     func stopAfterWorkEndedIsIgnored() async throws {
+        let workEnded = Recorder<Date>()
         let results = try await gather([
             GatherTask<Int>("a", timeout: .milliseconds(100)) { attempt in
                 attempt.workEnded()
-                // Clean-up that outlasts the timeout (the timeout cancels this sleep).
-                try? await Task.sleep(for: .seconds(2))
+                workEnded.append(Date())
+                // Clean-up that outlasts the timeout and ignores Swift cancellation, as
+                // stopping what a process left behind does.
+                await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+                    DispatchQueue.global().asyncAfter(deadline: .now() + 1) { done.resume() }
+                }
                 return 1
             },
         ])
         let a = try #require(results.result("a"))
         #expect(a.outcome == .succeeded)
-        #expect(try #require(a.duration) < .milliseconds(90))
+        // The attempt ended when the work did, not a second later when the body returned.
+        let end = try #require(a.startedAt).addingTimeInterval(Double(try #require(a.duration).components.seconds)
+            + Double(try #require(a.duration).components.attoseconds) / 1e18)
+        let ended = try #require(workEnded.all.first)
+        #expect(end.timeIntervalSince(ended) < 0.5, "ended \(end.timeIntervalSince(ended)) s after the work")
     }
 }
