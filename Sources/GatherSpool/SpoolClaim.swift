@@ -133,7 +133,17 @@ extension SpoolDirectory {
             try writeAtomically(dir, "state.json", Array(state.json.serialized().utf8) + [0x0A], gid: gid, label: "active/\(id)")
         }
         try checkpoint(.claimStateWritten)
-        try setOwner(fd, gid: gid, mode: 0o640, label: "active/\(id)/job.json")
+        // The daemon's own copy of the bytes it read replaces the file (owned by
+        // the daemon, the submitter's group, 0640). A descriptor the submitter
+        // opened before the drop reaches only the old file, never job.json: the
+        // checked file cannot be edited afterwards (SPEC §3), nor what recovery
+        // reads. After state.json, so a crash before it leaves the submitter's
+        // file, whose owner recovery then takes for the submitter.
+        if let bytes {
+            try writeAtomically(dir, "job.json", bytes, gid: gid, label: "active/\(id)")
+        } else {
+            try setOwner(fd, gid: gid, mode: 0o640, label: "active/\(id)/job.json")
+        }
         try checkpoint(.claimFileOwned)
         try setOwner(dir, gid: gid, mode: 0o750, label: "active/\(id)")
         return .claimed(ClaimedJob(id: id, job: job, owner: account, runAs: runAs, state: state))

@@ -141,6 +141,12 @@ import Testing
         #expect(p.terminationStatus != 0)
         let st = try #require(t.lstatOf("\(t.path)/active/late/job.json"))
         #expect(st.st_uid == 0 && st.st_mode & 0o7777 == 0o640)
+        // Nor through the descriptor it kept: job.json is the daemon's copy of what
+        // was read, so the record and recovery see the checked file.
+        let stored = try String(contentsOfFile: "\(t.path)/active/late/job.json", encoding: .utf8)
+        #expect(stored == validJob)
+        guard case .run(let again, _)? = try t.reopen().recover().jobs.first else { Issue.record("not recovered"); return }
+        #expect(again.job.tasks[0].command == ["/bin/true"])
     }
 
     @Test func namesIDsAndCollisions() throws {
