@@ -41,6 +41,7 @@ extension SpoolDirectory {
     ///   in `active/` and recovery or ``finish(_:)`` completes it).
     public func claim(_ name: [UInt8]) throws(SpoolError) -> ClaimOutcome {
         guard JobID.isCandidate(name) else { return .ignored }
+        if isLeftInPlace(name) { return .ignored }
         let file = String(decoding: name, as: UTF8.self)
         let (base, validName) = JobID.requested(byFileName: name)
         var id = freeID(base)
@@ -57,6 +58,12 @@ extension SpoolDirectory {
         defer { SystemCall.close(dir) }
         let moved = SystemCall.attempt { SystemCall.withName(name) { clinux_rename_noreplace(fd(.incoming), $0, dir, "job.json") } }
         if case .failure(let e) = moved {
+            // EACCES/EPERM: a directory of another user cannot be moved (its `..`
+            // would change) by a daemon not running as root; EBUSY: a mount point.
+            // The entry's own fault, not the spool's: recorded where it lies.
+            if [EACCES, EPERM, EBUSY].contains(e.rawValue) {
+                return try rejectInPlace(name, id: id, file: file, errno: e.rawValue)
+            }
             _ = SystemCall.attempt { unlinkat(fd(.active), id, AT_REMOVEDIR) }
             if e.rawValue == ENOENT { return .vanished }
             throw SpoolError(.io, "rename incoming/\(file) to active/\(id)/job.json", errno: e.rawValue)
@@ -64,6 +71,38 @@ extension SpoolDirectory {
         try checkpoint(.claimFileMoved)
         let problems = validName ? [] : [JobFileProblem(path: "", message: "file name must match ^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}\\.json$")]
         return try examine(dir: dir, id: id, file: file, receivedAt: .now(), stored: nil, extraProblems: problems)
+    }
+
+    /// An entry of `incoming/` that cannot be moved into `active/ID/`: its record
+    /// goes in `rejected/ID/` (without `job.json`), the entry stays in
+    /// `incoming/` for its owner or an administrator to remove, and this spool
+    /// instance ignores it from now on (a restart records it once more).
+    private func rejectInPlace(_ name: [UInt8], id: String, file: String, errno: Int32) throws(SpoolError) -> ClaimOutcome {
+        let st: stat
+        switch SystemCall.lstatAt(fd(.incoming), name) {
+        case .success(let found): st = found
+        case .failure:
+            _ = SystemCall.attempt { unlinkat(fd(.active), id, AT_REMOVEDIR) }
+            return .vanished
+        }
+        let why = Self.unsafeFile(st) ?? "the file is a file"
+        let kind = why.hasPrefix("the file is ") ? String(why.dropFirst("the file is ".count)) : why
+        let account = UserAccount.lookup(uid: st.st_uid)
+        let error = "the entry cannot be moved out of incoming/ (\(kind)): \(Errno(errno)); left in incoming/"
+        let record = JobRecord(id: id, name: id, file: file, state: .rejected, policy: nil, uid: st.st_uid,
+                               gid: account?.gid ?? daemonGID, user: account?.name, runAs: nil, receivedAt: .now(),
+                               startedAt: nil, error: error, tasks: [])
+        try finishRejection(record)
+        _ = leftInPlace.withLock { $0.insert(EntryKey(st)) }
+        return .rejected(record)
+    }
+
+    /// Whether `incoming/NAME` was rejected where it lies already (it is no
+    /// longer waiting to be claimed).
+    public func isLeftInPlace(_ name: [UInt8]) -> Bool {
+        guard !leftInPlace.withLock({ $0.isEmpty }) else { return false }
+        guard case .success(let st) = SystemCall.lstatAt(fd(.incoming), name) else { return false }
+        return leftInPlace.withLock { $0.contains(EntryKey(st)) }
     }
 
     /// The claim convenience for a name that is valid UTF-8.

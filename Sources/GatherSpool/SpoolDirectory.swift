@@ -1,4 +1,5 @@
 import CLinux
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -33,6 +34,19 @@ public final class SpoolDirectory: Sendable {
     let rootFD: Int32
     private let areaFDs: [Area: Int32]
     private let faultInjector: (@Sendable (SpoolFaultPoint) -> Bool)?
+    /// Entries of `incoming/` rejected where they lie (they could not be moved),
+    /// by device and inode: a rescan must not record them again.
+    let leftInPlace = Mutex(Set<EntryKey>())
+
+    /// An entry's identity on its file system.
+    struct EntryKey: Hashable, Sendable {
+        let device: UInt64
+        let inode: UInt64
+        init(_ st: stat) {
+            device = UInt64(st.st_dev)
+            inode = UInt64(st.st_ino)
+        }
+    }
 
     /// Opens the spool at `path`, creating it and missing subdirectories, and
     /// runs the start-up checks of SPEC §3: no directory is a symlink, none is

@@ -402,7 +402,9 @@ actor Supervisor {
     private func checkIdle() {
         guard configuration.exitWhenIdle, case .running = state, queue.isEmpty, running.isEmpty,
               unwritten.isEmpty, writeError == nil else { return }
-        if let waiting = try? SpoolScan.incoming(incomingPath), !waiting.isEmpty { return }
+        if let waiting = try? SpoolScan.incoming(incomingPath), waiting.contains(where: { !spool.isLeftInPlace($0.bytes) }) {
+            return
+        }
         state = .stopped
         starts.finish()
     }

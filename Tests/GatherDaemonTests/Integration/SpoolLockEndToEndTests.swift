@@ -67,5 +67,41 @@ extension GatherdEndToEnd {
             #expect(status == 1)
             #expect(daemon.stderr.contains("incoming"), "\(daemon.stderr)")
         }
+
+        @Test func aNonRootDaemonRejectsADirectoryItCannotMoveAndGoesOn() async throws {
+            guard TestJournald.canRun else { return }
+            guard access(DaemonHarness.binary, X_OK) == 0,
+                  FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv") else {
+                print("skipped: no setpriv or no gatherd binary")
+                return
+            }
+            let harness = try DaemonHarness("nonroot")
+            // The daemon runs as uid 65534 and owns its spool; root drops a directory
+            // that uid 65534 cannot move (renaming a directory rewrites its `..`).
+            #expect(chown(harness.spool, 65534, 65534) == 0 && chown(harness.spool + "/incoming", 65534, 65534) == 0)
+            let bad = harness.id("dir")
+            #expect(mkdir(harness.spool + "/incoming/\(bad).json", 0o755) == 0)
+            let good = try harness.drop(harness.id("good"), #"{"tasks": [{"name": "t", "command": ["true"]}]}"#,
+                                        owner: 65534, group: 65534)
+            let daemon = try RunningDaemon(
+                binary: "/usr/bin/setpriv",
+                arguments: ["--reuid=65534", "--regid=65534", "--clear-groups", DaemonHarness.binary,
+                            "--spool", harness.spool, "--exit-when-idle", "--log-target", "stderr"],
+                environment: ProcessInfo.processInfo.environment)
+            let status = await daemon.wait(limit: .seconds(30))
+            if status == nil { daemon.kill(SIGKILL) }
+            guard status != 126, !daemon.stderr.contains("Permission denied (os error") else {
+                print("skipped: uid 65534 cannot run the gatherd binary here: \(daemon.stderr)")
+                return
+            }
+            #expect(status == 0, "\(daemon.stderr)")
+            let record = try harness.record(bad)
+            #expect(record.area == "rejected")
+            #expect(record.object["error"] as? String
+                == "the entry cannot be moved out of incoming/ (a directory): Permission denied; left in incoming/")
+            #expect(FileManager.default.fileExists(atPath: harness.spool + "/incoming/\(bad).json"))
+            // Claiming went on: the good job ran.
+            #expect(try harness.record(good).object["state"] as? String == "succeeded")
+        }
     }
 }
