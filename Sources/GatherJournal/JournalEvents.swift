@@ -158,6 +158,16 @@ extension JournalEntry {
         return entry
     }
 
+    /// `cancel request for ID refused: REASON` (priority 4) for an ID that names
+    /// no job waiting or running: the entry carries `GATHER_JOB` (so
+    /// `journalctl GATHER_JOB=ID` shows it) and no run, name or submitter.
+    public static func cancelRefused(unknownJob id: String, requestOwner: UInt32, reason: String) -> JournalEntry {
+        var entry = event(.cancelRefused, job: nil, "cancel request for \(id) refused: \(reason)")
+        entry.appendKnown("GATHER_JOB", id)
+        entry.appendKnown("GATHER_REQUEST_UID", String(requestOwner))
+        return entry
+    }
+
     /// `job NAME interrupted: daemon stopped` (priority 4).
     /// - Parameter reason: why, e.g. `daemon stopped` or `daemon crashed`.
     public static func jobInterrupted(_ job: JobIdentity, policy: GatherPolicy, reason: String = "daemon stopped") -> JournalEntry {
@@ -168,9 +178,14 @@ extension JournalEntry {
     }
 
     /// `cannot write record of NAME: No space left on device; claiming paused` (priority 2).
+    /// With no job (a claim that could not be written, recovery), `cannot write
+    /// to the spool: WHAT: WHY; claiming paused` and no job fields.
     /// - Parameter error: the reason as a person reads it (`strerror` text).
-    public static func spoolWriteError(_ job: JobIdentity, error: String) -> JournalEntry {
-        event(.spoolWriteError, job: job, "cannot write record of \(job.name): \(error); claiming paused")
+    public static func spoolWriteError(_ job: JobIdentity?, error: String) -> JournalEntry {
+        guard let job else {
+            return event(.spoolWriteError, job: nil, "cannot write to the spool: \(error); claiming paused")
+        }
+        return event(.spoolWriteError, job: job, "cannot write record of \(job.name): \(error); claiming paused")
     }
 
     /// `gatherd ready: spool /var/spool/gatherd, 0 jobs recovered` (priority 6).
@@ -199,7 +214,8 @@ extension JournalEntry {
 
     static func appendJob(_ entry: inout JournalEntry, _ job: JobIdentity) {
         entry.appendKnown("GATHER_JOB", job.id)
-        entry.appendKnown("GATHER_RUN", job.run)
+        // A job not started yet (queued, rejected before a run) has no run ID.
+        if !job.run.isEmpty { entry.appendKnown("GATHER_RUN", job.run) }
         entry.appendKnown("GATHER_JOB_NAME", job.name)
         entry.appendKnown("GATHER_UID", String(job.uid))
     }

@@ -47,6 +47,11 @@ import Testing
         #expect(JournalEntry.jobInterrupted(job, policy: policy).message == "job nightly-backup interrupted: daemon stopped")
         #expect(JournalEntry.spoolWriteError(job, error: "No space left on device").message
                 == "cannot write record of nightly-backup: No space left on device; claiming paused")
+        let noJob = JournalEntry.spoolWriteError(nil, error: "write active/x/.state.json.tmp: No space left on device")
+        #expect(noJob.message == "cannot write to the spool: write active/x/.state.json.tmp: No space left on device; claiming paused")
+        #expect(!noJob.fields.contains { $0.name.hasPrefix("GATHER_") })
+        let unknown = JournalEntry.cancelRefused(unknownJob: "ghost", requestOwner: 1001, reason: "no such job waiting or running")
+        #expect(unknown.fields.filter { $0.name.hasPrefix("GATHER_") }.map(\.name) == ["GATHER_JOB", "GATHER_REQUEST_UID"])
         #expect(JournalEntry.daemonReady(spool: "/var/spool/gatherd", recovered: 0).message
                 == "gatherd ready: spool /var/spool/gatherd, 0 jobs recovered")
         #expect(JournalEntry.daemonStopping(interrupted: 2).message == "gatherd stopping: 2 jobs interrupted")

@@ -293,7 +293,7 @@ actor Supervisor {
         let first = writeError == nil
         writeError = reason
         if first || identity != nil {
-            journal.log(.spoolWriteError(identity ?? JobIdentity(id: "", run: "", name: "a job", uid: 0), error: reason))
+            journal.log(.spoolWriteError(identity, error: reason))
         }
         updateStatus()
     }
@@ -345,8 +345,7 @@ actor Supervisor {
                 return
             }
             CancelFile.remove(directory: cancelPath, name: id)
-            journal.log(.cancelRefused(JobIdentity(id: id, run: "", name: id, uid: 0), requestOwner: owner.uid ?? 0,
-                                       reason: "no such job waiting or running"))
+            journal.log(.cancelRefused(unknownJob: id, requestOwner: owner.uid ?? 0, reason: "no such job waiting or running"))
             return
         }
         CancelFile.remove(directory: cancelPath, name: id)

@@ -120,6 +120,8 @@ extension GatherdEndToEnd {
             try harness.cancel(ghost)
             let unknown = try await harness.waitForEntry(of: ghost) { $0["MESSAGE_ID"] == Self.refusedID }
             #expect(unknown?["MESSAGE"] == "cancel request for \(ghost) refused: no such job waiting or running")
+            // No job: no run, name or submitter made up for it.
+            #expect(unknown?["GATHER_UID"] == nil && unknown?["GATHER_RUN"] == nil && unknown?["GATHER_JOB_NAME"] == nil)
 
             #expect(await RunningDaemon.waitUntil { !harness.cancelRequestExists(id) && !harness.cancelRequestExists(ghost) })
             #expect((try? String(contentsOfFile: target, encoding: .utf8)) == "keep")

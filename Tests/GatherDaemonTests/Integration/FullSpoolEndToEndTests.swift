@@ -117,6 +117,9 @@ extension RobustnessEndToEnd {
             #expect(entries.first?["MESSAGE"]?.hasSuffix(": write active/\(id)/.state.json.tmp: No space left on device; claiming paused") == true,
                     "\(entries.first?["MESSAGE"] ?? "")")
             #expect(entries.first?["PRIORITY"] == "2")
+            // A claim is no job yet: no job fields made up for it.
+            #expect(entries.first?["MESSAGE"]?.hasPrefix("cannot write to the spool: ") == true)
+            #expect(entries.first?["GATHER_JOB"] == nil && entries.first?["GATHER_UID"] == nil)
 
             #expect(unlink("\(view)/filler") == 0)
             let finished = await eventually(limit: .seconds(25)) {
