@@ -74,6 +74,11 @@ public enum Daemon {
                 }
             }
             group.addTask {
+                // STATUS= kept current (SPEC §9) as tasks start and end: one look a
+                // second rather than a message per task.
+                while (try? await Task.sleep(for: .seconds(1))) != nil { await supervisor.refreshStatus() }
+            }
+            group.addTask {
                 // Retries unwritten records every 10 s (SPEC §3); retention once an hour.
                 var ticks = 0
                 while (try? await Task.sleep(for: .seconds(10))) != nil {

@@ -44,6 +44,8 @@ actor Supervisor {
     private var pendingCancels: Set<String> = []
     /// Records that could not be written (SPEC §3: retried every 10 s).
     private var unwritten: [String: (record: JobRecord, identity: JobIdentity)] = [:]
+    /// The last `STATUS=` line sent.
+    private var lastStatus: String?
     /// Set while a spool write fails: no claims until it works again.
     private var writeError: String?
     private var done = 0
@@ -418,6 +420,15 @@ actor Supervisor {
     }
 
     private func updateStatus() {
-        _ = notifier.status(statusLine)
+        let line = statusLine
+        guard line != lastStatus else { return }
+        lastStatus = line
+        _ = notifier.status(line)
+    }
+
+    /// Once a second: `STATUS=` follows the tasks' starts and ends (their count
+    /// changes without a supervisor event), sent only when the line changed.
+    func refreshStatus() {
+        updateStatus()
     }
 }

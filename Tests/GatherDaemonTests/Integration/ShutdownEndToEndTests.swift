@@ -45,6 +45,9 @@ extension RobustnessEndToEnd {
             }
             try #require(running, "\(harness.listing())")
             let groups = harness.processGroups(plain) + harness.processGroups(restartable)
+            // STATUS= follows the tasks as they start (SPEC §9: kept current).
+            let counted = await notify.message("STATUS", limit: .seconds(5)) { $0.hasPrefix("2 jobs running (3 tasks)") }
+            #expect(counted != nil, "\(notify.messages.compactMap { $0.value("STATUS") })")
 
             let clock = ContinuousClock()
             let began = clock.now
