@@ -27,6 +27,12 @@ extension SpoolDirectory {
         return removed
     }
 
+    /// Removes `cancel/NAME` once handled (SPEC §8): a file, or whatever a user
+    /// dropped instead (a directory full of links), without following a link.
+    public func removeCancelRequest(_ name: [UInt8]) throws(SpoolError) {
+        try Self.removeTree(fd(.cancel), name, depth: 0)
+    }
+
     /// Deepest directory tree retention removes; deeper ones are left in place.
     static let maxTreeDepth = 64
 

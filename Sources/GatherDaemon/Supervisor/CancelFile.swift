@@ -2,7 +2,7 @@
 import Glibc
 #endif
 
-/// The files of `cancel/` (SPEC §3, §8): who owns a request, removal, and
+/// The files of `cancel/` (SPEC §3, §8): who owns a request, and
 /// whether the job it names still waits in `incoming/`.
 enum CancelFile {
     struct Owner {
@@ -17,12 +17,6 @@ enum CancelFile {
         var info = stat()
         guard lstat(directory + "/" + name, &info) == 0 else { return nil }
         return Owner(uid: info.st_uid, isRegularFile: (info.st_mode & S_IFMT) == S_IFREG)
-    }
-
-    /// Removes the request (a directory is removed too, never followed).
-    static func remove(directory: String, name: String) {
-        let path = directory + "/" + name
-        if unlink(path) != 0, errno == EISDIR { _ = rmdir(path) }
     }
 
     /// True when `incoming/ID.json` exists: the job is not claimed yet.

@@ -346,11 +346,11 @@ actor Supervisor {
                 pendingCancels.insert(id)  // kept until the job is claimed (SPEC §3)
                 return
             }
-            CancelFile.remove(directory: cancelPath, name: id)
+            removeCancelRequest(id)
             journal.log(.cancelRefused(unknownJob: id, requestOwner: owner.uid ?? 0, reason: "no such job waiting or running"))
             return
         }
-        CancelFile.remove(directory: cancelPath, name: id)
+        removeCancelRequest(id)
         guard owner.isRegularFile else {
             journal.log(.cancelRefused(target, requestOwner: owner.uid ?? 0, reason: "not a regular file"))
             return
@@ -364,6 +364,13 @@ actor Supervisor {
         } else {
             cancelQueued(id)
         }
+    }
+
+    /// Removes `cancel/ID` through the spool's directory descriptors, never
+    /// following a link (a directory full of them included). A failure leaves
+    /// it in place; a rescan finds it again.
+    private func removeCancelRequest(_ id: String) {
+        _ = try? spool.removeCancelRequest(Array(id.utf8))
     }
 
     /// Cancels a job that was claimed but never started: all tasks skipped.

@@ -111,7 +111,11 @@ extension GatherdEndToEnd {
             try #require(symlink(target, cancel + id) == 0)
             let first = try await harness.waitForEntry(of: id) { $0["MESSAGE_ID"] == Self.refusedID }
             #expect(first?["MESSAGE"] == "cancel request for \(id) refused: not a regular file")
-            try #require(mkdir(cancel + id, 0o755) == 0)
+            // A directory holding a link to the target, built aside and renamed in:
+            // removed whole, the link never followed.
+            try #require(mkdir(scratch + "/request", 0o755) == 0)
+            try #require(symlink(target, scratch + "/request/link") == 0)
+            try #require(rename(scratch + "/request", cancel + id) == 0)
             let refusals = await RunningDaemon.waitUntil {
                 ((try? harness.journal(id)) ?? []).count { $0["MESSAGE_ID"] == Self.refusedID } == 2
             }
