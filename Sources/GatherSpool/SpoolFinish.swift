@@ -31,6 +31,9 @@ extension SpoolDirectory {
         let text = Array(record.json.serialized().utf8) + [0x0A]
         try writeAtomically(dir, "result.json", text, gid: record.gid, label: "active/\(id)")
         try checkpoint(.finishResultInPlace)
+        // A finished job's directory holds job.json and result.json (SPEC §3);
+        // progress ends with the record. Left behind, it would only be stale.
+        _ = SystemCall.attempt { unlinkat(dir, "state.json", 0) }
         try setOwner(dir, gid: record.gid, mode: 0o750, label: "active/\(id)")
         try SystemCall.sys("fsync active/\(id)", code: .recordWrite) { fsync(dir) }
         try moveFinished(id: id, to: target)

@@ -35,6 +35,7 @@ import Testing
         #expect(state == job.state && state.runs == 0 && state.phase == .queued && state.user == "nobody")
 
         try t.spool.finish(succeededRecord(job))
+        #expect(t.entries("done/nightly") == ["job.json", "result.json"])
         let done = "\(t.path)/done/nightly"
         for (p, mode) in [(done, 0o750), (done + "/job.json", 0o640), (done + "/result.json", 0o640)] {
             let st = try #require(t.lstatOf(p))
