@@ -76,7 +76,7 @@ public enum Daemon {
             group.addTask {
                 // STATUS= kept current (SPEC §9) as tasks start and end: one look a
                 // second rather than a message per task.
-                while (try? await Task.sleep(for: .seconds(1))) != nil { await supervisor.refreshStatus() }
+                while (try? await Task.sleep(for: .seconds(1))) != nil { await supervisor.updateStatus() }
             }
             group.addTask {
                 // Retries unwritten records every 10 s (SPEC §3); retention once an hour.

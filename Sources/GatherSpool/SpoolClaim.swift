@@ -85,8 +85,7 @@ extension SpoolDirectory {
             _ = SystemCall.attempt { unlinkat(fd(.active), id, AT_REMOVEDIR) }
             return .vanished
         }
-        let why = Self.unsafeFile(st) ?? "the file is a file"
-        let kind = why.hasPrefix("the file is ") ? String(why.dropFirst("the file is ".count)) : why
+        let kind = Self.nonRegularKind(st) ?? "a file"
         let account = UserAccount.lookup(uid: st.st_uid)
         let error = "the entry cannot be moved out of incoming/ (\(kind)): \(Errno(errno)); left in incoming/"
         let record = JobRecord(id: id, name: id, file: file, state: .rejected, policy: nil, uid: st.st_uid,
@@ -190,18 +189,23 @@ extension SpoolDirectory {
 
     /// Why a job file's `fstat` fails SPEC §8, or `nil` when it passes.
     static func unsafeFile(_ st: stat) -> String? {
-        switch st.st_mode & S_IFMT {
-        case S_IFREG: break
-        case S_IFDIR: return "the file is a directory"
-        case S_IFIFO: return "the file is a FIFO"
-        case S_IFCHR, S_IFBLK: return "the file is a device"
-        case S_IFSOCK: return "the file is a socket"
-        default: return "the file is not a regular file"
-        }
+        if let kind = nonRegularKind(st) { return "the file is \(kind)" }
         if st.st_nlink != 1 { return "the file has \(st.st_nlink) links (a hard link)" }
         if st.st_mode & 0o022 != 0 { return "the file is writable by group or others" }
         if st.st_size > JobFileValidator.maxFileSize { return "the file is larger than 1 MiB" }
         return nil
+    }
+
+    /// What an entry is when it is not a regular file (`a directory`, `a FIFO`…), or `nil`.
+    static func nonRegularKind(_ st: stat) -> String? {
+        switch st.st_mode & S_IFMT {
+        case S_IFREG: return nil
+        case S_IFDIR: return "a directory"
+        case S_IFIFO: return "a FIFO"
+        case S_IFCHR, S_IFBLK: return "a device"
+        case S_IFSOCK: return "a socket"
+        default: return "not a regular file"
+        }
     }
 
     /// Reads at most 1 MiB + 1 byte, once, from the start.

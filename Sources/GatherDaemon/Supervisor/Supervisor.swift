@@ -85,7 +85,7 @@ actor Supervisor {
         do {
             report = try spool.recover(skipping: known)
         } catch {
-            keepUnwrittenRejection(error)
+            claimFailed(error)
             return 0
         }
         for record in report.rejected { logRejected(record) }
@@ -177,7 +177,7 @@ actor Supervisor {
         do {
             outcome = try spool.claim(name.bytes)
         } catch {
-            keepUnwrittenRejection(error)
+            claimFailed(error)
             return
         }
         switch outcome {
@@ -188,7 +188,7 @@ actor Supervisor {
                     let record = try spool.reject(job, reason: "queue full: \(waiting) jobs of uid \(job.state.uid) waiting or running (--max-queued-per-user)")
                     logRejected(record)
                 } catch {
-                    keepUnwrittenRejection(error)
+                    claimFailed(error)
                 }
                 return
             }
@@ -269,16 +269,16 @@ actor Supervisor {
         }
     }
 
-    /// A claim or rejection failed. A rejection whose record could not be
-    /// written is logged now and kept to be written with the other unwritten
-    /// records: recovery must not take the file up again as a job to run.
-    private func keepUnwrittenRejection(_ error: SpoolError) {
+    /// A claim, rejection or recovery failed: claiming pauses. A rejection whose
+    /// record could not be written is logged now and kept with the other
+    /// unwritten records (counted once written): recovery must not take the
+    /// file up again as a job to run.
+    private func claimFailed(_ error: SpoolError) {
         guard let record = error.record else {
             pauseClaims(error.located, identity: nil)
             return
         }
-        let identity = JobIdentity(id: record.id, run: record.run, name: record.name, uid: record.uid)
-        journal.log(.jobRejected(identity, file: record.file, errors: [record.error ?? "invalid job file"]))
+        let identity = logRejected(record, counting: false)
         unwritten[record.id] = (record, identity)
         pauseClaims(error.reason, identity: identity)
     }
@@ -322,10 +322,12 @@ actor Supervisor {
         updateStatus()
     }
 
-    private func logRejected(_ record: JobRecord) {
-        count(.rejected)
+    @discardableResult
+    private func logRejected(_ record: JobRecord, counting: Bool = true) -> JobIdentity {
+        if counting { count(.rejected) }
         let identity = JobIdentity(id: record.id, run: record.run, name: record.name, uid: record.uid)
         journal.log(.jobRejected(identity, file: record.file, errors: [record.error ?? "invalid job file"]))
+        return identity
     }
 
     // MARK: Cancel requests
@@ -426,16 +428,12 @@ actor Supervisor {
             + "\(done) done, \(failed) failed, \(rejected) rejected"
     }
 
-    private func updateStatus() {
+    /// Sends `STATUS=` when the line changed: after every supervisor event, and
+    /// once a second from the daemon, as tasks start and end without one.
+    func updateStatus() {
         let line = statusLine
         guard line != lastStatus else { return }
         lastStatus = line
         _ = notifier.status(line)
-    }
-
-    /// Once a second: `STATUS=` follows the tasks' starts and ends (their count
-    /// changes without a supervisor event), sent only when the line changed.
-    func refreshStatus() {
-        updateStatus()
     }
 }
