@@ -24,7 +24,10 @@ struct StopTests {
         let took = begin.duration(to: .now)
         #expect(status == .signaled(SIGKILL))
         #expect(took >= .milliseconds(300), "not before the grace")
-        #expect(took < .seconds(2), "soon after the grace")
+        // Without the SIGKILL it would never end; the margin is for a loaded
+        // machine, where resuming this task once the process is reaped can lag
+        // (3.7 s seen once on two cores with every suite starting at once).
+        #expect(took < .seconds(10), "soon after the grace")
         await process.stopRemaining(grace: .milliseconds(300))
     }
 
@@ -53,6 +56,8 @@ struct StopTests {
         #expect(!result.process.groupExists)
         let begin = ContinuousClock.now
         await result.process.stopRemaining(grace: .seconds(5))
-        #expect(begin.duration(to: .now) < .milliseconds(100))
+        // Far below the 5 s grace it would wait for a group that still had members
+        // (a margin for a loaded machine).
+        #expect(begin.duration(to: .now) < .milliseconds(2_500))
     }
 }
