@@ -1,4 +1,3 @@
-#define _GNU_SOURCE
 #include "CSpawn.h"
 
 #include <errno.h>

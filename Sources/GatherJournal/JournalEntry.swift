@@ -1,3 +1,4 @@
+import GatherSystem
 /// One journal entry: an ordered list of fields, sent as-is with `sd_journal_sendv`.
 ///
 /// Order is kept and names may repeat (SPEC §7 sends one `GATHER_FAILURE` per
@@ -127,7 +128,7 @@ public struct JournalError: Error, Sendable, Equatable, CustomStringConvertible 
         var text = "journal: \(code)"
         if let field { text += " '\(field)'" }
         text += ": \(detail)"
-        if let errno { text += " (\(SystemErrno.text(errno)))" }
+        if let errno { text += " (\(Errno(errno)))" }
         return text
     }
 }

@@ -1,3 +1,4 @@
+import GatherSystem
 import CSystemd
 #if canImport(Glibc)
 import Glibc
@@ -100,11 +101,12 @@ public final class JournalReader {
     @discardableResult
     public func wait(timeout: Duration?) throws(JournalError) -> Bool {
         let micros: UInt64 = timeout.map { UInt64(max(0, $0.seconds * 1e6)) } ?? UInt64.max
-        let result = sd_journal_wait(journal, micros)
-        // A signal ended the wait early: report a change, the caller reads and waits again.
-        if result == -EINTR { return true }
-        if result < 0 { throw JournalError(.readFailed, errno: -result, detail: "cannot wait for the journal") }
-        return result != SD_JOURNAL_NOP
+        // A signal that ends the wait early starts it again, with the whole
+        // timeout: the caller only learns of a change or the timeout.
+        switch SystemCall.callReturningNegativeError({ sd_journal_wait(journal, micros) }) {
+        case .success(let result): return result != SD_JOURNAL_NOP
+        case .failure(let errno): throw JournalError(.readFailed, errno: errno.rawValue, detail: "cannot wait for the journal")
+        }
     }
 
     /// Follow mode: hands every entry from the current position to `body`, then

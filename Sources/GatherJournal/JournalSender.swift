@@ -1,3 +1,4 @@
+import GatherSystem
 import CSystemd
 #if canImport(Glibc)
 import Glibc
@@ -28,9 +29,9 @@ public enum JournalSender {
             buffer.append(contentsOf: field.value)
             ranges.append(start..<buffer.count)
         }
-        var result: Int32
-        repeat {
-            result = buffer.withUnsafeMutableBytes { raw in
+        // A send interrupted by a signal sent nothing, so it is retried.
+        let result = SystemCall.callReturningNegativeError {
+            buffer.withUnsafeMutableBytes { raw in
                 var vectors = ranges.map { range in
                     iovec(iov_base: raw.baseAddress.map { $0 + range.lowerBound }, iov_len: range.count)
                 }
@@ -38,11 +39,15 @@ public enum JournalSender {
                     sd_journal_sendv(list.baseAddress, Int32(list.count))
                 }
             }
-            // libsystemd returns -errno; a send interrupted by a signal sent nothing, so retry it.
-        } while result == -EINTR
-        return result < 0 ? -result : nil
+        }
+        if case .failure(let errno) = result { return errno.rawValue }
+        return nil
     }
 
     /// Whether journald's socket file exists (it may still be stale).
-    public static var socketExists: Bool { SystemErrno.isSocket(socketPath) }
+    public static var socketExists: Bool {
+        var info = stat()
+        guard case .success = SystemCall.call({ stat(socketPath, &info) }) else { return false }
+        return (info.st_mode & S_IFMT) == S_IFSOCK
+    }
 }

@@ -1,3 +1,4 @@
+import GatherSystem
 import Foundation
 
 /// Where log entries go (`--log-target`).
@@ -84,10 +85,12 @@ public final class JournalWriter: @unchecked Sendable {
         case .stderr: usesJournal = false
         }
         // One thread for the one event source here (journald's socket); it lives
-        // as long as the writer and is joined in close().
-        let thread = Thread { [self] in self.run() }
-        thread.name = "gatherd-journal"
-        thread.start()
+        // as long as the writer and is waited for in close().
+        if case .failure = OSThread.start(name: "gatherd-journal", detached: true, { [self] in self.run() }) {
+            // Out of threads: every entry goes to stderr from the caller instead.
+            state.closing = true
+            threadDone = true
+        }
     }
 
     /// Logs a job or daemon event (see the `JournalEntry` event constructors).
@@ -208,7 +211,7 @@ public final class JournalWriter: @unchecked Sendable {
     }
 
     private func writeToStderr(_ entry: JournalEntry, isOutput: Bool) {
-        SystemErrno.writeAll(configuration.stderrDescriptor, Array(StderrLine.render(entry, isOutput: isOutput).utf8))
+        SystemCall.writeAll(configuration.stderrDescriptor, Array(StderrLine.render(entry, isOutput: isOutput).utf8))
     }
 }
 

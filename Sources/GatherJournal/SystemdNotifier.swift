@@ -1,3 +1,4 @@
+import GatherSystem
 import CSystemd
 #if canImport(Glibc)
 import Glibc
@@ -67,12 +68,12 @@ public struct SystemdNotifier: Sendable {
     @discardableResult
     public func notify(_ assignments: [String]) -> Delivery {
         let message = assignments.joined(separator: "\n")
-        var result: Int32
-        // An interrupted sendmsg sent nothing: retry it.
-        repeat { result = message.withCString { sd_notify(0, $0) } } while result == -EINTR
-        if result > 0 { return .sent }
-        if result == 0 { return .notSupervised }
-        return .failed(-result)
+        // An interrupted sendmsg sent nothing: it is retried.
+        switch SystemCall.callReturningNegativeError({ message.withCString { sd_notify(0, $0) } }) {
+        case .success(0): return .notSupervised
+        case .success: return .sent
+        case .failure(let errno): return .failed(errno.rawValue)
+        }
     }
 
     static func microseconds(_ duration: Duration) -> UInt64 {

@@ -1,3 +1,4 @@
+import GatherSystem
 import CLinux
 import CSpawn
 import Glibc
@@ -25,12 +26,16 @@ final class ChildWatcher: Sendable {
     private let wake: Int32
     private let state = Mutex(State())
 
-    /// Token 0 in the epoll set is the wake-up eventfd (``makeEpollWithWake()``).
+    /// Token 0 in the epoll set is the wake-up eventfd (``EventWait/makeEpollWithWake()``).
     private static let wakeToken: UInt64 = 0
 
     init() throws(SystemCallError) {
-        (epoll, wake) = try makeEpollWithWake()
-        startEventThread { [self] in run() }
+        (epoll, wake) = try EventWait.makeEpollWithWake().get()
+        if case .failure(let errno) = OSThread.start(name: "gatherd-exits", detached: true, { [self] in run() }) {
+            SystemCall.close(epoll)
+            SystemCall.close(wake)
+            throw SystemCallError("pthread_create", errno: errno)
+        }
     }
 
     /// Starts watching `process` (its pidfd); its exit is delivered through
@@ -42,7 +47,7 @@ final class ChildWatcher: Sendable {
             state.watched[token] = process
             return token
         }
-        if case .failure(let error) = systemCall("epoll_ctl", { clinux_epoll_add(epoll, process.pidfd, token) }) {
+        if case .failure(let error) = SystemCall.call("epoll_ctl", { clinux_epoll_add(epoll, process.pidfd, token) }) {
             _ = state.withLock { $0.watched.removeValue(forKey: token) }
             throw error
         }
@@ -51,7 +56,7 @@ final class ChildWatcher: Sendable {
     /// Runs `action` on the watcher thread after `delay`. Actions must be short
     /// (a `kill`, resuming a continuation).
     func schedule(after delay: Duration, _ action: @escaping @Sendable () -> Void) {
-        let due = monotonicNanoseconds() &+ delay.clampedNanoseconds
+        let due = EventWait.monotonicNanoseconds() &+ delay.clampedNanoseconds
         let isEarliest = state.withLock { state in
             let earliest = state.timers.first.map { due < $0.due } ?? true
             let index = state.timers.firstIndex { $0.due > due } ?? state.timers.count
@@ -59,8 +64,7 @@ final class ChildWatcher: Sendable {
             return earliest
         }
         if isEarliest {
-            var one: UInt64 = 1
-            _ = systemCall("write") { write(wake, &one, 8) }
+            EventWait.signal(eventFD: wake)
         }
     }
 
@@ -83,8 +87,7 @@ final class ChildWatcher: Sendable {
             for i in 0..<Int(count) {
                 let token = tokens[i]
                 if token == Self.wakeToken {
-                    var value: UInt64 = 0
-                    _ = read(wake, &value, 8)
+                    EventWait.drain(eventFD: wake)
                 } else {
                     reap(token)
                 }
@@ -95,14 +98,14 @@ final class ChildWatcher: Sendable {
 
     private func millisecondsToNextTimer() -> Int32 {
         guard let due = state.withLock({ $0.timers.first?.due }) else { return -1 }
-        let now = monotonicNanoseconds()
+        let now = EventWait.monotonicNanoseconds()
         if due <= now { return 0 }
         // Round up so a timer never fires early.
         return Int32(min((due - now + 999_999) / 1_000_000, 60_000))
     }
 
     private func fireTimers() {
-        let now = monotonicNanoseconds()
+        let now = EventWait.monotonicNanoseconds()
         let due: [Timer] = state.withLock { state in
             let end = state.timers.firstIndex { $0.due > now } ?? state.timers.count
             let due = Array(state.timers[..<end])

@@ -1,3 +1,4 @@
+import GatherSystem
 import CLinux
 import CSpawn
 import Dispatch
@@ -26,7 +27,7 @@ enum OrphanReaper {
     static func start() throws(SystemCallError) {
         try state.withLock { state throws(SystemCallError) in
             guard state.source == nil else { return }
-            _ = try systemCall("prctl(PR_SET_CHILD_SUBREAPER)") { clinux_set_child_subreaper() }.get()
+            _ = try SystemCall.call("prctl(PR_SET_CHILD_SUBREAPER)") { clinux_set_child_subreaper() }.get()
             // libdispatch installs the process's SIGCHLD handler; the event
             // arrives on its queue, coalesced, so one sweep reaps them all.
             let signal = DispatchSource.makeSignalSource(signal: SIGCHLD, queue: queue)

@@ -1,3 +1,4 @@
+import GatherSystem
 import CLinux
 import Glibc
 import Synchronization
@@ -56,8 +57,12 @@ final class OutputReader: Sendable {
     private let state = Mutex(State())
 
     init() throws(SystemCallError) {
-        (epoll, wake) = try makeEpollWithWake()
-        startEventThread { [self] in run() }
+        (epoll, wake) = try EventWait.makeEpollWithWake().get()
+        if case .failure(let errno) = OSThread.start(name: "gatherd-output", detached: true, { [self] in run() }) {
+            SystemCall.close(epoll)
+            SystemCall.close(wake)
+            throw SystemCallError("pthread_create", errno: errno)
+        }
     }
 
     /// Starts reading `fd` (a pipe's read end, now owned here) for `process`.
@@ -69,7 +74,7 @@ final class OutputReader: Sendable {
             state.streams[token] = stream
             return token
         }
-        if case .failure(let error) = systemCall("epoll_ctl", { clinux_epoll_add(epoll, fd, token) }) {
+        if case .failure(let error) = SystemCall.call("epoll_ctl", { clinux_epoll_add(epoll, fd, token) }) {
             _ = state.withLock { $0.streams.removeValue(forKey: token) }
             throw error
         }
@@ -79,8 +84,7 @@ final class OutputReader: Sendable {
     /// is delivered). For pipes a process that left its group keeps open.
     func abandon(_ process: RunningProcess) {
         state.withLock { $0.abandoned.append(ObjectIdentifier(process)) }
-        var one: UInt64 = 1
-        _ = systemCall("write") { write(wake, &one, 8) }
+        EventWait.signal(eventFD: wake)
     }
 
     private func run() {
@@ -93,19 +97,20 @@ final class OutputReader: Sendable {
             for i in 0..<Int(count) {
                 let token = tokens[i]
                 if token == 0 {
-                    var value: UInt64 = 0
-                    _ = Glibc.read(wake, &value, 8)
+                    EventWait.drain(eventFD: wake)
                     dropAbandoned()
                     continue
                 }
                 guard let stream = state.withLock({ $0.streams[token] }) else { continue }
                 // Level-triggered: one read per wake-up keeps all pipes fair; a
                 // pipe that epoll reports readable never blocks this read.
-                let n = Glibc.read(stream.fd, buffer.baseAddress, buffer.count)
-                if n > 0 {
+                switch SystemCall.call({ Glibc.read(stream.fd, buffer.baseAddress, buffer.count) }) {
+                case .success(let n) where n > 0:
                     consume(UnsafeRawBufferPointer(rebasing: buffer[..<n]), of: stream)
-                } else if n == 0 || (errno != EINTR && errno != EAGAIN) {
-                    finish(token, stream)
+                case .failure(let errno) where errno == EAGAIN:
+                    break
+                case .success, .failure:
+                    finish(token, stream)  // end of file, or a pipe that cannot be read
                 }
             }
         }
@@ -147,7 +152,7 @@ final class OutputReader: Sendable {
         flushPartial(stream, final: true)
         _ = state.withLock { $0.streams.removeValue(forKey: token) }
         _ = clinux_epoll_del(epoll, stream.fd)
-        closeDescriptor(stream.fd)
+        SystemCall.close(stream.fd)
         stream.process.streamEnded()
     }
 

@@ -1,3 +1,4 @@
+import GatherSystem
 import CLinux
 import CSpawn
 import Glibc
@@ -27,7 +28,7 @@ public final class ProcessLauncher: Sendable {
     init() throws(SystemCallError) {
         watcher = try ChildWatcher()
         reader = try OutputReader()
-        devNull = try systemCall("open /dev/null") { open("/dev/null", O_RDONLY | O_CLOEXEC) }.get()
+        devNull = try SystemCall.call("open /dev/null") { open("/dev/null", O_RDONLY | O_CLOEXEC) }.get()
     }
 
     /// Raises this process's soft `RLIMIT_NOFILE` to the hard limit (SPEC §9);
@@ -37,11 +38,11 @@ public final class ProcessLauncher: Sendable {
     public static func raiseFileLimit() throws(SystemCallError) -> (original: UInt64, raised: UInt64) {
         try originalFileLimit.withLock { saved throws(SystemCallError) in
             var limit = rlimit()
-            _ = try systemCall("getrlimit") { getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) }.get()
+            _ = try SystemCall.call("getrlimit") { getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &limit) }.get()
             let original = saved ?? limit
             var raised = limit
             raised.rlim_cur = limit.rlim_max
-            _ = try systemCall("setrlimit") { setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &raised) }.get()
+            _ = try SystemCall.call("setrlimit") { setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &raised) }.get()
             saved = original
             return (UInt64(original.rlim_cur), UInt64(raised.rlim_cur))
         }
@@ -71,7 +72,7 @@ public final class ProcessLauncher: Sendable {
         }
         let out = try pipe()
         let err: (read: Int32, write: Int32)
-        do { err = try pipe() } catch { closeDescriptor(out.read); closeDescriptor(out.write); throw error }
+        do { err = try pipe() } catch { SystemCall.close(out.read); SystemCall.close(out.write); throw error }
 
         var result = cspawn_result()
         let switchIdentity = spec.identity.map { getuid() == 0 && !Self.isCurrent($0) } ?? false
@@ -111,11 +112,11 @@ public final class ProcessLauncher: Sendable {
         }
         return result.stage == CSPAWN_STAGE_NONE.rawValue ? result.pid : nil
         }
-        closeDescriptor(out.write)
-        closeDescriptor(err.write)
+        SystemCall.close(out.write)
+        SystemCall.close(err.write)
         guard result.stage == CSPAWN_STAGE_NONE.rawValue else {
-            closeDescriptor(out.read)
-            closeDescriptor(err.read)
+            SystemCall.close(out.read)
+            SystemCall.close(err.read)
             throw Self.spawnError(result, spec: spec, program: program)
         }
         let process = RunningProcess(pid: result.pid, pidfd: result.pidfd, watcher: watcher, reader: reader)
@@ -133,8 +134,8 @@ public final class ProcessLauncher: Sendable {
             // here — an unreaped child of ours would also hold up the orphan
             // reaper — and close the pipes no event thread owns.
             process.signalGroup(SIGKILL)
-            if readersOwn < 1 { closeDescriptor(out.read) }
-            if readersOwn < 2 { closeDescriptor(err.read) }
+            if readersOwn < 1 { SystemCall.close(out.read) }
+            if readersOwn < 2 { SystemCall.close(err.read) }
             _ = cspawn_reap_pidfd(process.pidfd)
             process.exited(.signaled(SIGKILL))
             OrphanReaper.reaped(process.pid)
@@ -145,7 +146,7 @@ public final class ProcessLauncher: Sendable {
 
     private func pipe() throws(SpawnError) -> (read: Int32, write: Int32) {
         var fds: [Int32] = [-1, -1]
-        let result = systemCall("pipe2") { clinux_pipe_cloexec(&fds, 0) }
+        let result = SystemCall.call("pipe2") { clinux_pipe_cloexec(&fds, 0) }
         if case .failure(let error) = result {
             throw SpawnError(code: .launcher, errno: error.code, context: "pipe")
         }

@@ -1,3 +1,4 @@
+import GatherSystem
 import Glibc
 import Synchronization
 
@@ -62,7 +63,7 @@ public final class RunningProcess: Sendable {
     @discardableResult
     public func signalGroup(_ signal: Int32) -> Int32 {
         if state.withLock({ $0.groupGone }) { return ESRCH }
-        switch systemCall("kill", { kill(-pid, signal) }) {
+        switch SystemCall.call("kill", { kill(-pid, signal) }) {
         case .success: return 0
         case .failure(let error):
             if error.code == ESRCH { state.withLock { if $0.status != nil { $0.groupGone = true } } }
@@ -136,7 +137,7 @@ public final class RunningProcess: Sendable {
 
     /// On the watcher thread: the process was reaped.
     func exited(_ status: ExitStatus) {
-        closeDescriptor(pidfd)
+        SystemCall.close(pidfd)
         // Checked at once, while the group ID cannot have been reused yet.
         let empty = kill(-pid, 0) == -1 && errno == ESRCH
         let waiters = state.withLock { state in

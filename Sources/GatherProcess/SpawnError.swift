@@ -1,3 +1,4 @@
+import GatherSystem
 import Glibc
 
 /// A process that could not start (outcome `spawn-failed`). `description` is
@@ -33,6 +34,6 @@ public struct SpawnError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 
     public var description: String {
-        "could not start: \(SystemCallError.text(errno)) (\(context))"
+        "could not start: \(Errno(errno)) (\(context))"
     }
 }

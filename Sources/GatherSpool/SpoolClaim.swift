@@ -1,3 +1,4 @@
+import GatherSystem
 import CLinux
 import Gather
 #if canImport(Glibc)
@@ -46,7 +47,7 @@ extension SpoolDirectory {
         let (base, validName) = JobID.requested(byFileName: name)
         var id = freeID(base)
         while true {
-            switch SystemCall.attempt({ mkdirat(fd(.active), id, 0o700) }) {
+            switch SystemCall.call({ mkdirat(fd(.active), id, 0o700) }) {
             case .success: break
             case .failure(let e) where e.rawValue == EEXIST: id = freeID(base); continue
             case .failure(let e): throw SpoolError(.recordWrite, "mkdir active/\(id)", errno: e.rawValue)
@@ -56,7 +57,7 @@ extension SpoolDirectory {
         try checkpoint(.claimDirectoryMade)
         let dir = try SystemCall.sys("open active/\(id)") { openat(fd(.active), id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
         defer { SystemCall.close(dir) }
-        let moved = SystemCall.attempt { SystemCall.withName(name) { clinux_rename_noreplace(fd(.incoming), $0, dir, "job.json") } }
+        let moved = SystemCall.call { SystemCall.withName(name) { clinux_rename_noreplace(fd(.incoming), $0, dir, "job.json") } }
         if case .failure(let e) = moved {
             // EACCES/EPERM: a directory of another user cannot be moved (its `..`
             // would change) by a daemon not running as root; EBUSY: a mount point.
@@ -64,7 +65,7 @@ extension SpoolDirectory {
             if [EACCES, EPERM, EBUSY].contains(e.rawValue) {
                 return try rejectInPlace(name, id: id, file: file, errno: e.rawValue)
             }
-            _ = SystemCall.attempt { unlinkat(fd(.active), id, AT_REMOVEDIR) }
+            _ = SystemCall.call { unlinkat(fd(.active), id, AT_REMOVEDIR) }
             if e.rawValue == ENOENT { return .vanished }
             throw SpoolError(.io, "rename incoming/\(file) to active/\(id)/job.json", errno: e.rawValue)
         }
@@ -79,10 +80,10 @@ extension SpoolDirectory {
     /// instance ignores it from now on (a restart records it once more).
     private func rejectInPlace(_ name: [UInt8], id: String, file: String, errno: Int32) throws(SpoolError) -> ClaimOutcome {
         let st: stat
-        switch SystemCall.lstatAt(fd(.incoming), name) {
+        switch SystemCall.lstat(name, in: fd(.incoming)) {
         case .success(let found): st = found
         case .failure:
-            _ = SystemCall.attempt { unlinkat(fd(.active), id, AT_REMOVEDIR) }
+            _ = SystemCall.call { unlinkat(fd(.active), id, AT_REMOVEDIR) }
             return .vanished
         }
         let kind = Self.nonRegularKind(st) ?? "a file"
@@ -100,7 +101,7 @@ extension SpoolDirectory {
     /// longer waiting to be claimed).
     public func isLeftInPlace(_ name: [UInt8]) -> Bool {
         guard !leftInPlace.withLock({ $0.isEmpty }) else { return false }
-        guard case .success(let st) = SystemCall.lstatAt(fd(.incoming), name) else { return false }
+        guard case .success(let st) = SystemCall.lstat(name, in: fd(.incoming)) else { return false }
         return leftInPlace.withLock { $0.contains(EntryKey(st)) }
     }
 
@@ -117,11 +118,11 @@ extension SpoolDirectory {
         var bytes: [UInt8]? = nil
         var fd: Int32 = -1
         defer { SystemCall.close(fd) }
-        switch SystemCall.lstatAt(dir, Array("job.json".utf8)) {
+        switch SystemCall.lstat(Array("job.json".utf8), in: dir) {
         case .success(let st): owner = st.st_uid
         case .failure(let e): throw SpoolError(.io, "stat active/\(id)/job.json", errno: e.rawValue)
         }
-        switch SystemCall.attempt({ openat(dir, "job.json", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY) }) {
+        switch SystemCall.call({ openat(dir, "job.json", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY) }) {
         case .success(let f):
             fd = f
             let st = try SystemCall.fstat(f, "active/\(id)/job.json")
@@ -214,7 +215,7 @@ extension SpoolDirectory {
         var buffer = [UInt8](repeating: 0, count: limit)
         var total = 0
         while total < limit {
-            let r = buffer.withUnsafeMutableBytes { raw in SystemCall.attempt { pread(fd, raw.baseAddress! + total, limit - total, off_t(total)) } }
+            let r = buffer.withUnsafeMutableBytes { raw in SystemCall.call { pread(fd, raw.baseAddress! + total, limit - total, off_t(total)) } }
             switch r {
             case .success(0): return Array(buffer.prefix(total))
             case .success(let n): total += n

@@ -1,4 +1,5 @@
 import CLinux
+import GatherSystem
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -64,26 +65,26 @@ public final class SpoolDirectory: Sendable {
         var id = [CChar](repeating: 0, count: 33)
         self.bootID = clinux_boot_id(&id) == 0 ? String(decoding: id.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
         var createdRoot = true
-        if case .failure(let e) = SystemCall.attempt({ mkdir(path, 0o755) }) {
+        if case .failure(let e) = SystemCall.call({ mkdir(path, 0o755) }) {
             guard e.rawValue == EEXIST else { throw SpoolError(.io, "mkdir \(path)", errno: e.rawValue) }
             createdRoot = false
         }
         let root = try Self.openChecked(AT_FDCWD, path, label: path, userWritable: false, uid: geteuid())
         // A directory made here gets its mode whatever the umask (SPEC §6: the
         // state directories are 0755, so submitters can reach their records).
-        if createdRoot { _ = SystemCall.attempt { fchmod(root, 0o755) } }
+        if createdRoot { _ = SystemCall.call { fchmod(root, 0o755) } }
         var fds: [Area: Int32] = [:]
         do throws(SpoolError) {
             for area in Area.allCases {
                 var created = true
-                if case .failure(let e) = SystemCall.attempt({ mkdirat(root, area.rawValue, area.creationMode) }) {
+                if case .failure(let e) = SystemCall.call({ mkdirat(root, area.rawValue, area.creationMode) }) {
                     guard e.rawValue == EEXIST else { throw SpoolError(.io, "mkdir \(path)/\(area.rawValue)", errno: e.rawValue) }
                     created = false
                 }
                 let fd = try Self.openChecked(root, area.rawValue, label: "\(path)/\(area.rawValue)",
                                               userWritable: area.isUserWritable, uid: geteuid())
                 fds[area] = fd
-                if created { _ = SystemCall.attempt { fchmod(fd, area.creationMode) } }
+                if created { _ = SystemCall.call { fchmod(fd, area.creationMode) } }
             }
         } catch {
             fds.values.forEach(SystemCall.close)
@@ -105,7 +106,7 @@ public final class SpoolDirectory: Sendable {
     /// their tasks; it must refuse to start instead.
     /// - Throws: ``SpoolError`` with code ``SpoolError/Code/inUse`` when another process holds it.
     public func lockForDaemon() throws(SpoolError) {
-        switch SystemCall.attempt({ flock(rootFD, LOCK_EX | LOCK_NB) }) {
+        switch SystemCall.call({ flock(rootFD, LOCK_EX | LOCK_NB) }) {
         case .success: return
         case .failure(let e) where e.rawValue == EWOULDBLOCK:
             throw SpoolError(.inUse, "\(path) is in use by another gatherd")
@@ -117,7 +118,7 @@ public final class SpoolDirectory: Sendable {
     /// Opens a spool directory without following a symlink and checks its owner and mode.
     private static func openChecked(_ dirfd: Int32, _ name: String, label: String, userWritable: Bool, uid: UInt32) throws(SpoolError) -> Int32 {
         let fd: Int32
-        switch SystemCall.attempt({ openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }) {
+        switch SystemCall.call({ openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }) {
         case .success(let f): fd = f
         case .failure(let e) where e.rawValue == ELOOP || e.rawValue == ENOTDIR:
             throw SpoolError(.unsafeDirectory, "\(label) is a symbolic link or not a directory")
@@ -149,31 +150,16 @@ public final class SpoolDirectory: Sendable {
 
     /// The names in an area, in no particular order (`.` and `..` left out).
     public func names(in area: Area) throws(SpoolError) -> [[UInt8]] {
-        let fd = try SystemCall.sys("open \(area.rawValue)") { openat(self.fd(area), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
-        return try Self.names(ofDirectory: fd, label: area.rawValue)
-    }
-
-    /// Reads the names of the directory `fd` (which it takes over and closes).
-    static func names(ofDirectory fd: Int32, label: String) throws(SpoolError) -> [[UInt8]] {
-        guard let dir = fdopendir(fd) else {
-            let e = errno
-            SystemCall.close(fd)
-            throw SpoolError(.io, "fdopendir \(label)", errno: e)
+        switch DirectoryListing.names(in: fd(area)) {
+        case .success(let names): return names
+        case .failure(let errno): throw SpoolError(.io, "list \(area.rawValue)", errno: errno.rawValue)
         }
-        defer { closedir(dir) }
-        var out: [[UInt8]] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: &entry.pointee.d_name) { raw in Array(raw.prefix { $0 != 0 }) }
-            if name == [0x2E] || name == [0x2E, 0x2E] { continue }
-            out.append(name)
-        }
-        return out
     }
 
     /// Whether `id` is taken in `active/`, `done/`, `failed/` or `rejected/`.
     func isUsed(_ id: String) -> Bool {
         [Area.active, .done, .failed, .rejected].contains { area in
-            if case .failure(let e) = SystemCall.lstatAt(fd(area), Array(id.utf8)), e.rawValue == ENOENT { return false }
+            if case .failure(let e) = SystemCall.lstat(Array(id.utf8), in: fd(area)), e.rawValue == ENOENT { return false }
             return true
         }
     }
@@ -200,7 +186,7 @@ public final class SpoolDirectory: Sendable {
         _ dirfd: Int32, _ name: String, _ bytes: [UInt8], gid: UInt32, label: String, durable: Bool = true
     ) throws(SpoolError) {
         let temp = ".\(name).tmp"
-        _ = SystemCall.attempt { unlinkat(dirfd, temp, 0) }  // a leftover of a crash
+        _ = SystemCall.call { unlinkat(dirfd, temp, 0) }  // a leftover of a crash
         do throws(SpoolError) {
             let fd = try SystemCall.sys("create \(label)/\(temp)", code: .recordWrite) {
                 openat(dirfd, temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o640)
@@ -210,14 +196,14 @@ public final class SpoolDirectory: Sendable {
             do { try SystemCall.writeAll(fd, bytes, "\(label)/\(temp)") } catch { throw error.relabelled(.recordWrite) }
             if durable { try SystemCall.sys("fsync \(label)/\(temp)", code: .recordWrite) { fsync(fd) } }
         } catch {
-            _ = SystemCall.attempt { unlinkat(dirfd, temp, 0) }
+            _ = SystemCall.call { unlinkat(dirfd, temp, 0) }
             throw error
         }
         if name == "result.json" { try checkpoint(.finishTemporaryWritten) }
         do throws(SpoolError) {
             try SystemCall.sys("rename \(label)/\(temp)", code: .recordWrite) { renameat(dirfd, temp, dirfd, name) }
         } catch {
-            _ = SystemCall.attempt { unlinkat(dirfd, temp, 0) }
+            _ = SystemCall.call { unlinkat(dirfd, temp, 0) }
             throw error
         }
     }
@@ -226,7 +212,7 @@ public final class SpoolDirectory: Sendable {
     /// running as root may only give its own files its own groups: `EPERM` then
     /// leaves the group as it is.
     func setOwner(_ fd: Int32, gid: UInt32, mode: mode_t, label: String) throws(SpoolError) {
-        if case .failure(let e) = SystemCall.attempt({ fchown(fd, daemonUID, gid) }), !(e.rawValue == EPERM && daemonUID != 0) {
+        if case .failure(let e) = SystemCall.call({ fchown(fd, daemonUID, gid) }), !(e.rawValue == EPERM && daemonUID != 0) {
             throw SpoolError(.recordWrite, "fchown \(label)", errno: e.rawValue)
         }
         try SystemCall.sys("fchmod \(label)", code: .recordWrite) { fchmod(fd, mode) }

@@ -1,3 +1,4 @@
+import GatherSystem
 import CLinux
 #if canImport(Glibc)
 import Glibc
@@ -19,11 +20,11 @@ extension SpoolDirectory {
         let id = record.id
         let target = record.stateDirectory
         let dir: Int32
-        switch SystemCall.attempt({ openat(fd(.active), id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }) {
+        switch SystemCall.call({ openat(fd(.active), id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }) {
         case .success(let f): dir = f
         case .failure(let e) where e.rawValue == ENOENT:
             // Already moved by an earlier try whose last steps failed.
-            if case .success = SystemCall.lstatAt(fd(target), Array(id.utf8)) { return }
+            if case .success = SystemCall.lstat(Array(id.utf8), in: fd(target)) { return }
             throw SpoolError(.io, "finish \(id): active/\(id) is missing", errno: e.rawValue)
         case .failure(let e): throw SpoolError(.recordWrite, "open active/\(id)", errno: e.rawValue)
         }
@@ -33,7 +34,7 @@ extension SpoolDirectory {
         try checkpoint(.finishResultInPlace)
         // A finished job's directory holds job.json and result.json (SPEC §3);
         // progress ends with the record. Left behind, it would only be stale.
-        _ = SystemCall.attempt { unlinkat(dir, "state.json", 0) }
+        _ = SystemCall.call { unlinkat(dir, "state.json", 0) }
         try setOwner(dir, gid: record.gid, mode: 0o750, label: "active/\(id)")
         try SystemCall.sys("fsync active/\(id)", code: .recordWrite) { fsync(dir) }
         try moveFinished(id: id, to: target)

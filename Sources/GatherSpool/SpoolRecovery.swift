@@ -1,4 +1,5 @@
 import Gather
+import GatherSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -45,17 +46,17 @@ extension SpoolDirectory {
             let id = String(decoding: raw, as: UTF8.self)
             if known.contains(id) { continue }
             guard JobID.isValid(raw) || !id.hasPrefix(".") else { continue }
-            guard case .success(let st) = SystemCall.lstatAt(fd(.active), raw), st.st_mode & S_IFMT == S_IFDIR else { continue }
+            guard case .success(let st) = SystemCall.lstat(raw, in: fd(.active)), st.st_mode & S_IFMT == S_IFDIR else { continue }
             let dir = try SystemCall.sys("open active/\(id)") { openat(fd(.active), id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
             defer { SystemCall.close(dir) }
-            for temp in [".result.json.tmp", ".state.json.tmp"] { _ = SystemCall.attempt { unlinkat(dir, temp, 0) } }
+            for temp in [".result.json.tmp", ".state.json.tmp"] { _ = SystemCall.call { unlinkat(dir, temp, 0) } }
             if let result = readJSON(dir, "result.json") {
                 let state = (result["state"]).flatMap { if case .string(let s) = $0 { JobState(rawValue: s) } else { nil } } ?? .failed
                 try moveFinished(id: id, to: state == .succeeded ? .done : state == .rejected ? .rejected : .failed)
                 report.completed.append(id)
                 continue
             }
-            if case .failure(let e) = SystemCall.lstatAt(dir, Array("job.json".utf8)), e.rawValue == ENOENT {
+            if case .failure(let e) = SystemCall.lstat(Array("job.json".utf8), in: dir), e.rawValue == ENOENT {
                 try SystemCall.sys("rmdir active/\(id)") { unlinkat(fd(.active), id, AT_REMOVEDIR) }
                 report.removed.append(id)
                 continue
@@ -82,7 +83,7 @@ extension SpoolDirectory {
     /// boot, and the leader's start time unchanged (so a reused PID is spared).
     func liveProcessGroups(_ state: JobStateFile) -> [JobStateFile.ProcessGroup] {
         guard let boot = state.bootID, boot == bootID else { return [] }
-        return state.processGroups.filter { ProcessStartTime.of(pid: $0.pgid) == $0.startTime }
+        return state.processGroups.filter { ProcStat.startTime(of: $0.pgid) == $0.startTime }
     }
 
     /// The record of a run cut short by a crash: tasks that had ended keep
@@ -107,29 +108,10 @@ extension SpoolDirectory {
 
     /// A small JSON file of the daemon's in `dir`; `nil` if missing or unreadable.
     func readJSON(_ dir: Int32, _ name: String) -> JSONValue? {
-        guard case .success(let fd) = SystemCall.attempt({ openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC) }) else { return nil }
+        guard case .success(let fd) = SystemCall.call({ openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC) }) else { return nil }
         defer { SystemCall.close(fd) }
         guard let st = try? SystemCall.fstat(fd, name), st.st_mode & S_IFMT == S_IFREG,
               let bytes = try? Self.readBounded(fd, label: name), bytes.count <= JobFileValidator.maxFileSize * 8 else { return nil }
         return StrictJSONReader.read(bytes).value
-    }
-}
-
-/// Start times of processes, to tell a process from a later one with the same PID.
-public enum ProcessStartTime {
-    /// Field 22 of `/proc/PID/stat` (clock ticks after boot); `nil` if there is no such process.
-    public static func of(pid: Int32) -> UInt64? {
-        let fd = open("/proc/\(pid)/stat", O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { SystemCall.close(fd) }
-        var buf = [UInt8](repeating: 0, count: 1024)
-        let n = buf.withUnsafeMutableBytes { raw in SystemCall.attempt { read(fd, raw.baseAddress!, raw.count) } }
-        guard case .success(let count) = n, count > 0 else { return nil }
-        // The command name (field 2) may hold spaces and ')': fields resume after the last ')'.
-        guard let close = buf.prefix(count).lastIndex(of: UInt8(ascii: ")")) else { return nil }
-        let fields = buf[(close + 1)..<count].split(separator: UInt8(ascii: " "))
-        // fields[0] is field 3 (state); field 22 is fields[19].
-        guard fields.count > 19 else { return nil }
-        return UInt64(String(decoding: fields[19], as: UTF8.self))
     }
 }

@@ -1,3 +1,4 @@
+import GatherSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -16,7 +17,7 @@ extension SpoolDirectory {
         var removed: [String] = []
         for area in [Area.done, .failed, .rejected] {
             for name in try names(in: area) {
-                guard case .success(let st) = SystemCall.lstatAt(fd(area), name) else { continue }
+                guard case .success(let st) = SystemCall.lstat(name, in: fd(area)) else { continue }
                 let mtime = Int64(st.st_mtim.tv_sec) * 1000 + Int64(st.st_mtim.tv_nsec) / 1_000_000
                 guard mtime < cutoff else { continue }
                 // A user can drop a tree too deep to remove: it must not keep the rest.
@@ -39,7 +40,7 @@ extension SpoolDirectory {
     /// Removes `name` in `dirfd` and everything under it, never following a link.
     static func removeTree(_ dirfd: Int32, _ name: [UInt8], depth: Int) throws(SpoolError) {
         let label = String(decoding: name, as: UTF8.self)
-        guard case .success(let st) = SystemCall.lstatAt(dirfd, name) else { return }
+        guard case .success(let st) = SystemCall.lstat(name, in: dirfd) else { return }
         if st.st_mode & S_IFMT != S_IFDIR {
             try SystemCall.sys("unlink \(label)") { SystemCall.withName(name) { unlinkat(dirfd, $0, 0) } }
             return
@@ -48,11 +49,12 @@ extension SpoolDirectory {
         let fd = try SystemCall.sys("open \(label)") {
             SystemCall.withName(name) { openat(dirfd, $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
         }
-        let sub = try SystemCall.sys("open \(label)") { openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
         let children: [[UInt8]]
-        do throws(SpoolError) { children = try names(ofDirectory: sub, label: label) } catch {
+        switch DirectoryListing.names(in: fd) {
+        case .success(let names): children = names
+        case .failure(let errno):
             SystemCall.close(fd)
-            throw error
+            throw SpoolError(.io, "list \(label)", errno: errno.rawValue)
         }
         do throws(SpoolError) {
             for child in children { try removeTree(fd, child, depth: depth + 1) }
@@ -70,16 +72,16 @@ extension SpoolDirectory {
     public func queuedCounts() throws(SpoolError) -> [UInt32: Int] {
         var counts: [UInt32: Int] = [:]
         for name in try names(in: .incoming) where JobID.isCandidate(name) {
-            if case .success(let st) = SystemCall.lstatAt(fd(.incoming), name) { counts[st.st_uid, default: 0] += 1 }
+            if case .success(let st) = SystemCall.lstat(name, in: fd(.incoming)) { counts[st.st_uid, default: 0] += 1 }
         }
         for name in try names(in: .active) {
-            guard case .success(let dir) = SystemCall.attempt({
+            guard case .success(let dir) = SystemCall.call({
                 SystemCall.withName(name) { openat(fd(.active), $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
             }) else { continue }
             defer { SystemCall.close(dir) }
             if let state = readJSON(dir, "state.json").flatMap(JobStateFile.init(json:)) {
                 counts[state.uid, default: 0] += 1
-            } else if case .success(let st) = SystemCall.lstatAt(dir, Array("job.json".utf8)) {
+            } else if case .success(let st) = SystemCall.lstat(Array("job.json".utf8), in: dir) {
                 counts[st.st_uid, default: 0] += 1
             }
         }

@@ -1,3 +1,4 @@
+import GatherSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -43,10 +44,11 @@ public struct UserAccount: Sendable, Hashable {
             var pwd = passwd()
             var result: UnsafeMutablePointer<passwd>? = nil
             var buffer = [CChar](repeating: 0, count: size)
-            let rc = buffer.withUnsafeMutableBufferPointer { call(&pwd, $0.baseAddress!, size, &result) }
-            if rc == ERANGE { size *= 4; continue }
-            if rc == EINTR { continue }
-            guard rc == 0, result != nil else { return nil }
+            let looked = SystemCall.callReturningError {
+                buffer.withUnsafeMutableBufferPointer { call(&pwd, $0.baseAddress!, size, &result) }
+            }
+            if case .failure(let errno) = looked, errno == ERANGE { size *= 4; continue }
+            guard case .success = looked, result != nil else { return nil }
             let name = String(cString: pwd.pw_name)
             let home = pwd.pw_dir.map { String(cString: $0) } ?? "/"
             let shell = pwd.pw_shell.map { String(cString: $0) } ?? "/bin/sh"

@@ -1,6 +1,6 @@
 // gatherctl: the user's command line (SPEC §10). The commands live in the
-// GatherCtl library; this file only hands over the arguments and exits.
-import GatherCtl
+// GatherCLI library; this file only hands over the arguments and exits.
+import GatherCLI
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -174,7 +174,7 @@ struct SpoolWatcherTests {
         }
         #expect(error?.code == .watchSetup)
         // open(O_DIRECTORY|O_NOFOLLOW) on a symlink says ENOTDIR (ELOOP without O_DIRECTORY).
-        #expect([ELOOP, ENOTDIR].contains(error?.errno?.code ?? 0))
+        #expect([ELOOP, ENOTDIR].contains(error?.errno?.rawValue ?? 0))
     }
 }
 

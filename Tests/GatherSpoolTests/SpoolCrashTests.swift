@@ -1,3 +1,4 @@
+import GatherSystem
 import Foundation
 import Gather
 import Testing
@@ -106,7 +107,7 @@ final class FaultSwitch: @unchecked Sendable {
         try child.run()
         defer { child.terminate() }
         let pid = child.processIdentifier
-        let start = try #require(ProcessStartTime.of(pid: pid))
+        let start = try #require(ProcStat.startTime(of: pid))
         state.processGroups = [.init(task: "a", pgid: pid, startTime: start), .init(task: "b", pgid: pid, startTime: start + 1)]
         try t.spool.writeState(state)
         var runsSeen: [Int] = []

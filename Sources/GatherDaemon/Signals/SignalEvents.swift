@@ -1,3 +1,4 @@
+import GatherSystem
 import CLinux
 #if canImport(Glibc)
 import Glibc
@@ -77,7 +78,7 @@ public final class SignalEvents: Sendable {
     /// nothing rather than `SIG_IGN`, because an ignored disposition survives
     /// `execve` and tasks would start with SIGPIPE ignored; a handler does not.
     public static func ignoreBrokenPipes() throws(EventSourceError) {
-        if case .failure(let errno) = EventSourceOS.call({ clinux_sigpipe_harmless() }) {
+        if case .failure(let errno) = SystemCall.call({ clinux_sigpipe_harmless() }) {
             throw EventSourceError(.signalSetup, source: "signals", subject: "SIGPIPE", errno: errno)
         }
     }
@@ -101,27 +102,27 @@ final class SignalControl: Sendable {
     static func start(
         _ signals: [DaemonSignal], continuation: AsyncStream<DaemonSignal>.Continuation
     ) throws(EventSourceError) -> SignalControl {
-        func setupError(_ errno: SystemErrno) -> EventSourceError {
+        func setupError(_ errno: Errno) -> EventSourceError {
             EventSourceError(.signalSetup, source: "signals",
                              subject: signals.map(\.rawValue).joined(separator: ", "), errno: errno)
         }
         let result: Result<SignalControl, EventSourceError> = installation.withLock { installed in
-            if installed { return .failure(setupError(SystemErrno(EBUSY))) }
+            if installed { return .failure(setupError(Errno(EBUSY))) }
             let stopEvent: Int32
-            switch EventSourceOS.makeStopEvent() {
+            switch EventWait.makeEventFD() {
             case .success(let fd): stopEvent = fd
             case .failure(let errno): return .failure(setupError(errno))
             }
             let numbers = signals.map(\.number)
-            let forwarded = EventSourceOS.call { clinux_signals_forward(numbers, Int32(numbers.count)) }
+            let forwarded = SystemCall.call { clinux_signals_forward(numbers, Int32(numbers.count)) }
             let wakeFd: Int32
             switch forwarded {
             case .success(let fd): wakeFd = fd
             case .failure(let errno):
-                EventSourceOS.close(stopEvent)
+                SystemCall.close(stopEvent)
                 return .failure(setupError(errno))
             }
-            let started = EventSourceOS.startThread(name: "gatherd-signals") {
+            let started = OSThread.start(name: "gatherd-signals") {
                 forwardLoop(wakeFd: wakeFd, stopEvent: stopEvent, signals: signals, continuation: continuation)
             }
             switch started {
@@ -130,7 +131,7 @@ final class SignalControl: Sendable {
                 return .success(SignalControl(thread: thread, stopEvent: stopEvent))
             case .failure(let errno):
                 _ = clinux_signals_restore()
-                EventSourceOS.close(stopEvent)
+                SystemCall.close(stopEvent)
                 return .failure(EventSourceError(.thread, source: "signals", errno: errno))
             }
         }
@@ -148,7 +149,7 @@ final class SignalControl: Sendable {
             _ = clinux_signals_restore()
             installed = false
         }
-        EventSourceOS.signal(stopEvent: stopEvent)
+        EventWait.signal(eventFD: stopEvent)
         // Wait for the thread, so a later SignalEvents never shares the wake
         // pipe with it; it cannot be this thread (the loop never calls stop).
         if pthread_equal(thread, pthread_self()) != 0 {
@@ -156,7 +157,7 @@ final class SignalControl: Sendable {
         } else {
             pthread_join(thread, nil)
         }
-        EventSourceOS.close(stopEvent)
+        SystemCall.close(stopEvent)
     }
 
     /// The thread: wait for a wake byte or the stop event, then yield every
@@ -171,11 +172,11 @@ final class SignalControl: Sendable {
                 pollfd(fd: wakeFd, events: Int16(POLLIN), revents: 0),
                 pollfd(fd: stopEvent, events: Int16(POLLIN), revents: 0),
             ]
-            guard case .success = EventSourceOS.call({ poll(&fds, 2, -1) }) else { break }
+            guard case .success = SystemCall.call({ poll(&fds, 2, -1) }) else { break }
             if fds[1].revents != 0 { break }
             // Empty the pipe first, then take the marks: a signal arriving in
             // between leaves a byte behind and is seen on the next turn.
-            while case .success(let count) = EventSourceOS.call({ read(wakeFd, &drain, drain.count) }),
+            while case .success(let count) = SystemCall.call({ read(wakeFd, &drain, drain.count) }),
                 count > 0 {}
             for signal in signals where clinux_signals_take(signal.number) != 0 {
                 continuation.yield(signal)

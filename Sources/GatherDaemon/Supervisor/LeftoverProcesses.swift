@@ -1,3 +1,4 @@
+import GatherSystem
 import GatherSpool
 #if canImport(Glibc)
 import Glibc
@@ -11,7 +12,7 @@ import Glibc
 enum LeftoverProcesses {
     /// SIGTERM to every group, SIGKILL to those still there after `grace`.
     static func kill(_ groups: [JobStateFile.ProcessGroup], grace: Duration) {
-        let live = groups.filter { ProcessStartTime.of(pid: $0.pgid) == $0.startTime }
+        let live = groups.filter { ProcStat.startTime(of: $0.pgid) == $0.startTime }
         guard !live.isEmpty else { return }
         for group in live { _ = Glibc.kill(-group.pgid, SIGTERM) }
         let clock = ContinuousClock()

@@ -1,3 +1,5 @@
+import GatherSystem
+
 /// A failure of one of the daemon's event sources (the spool watcher, the
 /// signal source, a spool scan). Its `description` is the line a person reads
 /// in the journal, e.g. `spool watcher: cannot watch /srv/spool/incoming: No
@@ -33,9 +35,9 @@ public struct EventSourceError: Error, Sendable, CustomStringConvertible {
     /// The directory (or other subject) involved, when there is one.
     public let subject: String?
     /// The errno of the failed system call, when there is one.
-    public let errno: SystemErrno?
+    public let errno: Errno?
 
-    public init(_ code: Code, source: String, subject: String? = nil, errno: SystemErrno? = nil) {
+    public init(_ code: Code, source: String, subject: String? = nil, errno: Errno? = nil) {
         self.code = code
         self.source = source
         self.subject = subject

@@ -1,3 +1,5 @@
+import GatherSpool
+
 /// A name found in a spool directory, as the raw bytes the kernel gave.
 ///
 /// File names are bytes, not text: a user may drop a name that is not valid
@@ -34,10 +36,7 @@ public struct SpoolEntryName: Hashable, Sendable, Comparable, CustomStringConver
 
     /// SPEC §3: a name in `incoming/` is a job file only if it does not start
     /// with `.` and ends in `.json`; anything else is left alone.
-    public var isClaimableJobFile: Bool {
-        bytes.count > 5 && bytes.first != UInt8(ascii: ".")
-            && bytes.suffix(5).elementsEqual(".json".utf8)
-    }
+    public var isClaimableJobFile: Bool { JobID.isCandidate(bytes) }
 
     /// SPEC §3: in `cancel/`, names starting with `.` are someone's temporary
     /// file and are left alone.

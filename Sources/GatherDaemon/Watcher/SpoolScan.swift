@@ -1,3 +1,4 @@
+import GatherSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -19,12 +20,12 @@ public enum SpoolScan {
             guard name.isClaimableJobFile else { return }
             var info = stat()
             let result = name.withCString { path in
-                EventSourceOS.call { fstatat(dirfd, path, &info, AT_SYMLINK_NOFOLLOW) }
+                SystemCall.call { fstatat(dirfd, path, &info, AT_SYMLINK_NOFOLLOW) }
             }
             switch result {
             case .success:
                 found.append((name, info.st_ctim))
-            case .failure(let errno) where errno.code == ENOENT:
+            case .failure(let errno) where errno.rawValue == ENOENT:
                 break  // claimed or removed meanwhile
             case .failure:
                 // Cannot tell when it came: list it last rather than lose it.
@@ -54,37 +55,17 @@ public enum SpoolScan {
     private static func forEachName(
         in directory: String, _ body: (Int32, SpoolEntryName) -> Void
     ) throws(EventSourceError) {
-        func scanError(_ errno: SystemErrno) -> EventSourceError {
+        func scanError(_ errno: Errno) -> EventSourceError {
             EventSourceError(.scan, source: "spool scan", subject: directory, errno: errno)
         }
-        let opened = EventSourceOS.call {
-            open(directory, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-        }
         let fd: Int32
-        switch opened {
+        switch SystemCall.call({ open(directory, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }) {
         case .success(let value): fd = value
         case .failure(let errno): throw scanError(errno)
         }
-        // fdopendir takes the descriptor; closedir closes it.
-        guard let stream = fdopendir(fd) else {
-            let errno = SystemErrno(Glibc.errno)
-            EventSourceOS.close(fd)
+        defer { SystemCall.close(fd) }
+        if let errno = DirectoryListing.forEachName(in: fd, { dirfd, name in body(dirfd, SpoolEntryName(bytes: name)) }) {
             throw scanError(errno)
-        }
-        defer { closedir(stream) }
-        let dirfd = Glibc.dirfd(stream)
-        while true {
-            Glibc.errno = 0
-            guard let entry = readdir(stream) else {
-                // readdir is never interrupted (getdents is not a slow call).
-                if Glibc.errno != 0 { throw scanError(SystemErrno(Glibc.errno)) }
-                return
-            }
-            let bytes = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                Array(raw.prefix { $0 != 0 })
-            }
-            if bytes == [0x2E] || bytes == [0x2E, 0x2E] { continue }
-            body(dirfd, SpoolEntryName(bytes: bytes))
         }
     }
 }

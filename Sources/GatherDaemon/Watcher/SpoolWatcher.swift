@@ -1,3 +1,4 @@
+import GatherSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -81,31 +82,31 @@ struct WatcherDescriptors: Sendable {
         | IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK)
 
     static func open(incoming: String, cancel: String) throws(EventSourceError) -> WatcherDescriptors {
-        func setupError(_ subject: String?, _ errno: SystemErrno) -> EventSourceError {
+        func setupError(_ subject: String?, _ errno: Errno) -> EventSourceError {
             EventSourceError(.watchSetup, source: "spool watcher", subject: subject, errno: errno)
         }
         var opened: [Int32] = []
-        func take(_ result: Result<Int32, SystemErrno>, _ subject: String?) throws(EventSourceError) -> Int32 {
+        func take(_ result: Result<Int32, Errno>, _ subject: String?) throws(EventSourceError) -> Int32 {
             switch result {
             case .success(let fd):
                 opened.append(fd)
                 return fd
             case .failure(let errno):
-                opened.forEach(EventSourceOS.close)
+                opened.forEach(SystemCall.close)
                 throw setupError(subject, errno)
             }
         }
-        let inotify = try take(EventSourceOS.call { inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC)) }, nil)
-        let stopEvent = try take(EventSourceOS.makeStopEvent(), nil)
+        let inotify = try take(SystemCall.call { inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC)) }, nil)
+        let stopEvent = try take(EventWait.makeEventFD(), nil)
         let flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC
-        let incomingDirectory = try take(EventSourceOS.call { Glibc.open(incoming, flags) }, incoming)
-        let cancelDirectory = try take(EventSourceOS.call { Glibc.open(cancel, flags) }, cancel)
+        let incomingDirectory = try take(SystemCall.call { Glibc.open(incoming, flags) }, incoming)
+        let cancelDirectory = try take(SystemCall.call { Glibc.open(cancel, flags) }, cancel)
         // Watch descriptors are not file descriptors: closing inotify drops them.
         func watch(_ path: String) throws(EventSourceError) -> Int32 {
-            switch EventSourceOS.call({ inotify_add_watch(inotify, path, watchMask) }) {
+            switch SystemCall.call({ inotify_add_watch(inotify, path, watchMask) }) {
             case .success(let wd): return wd
             case .failure(let errno):
-                opened.forEach(EventSourceOS.close)
+                opened.forEach(SystemCall.close)
                 throw setupError(path, errno)
             }
         }
@@ -117,7 +118,7 @@ struct WatcherDescriptors: Sendable {
     }
 
     func closeAll() {
-        for fd in [inotify, stopEvent, incomingDirectory, cancelDirectory] { EventSourceOS.close(fd) }
+        for fd in [inotify, stopEvent, incomingDirectory, cancelDirectory] { SystemCall.close(fd) }
     }
 }
 
@@ -148,7 +149,7 @@ final class WatcherControl: Sendable {
             let loop = WatcherLoop(
                 descriptors: descriptors, control: self,
                 incomingPath: incomingPath, cancelPath: cancelPath)
-            switch EventSourceOS.startThread(name: "gatherd-watch", { loop.run() }) {
+            switch OSThread.start(name: "gatherd-watch", { loop.run() }) {
             case .success(let thread):
                 // Nobody joins it: it closes what it owns and ends by itself.
                 pthread_detach(thread)
@@ -170,7 +171,7 @@ final class WatcherControl: Sendable {
                 phase = .ended(nil)
                 return true
             case .running(let descriptors):
-                EventSourceOS.signal(stopEvent: descriptors.stopEvent)
+                EventWait.signal(eventFD: descriptors.stopEvent)
                 phase = .stopping
                 return false
             case .stopping, .ended:

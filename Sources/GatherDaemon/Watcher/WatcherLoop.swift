@@ -1,3 +1,4 @@
+import GatherSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -38,7 +39,7 @@ final class WatcherLoop: @unchecked Sendable {
             ]
             // While a rescan is owed, look again every 10 ms for room in the buffer.
             let timeout: Int32 = rescanOwed ? 10 : -1
-            if case .failure(let errno) = EventSourceOS.call({ poll(&fds, 2, timeout) }) {
+            if case .failure(let errno) = SystemCall.call({ poll(&fds, 2, timeout) }) {
                 error = readError(errno)
                 break
             }
@@ -46,9 +47,9 @@ final class WatcherLoop: @unchecked Sendable {
             if rescanOwed { deliver(.rescan) }
             guard fds[0].revents != 0 else { continue }
             while !consumerGone {
-                let result = EventSourceOS.call { read(descriptors.inotify, buffer.baseAddress, buffer.count) }
+                let result = SystemCall.call { read(descriptors.inotify, buffer.baseAddress, buffer.count) }
                 switch result {
-                case .failure(let errno) where errno.code == EAGAIN:
+                case .failure(let errno) where errno.rawValue == EAGAIN:
                     continue loop
                 case .failure(let errno):
                     error = readError(errno)
@@ -66,7 +67,7 @@ final class WatcherLoop: @unchecked Sendable {
         control.threadEnded(descriptors, error: error)
     }
 
-    private func readError(_ errno: SystemErrno) -> EventSourceError {
+    private func readError(_ errno: Errno) -> EventSourceError {
         EventSourceError(.watchRead, source: "spool watcher", subject: incomingPath, errno: errno)
     }
 
@@ -113,7 +114,7 @@ final class WatcherLoop: @unchecked Sendable {
     static func isNonRegular(_ name: SpoolEntryName, in directory: Int32) -> Bool {
         var info = stat()
         let result = name.withCString { path in
-            EventSourceOS.call { fstatat(directory, path, &info, AT_SYMLINK_NOFOLLOW) }
+            SystemCall.call { fstatat(directory, path, &info, AT_SYMLINK_NOFOLLOW) }
         }
         guard case .success = result else { return false }
         return (info.st_mode & S_IFMT) != S_IFREG || info.st_nlink > 1

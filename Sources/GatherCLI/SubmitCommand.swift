@@ -1,3 +1,4 @@
+import GatherSystem
 import CLinux
 import GatherSpool
 #if canImport(Glibc)
@@ -115,7 +116,7 @@ struct SubmitCommand {
                 return id
             }
             guard errno == EEXIST else {
-                throw CtlError(.error, "cannot rename \(incoming)/\(file.temporary): \(String(cString: strerror(errno)))")
+                throw CtlError(.error, "cannot rename \(incoming)/\(file.temporary): \(Errno.current)")
             }
             id = try freeID(stem: file.stem, reserved: reserved)
             reserved.insert(id)
@@ -130,24 +131,20 @@ struct SubmitCommand {
     @discardableResult
     static func writeTemporary(_ dir: String, _ name: String, _ bytes: [UInt8]) throws(CtlError) -> Bool {
         let path = "\(dir)/\(name)"
-        func failure(_ what: String) -> CtlError {
-            CtlError(.error, "cannot \(what) \(path): \(String(cString: strerror(errno)))")
+        func failure(_ what: String, _ errno: Errno) -> CtlError {
+            CtlError(.error, "cannot \(what) \(path): \(errno)")
         }
-        var fd: Int32
-        repeat { fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644) } while fd < 0 && errno == EINTR
-        if fd < 0 && errno == EEXIST { return false }
-        guard fd >= 0 else { throw failure("create") }
-        defer { close(fd) }
+        let fd: Int32
+        switch SystemCall.call({ open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644) }) {
+        case .success(let value): fd = value
+        case .failure(let errno) where errno == EEXIST: return false
+        case .failure(let errno): throw failure("create", errno)
+        }
+        defer { SystemCall.close(fd) }
         do throws(CtlError) {
-            guard fchmod(fd, 0o644) == 0 else { throw failure("chmod") }
-            var offset = 0
-            while offset < bytes.count {
-                let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
-                if n < 0 && errno == EINTR { continue }
-                guard n > 0 else { throw failure("write") }
-                offset += n
-            }
-            guard fsync(fd) == 0 else { throw failure("fsync") }
+            if case .failure(let errno) = SystemCall.call({ fchmod(fd, 0o644) }) { throw failure("chmod", errno) }
+            if let errno = SystemCall.writeAll(fd, bytes) { throw failure("write", errno) }
+            if case .failure(let errno) = SystemCall.call({ fsync(fd) }) { throw failure("fsync", errno) }
         } catch {
             _ = unlink(path)
             throw error

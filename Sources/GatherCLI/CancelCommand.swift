@@ -1,3 +1,4 @@
+import GatherSystem
 import CLinux
 import GatherSpool
 #if canImport(Glibc)
@@ -34,7 +35,7 @@ struct CancelCommand {
             _ = unlink("\(cancel)/\(temporary)")
             // EEXIST: a request is already waiting for the daemon; this one adds nothing.
             guard error == EEXIST else {
-                throw CtlError(.error, "cannot create \(cancel)/\(id): \(String(cString: strerror(error)))")
+                throw CtlError(.error, "cannot create \(cancel)/\(id): \(Errno(error))")
             }
         }
         if !json { console.line("cancel requested: \(id)") }

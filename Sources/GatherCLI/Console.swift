@@ -1,3 +1,4 @@
+import GatherSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -30,7 +31,7 @@ final class Console {
     /// Writes what is queued for stdout.
     func flush() {
         guard !pending.isEmpty else { return }
-        if !Self.writeAll(1, pending) && errno == EPIPE { isClosed = true }
+        if Self.writeAll(1, pending) == Errno(EPIPE) { isClosed = true }
         pending.removeAll(keepingCapacity: true)
     }
 
@@ -42,18 +43,11 @@ final class Console {
 
     deinit { flush() }
 
-    /// Writes every byte, retrying `EINTR` and short writes; other failures
-    /// (a closed pipe) drop the rest, as there is nowhere left to say so.
-    /// - Returns: `false` when a write failed (`errno` says why).
+    /// Writes every byte; a failure (a closed pipe) drops the rest, as
+    /// there is nowhere left to say so.
+    /// - Returns: the errno of a failed write, or `nil`.
     @discardableResult
-    private static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
-        var offset = 0
-        while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
-            if n < 0 && errno == EINTR { continue }
-            if n <= 0 { return false }
-            offset += n
-        }
-        return true
+    private static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Errno? {
+        SystemCall.writeAll(fd, bytes)
     }
 }

@@ -1,3 +1,4 @@
+import GatherSystem
 import GatherSpool
 #if canImport(Glibc)
 import Glibc
@@ -35,8 +36,8 @@ struct SpoolFiles {
     /// Fails with a system error when the spool is not there (a typo in `--spool`).
     func requireExists() throws(CtlError) {
         var info = stat()
-        guard stat(path, &info) == 0 else {
-            throw CtlError(.error, "cannot open spool \(path): \(String(cString: strerror(errno)))")
+        if case .failure(let errno) = SystemCall.call({ stat(path, &info) }) {
+            throw CtlError(.error, "cannot open spool \(path): \(errno)")
         }
     }
 
@@ -81,39 +82,37 @@ struct SpoolFiles {
 
     /// The names in an area, sorted; dotfiles left out.
     func names(in area: String) throws(CtlError) -> [String] {
-        guard let dir = opendir("\(path)/\(area)") else {
-            throw CtlError(.error, "cannot list \(path)/\(area): \(String(cString: strerror(errno)))")
+        func failure(_ errno: Errno) -> CtlError { CtlError(.error, "cannot list \(path)/\(area): \(errno)") }
+        let fd: Int32
+        switch SystemCall.call({ open("\(path)/\(area)", O_RDONLY | O_DIRECTORY | O_CLOEXEC) }) {
+        case .success(let value): fd = value
+        case .failure(let errno): throw failure(errno)
         }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: &entry.pointee.d_name) { raw in String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self) }
-            if !name.hasPrefix(".") { names.append(name) }
+        defer { SystemCall.close(fd) }
+        switch DirectoryListing.names(in: fd) {
+        case .success(let raw):
+            return raw.map { String(decoding: $0, as: UTF8.self) }.filter { !$0.hasPrefix(".") }.sorted()
+        case .failure(let errno): throw failure(errno)
         }
-        return names.sorted()
     }
 
     /// Reads a whole file of at most `limit` bytes.
     /// - Parameter path: a path, or `-` for stdin.
     /// - Throws: a system error naming the file.
     static func read(_ path: String, limit: Int = JobFileValidator.maxFileSize + 1) throws(CtlError) -> [UInt8] {
+        func failure(_ errno: Errno) -> CtlError { CtlError(.error, "cannot read \(path): \(errno)") }
         var fd: Int32 = 0
         if path != "-" {
-            repeat { fd = open(path, O_RDONLY | O_CLOEXEC) } while fd < 0 && errno == EINTR
-            guard fd >= 0 else { throw CtlError(.error, "cannot read \(path): \(String(cString: strerror(errno)))") }
+            switch SystemCall.call({ open(path, O_RDONLY | O_CLOEXEC) }) {
+            case .success(let value): fd = value
+            case .failure(let errno): throw failure(errno)
+            }
         }
-        defer { if fd != 0 { close(fd) } }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65_536)
-        while bytes.count < limit {
-            let wanted = min(chunk.count, limit - bytes.count)
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, wanted) }
-            if n < 0 && errno == EINTR { continue }
-            guard n >= 0 else { throw CtlError(.error, "cannot read \(path): \(String(cString: strerror(errno)))") }
-            if n == 0 { break }
-            bytes.append(contentsOf: chunk[..<n])
+        defer { if fd != 0 { SystemCall.close(fd) } }
+        switch SystemCall.readAll(fd, limit: limit) {
+        case .success(let bytes): return bytes
+        case .failure(let errno): throw failure(errno)
         }
-        return bytes
     }
 }
 
