@@ -88,7 +88,7 @@ public enum Daemon {
             }
             for await start in starts {
                 group.addTask {
-                    let end = await runner.run(start.job, identity: start.identity, control: start.control, progress: start.progress)
+                    let end = await runner.run(start)
                     await supervisor.jobEnded(start.job.id, end)
                 }
             }

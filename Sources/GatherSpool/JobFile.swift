@@ -13,6 +13,10 @@ public struct JobFile: Sendable {
     public var timeout: Duration?
     /// `kill_grace`; `nil` means the daemon's `--kill-grace`.
     public var killGrace: Duration?
+    /// `kill_grace` and `--kill-grace` when neither is given (SPEC §4, §9).
+    public static let defaultKillGrace = Duration.seconds(5)
+    /// The largest `kill_grace` and `--kill-grace` (SPEC §4: `5m`).
+    public static let maxKillGrace = Duration.seconds(300)
     /// `env`, in file order.
     public var env: [(key: String, value: String)]
     /// `cwd`; `nil` means `/`.

@@ -9,8 +9,9 @@ public enum RecoveredJob: Sendable {
     /// Run it: never started, or `restartable` with fewer than 3 runs. Kill
     /// `leftovers` first.
     case run(ClaimedJob, leftovers: [JobStateFile.ProcessGroup])
-    /// It was running: kill `leftovers`, then ``SpoolDirectory/finish(_:)`` the record (`interrupted`).
-    case interrupt(JobRecord, leftovers: [JobStateFile.ProcessGroup])
+    /// It was running: kill `leftovers` (after the job's `kill_grace`, `nil`
+    /// for the daemon's default), then ``SpoolDirectory/finish(_:)`` the record (`interrupted`).
+    case interrupt(JobRecord, leftovers: [JobStateFile.ProcessGroup], killGrace: Duration?)
 }
 
 /// What recovery found and did.
@@ -71,7 +72,8 @@ extension SpoolDirectory {
                 if job.state.runs == 0 || (job.job.restartable && job.state.runs < Self.maxRuns) {
                     pending.append((job.state.receivedAt, .run(job, leftovers: leftovers)))
                 } else {
-                    pending.append((job.state.receivedAt, .interrupt(interruptedRecord(job), leftovers: leftovers)))
+                    pending.append((job.state.receivedAt, .interrupt(interruptedRecord(job), leftovers: leftovers,
+                                                                     killGrace: job.job.killGrace)))
                 }
             }
         }

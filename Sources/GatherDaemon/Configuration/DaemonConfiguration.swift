@@ -1,4 +1,5 @@
 import Gather
+import GatherSpool
 
 /// Where journal events go (`--log-target`, SPEC §7).
 public enum DaemonLogTarget: String, Sendable, CaseIterable {
@@ -22,7 +23,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
     /// Files of one user waiting or running; more are rejected (`--max-queued-per-user`).
     public var maxQueuedPerUser = 10_000
     /// Default SIGTERM → SIGKILL grace (`--kill-grace`).
-    public var killGrace: Duration = .seconds(5)
+    public var killGrace: Duration = JobFile.defaultKillGrace
     /// Age after which finished job directories are deleted; `nil` keeps them (`--retain 0`).
     public var retain: Duration? = .seconds(30 * 86_400)
     public var logTarget: DaemonLogTarget = .auto
@@ -85,7 +86,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
             case "--max-queued-per-user": config.maxQueuedPerUser = try count()
             case "--kill-grace":
                 config.killGrace = try duration()
-                guard config.killGrace <= .seconds(300) else { throw UsageError("--kill-grace: at most 5m") }
+                guard config.killGrace <= JobFile.maxKillGrace else { throw UsageError("--kill-grace: at most 5m") }
             case "--retain":
                 let retain = try duration()
                 config.retain = retain == .zero ? nil : retain

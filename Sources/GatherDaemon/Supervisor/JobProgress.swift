@@ -91,6 +91,27 @@ final class JobProgress: Sendable {
         update { $0.file.phase = .failing }
     }
 
+    /// The first `state.json` write that failed since the last call, if any
+    /// (SPEC §3: a spool write error pauses claiming; the supervisor looks once a second).
+    func takeWriteError() -> SpoolError? {
+        state.withLock { state in
+            defer { state.writeError = nil }
+            return state.writeError
+        }
+    }
+
+    /// Writes `state.json` now (the supervisor's retry while claiming is paused).
+    /// - Throws: the write's error; it stays pending for ``takeWriteError()`` too.
+    func retryWrite() throws(SpoolError) {
+        let error: SpoolError? = state.withLock { state in
+            guard !state.closed else { return nil }
+            state.writeError = nil
+            write(&state, now: .now)
+            return state.writeError
+        }
+        if let error { throw error }
+    }
+
     /// No more writes: the job's record takes over.
     func close() {
         state.withLock { $0.closed = true }
@@ -98,7 +119,8 @@ final class JobProgress: Sendable {
 
     /// Applies a change and writes the file (now, or when the interval has
     /// passed) under the lock, so writes never overtake each other. A failed
-    /// write is kept: the record decides.
+    /// write is kept until the supervisor takes it (``takeWriteError()``); the
+    /// first failure is kept, later ones of the same episode add nothing.
     private func update(_ change: (inout State) -> Void) {
         let flushAfter: Duration? = state.withLock { state in
             change(&state)
@@ -133,7 +155,7 @@ final class JobProgress: Sendable {
         do throws(SpoolError) {
             try spool.writeState(state.file, durable: false)
         } catch {
-            state.writeError = error
+            if state.writeError == nil { state.writeError = error }
         }
     }
 }

@@ -26,14 +26,12 @@ struct JobRunner: Sendable {
     let daemonIsRoot: Bool
 
     /// Runs the job to its end.
-    /// - Parameters:
-    ///   - job: the claimed job (its `state.json` already says `running`).
-    ///   - identity: the journal's job fields (the run ID is the record's).
-    ///   - control: the supervisor cancels through it (request, shutdown).
-    ///   - progress: process groups and counts, kept in `state.json`.
-    func run(
-        _ job: ClaimedJob, identity: JobIdentity, control: GatherControl, progress: JobProgress
-    ) async -> JobRunEnd {
+    /// - Parameter start: the claimed job (its `state.json` already says
+    ///   `running`) with its resolved settings, the journal's job fields (the
+    ///   run ID is the record's), the control the supervisor cancels through
+    ///   (request, shutdown), and the progress kept in `state.json`.
+    func run(_ start: JobStart) async -> JobRunEnd {
+        let (job, identity, control, progress) = (start.job, start.identity, start.control, start.progress)
         let file = job.job
         let policy = file.policy
         let startedAt = Timestamp.now()
@@ -41,7 +39,9 @@ struct JobRunner: Sendable {
         let began = clock.now
         journal.log(.jobStarted(identity, tasks: file.tasks.count, policy: policy))
 
-        let tasks = file.tasks.map { task in makeTask(task, of: job, identity: identity, progress: progress) }
+        let tasks = file.tasks.map { task in
+            makeTask(task, of: job, settings: start.settings, identity: identity, progress: progress)
+        }
         let options = GatherOptions(
             policy: policy, maxParallel: file.maxParallel, timeout: file.timeout,
             slotPool: pool, control: control,
@@ -80,7 +80,7 @@ struct JobRunner: Sendable {
     }
 
     private func makeTask(
-        _ task: JobFile.Task, of job: ClaimedJob, identity: JobIdentity, progress: JobProgress
+        _ task: JobFile.Task, of job: ClaimedJob, settings: JobSettings, identity: JobIdentity, progress: JobProgress
     ) -> GatherTask<ProcessExit> {
         let file = job.job
         let account = job.runAs
@@ -92,7 +92,7 @@ struct JobRunner: Sendable {
             identity: daemonIsRoot
                 ? ProcessIdentity(uid: account.uid, gid: account.gid, groups: account.groups, name: account.name) : nil,
             successExitCodes: Set(task.successExitCodes),
-            killGrace: file.killGrace ?? configuration.killGrace)
+            killGrace: settings.killGrace)
         let output = file.output == .discard ? nil : outputHandlers(task: task.name, identity: identity)
         return .process(
             spec, after: task.after, timeout: task.timeout, retries: task.retries,

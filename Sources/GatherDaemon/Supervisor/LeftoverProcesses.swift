@@ -1,5 +1,5 @@
-import GatherSystem
 import GatherSpool
+import GatherSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -10,18 +10,33 @@ import Glibc
 /// the recorded start time; the start time is checked once more right before
 /// each signal, so a reused PID is never signalled.
 enum LeftoverProcesses {
-    /// SIGTERM to every group, SIGKILL to those still there after `grace`.
-    static func kill(_ groups: [JobStateFile.ProcessGroup], grace: Duration) {
-        let live = groups.filter { ProcStat.startTime(of: $0.pgid) == $0.startTime }
+    /// A group to stop, with the grace of the job it belonged to.
+    struct Group: Sendable {
+        let group: JobStateFile.ProcessGroup
+        let grace: Duration
+    }
+
+    /// SIGTERM to every group at once; SIGKILL to each still there once its
+    /// own job's grace has passed. Every job's leftovers are stopped together,
+    /// so the whole wait is the longest grace, not one grace per job.
+    ///
+    /// Blocks the calling thread (it runs once, at start-up, before the
+    /// daemon is ready): these are not our children, so no pidfd or
+    /// `waitpid` tells when they are gone, and their groups are polled.
+    static func kill(_ groups: [Group]) {
+        var live = groups.filter { ProcStat.startTime(of: $0.group.pgid) == $0.group.startTime }
         guard !live.isEmpty else { return }
-        for group in live { _ = Glibc.kill(-group.pgid, SIGTERM) }
+        for entry in live { _ = Glibc.kill(-entry.group.pgid, SIGTERM) }
         let clock = ContinuousClock()
-        let deadline = clock.now.advanced(by: grace)
-        // A one-off wait at start-up: these are not our children, so no pidfd or
-        // waitpid tells us when they are gone; poll their groups briefly.
-        while clock.now < deadline, live.contains(where: { Glibc.kill(-$0.pgid, 0) == 0 }) {
-            usleep(20_000)
+        let began = clock.now
+        while !live.isEmpty {
+            live.removeAll { Glibc.kill(-$0.group.pgid, 0) != 0 }
+            let now = clock.now
+            for entry in live where began.advanced(by: entry.grace) <= now {
+                _ = Glibc.kill(-entry.group.pgid, SIGKILL)
+            }
+            live.removeAll { began.advanced(by: $0.grace) <= now }
+            if !live.isEmpty { usleep(20_000) }
         }
-        for group in live where Glibc.kill(-group.pgid, 0) == 0 { _ = Glibc.kill(-group.pgid, SIGKILL) }
     }
 }

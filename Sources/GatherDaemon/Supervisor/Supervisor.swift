@@ -10,6 +10,7 @@ import Glibc
 /// task of its group and reports the end back with ``Supervisor/jobEnded(_:_:)``.
 struct JobStart: Sendable {
     let job: ClaimedJob
+    let settings: JobSettings
     let identity: JobIdentity
     let control: GatherControl
     let progress: JobProgress
@@ -38,7 +39,7 @@ actor Supervisor {
 
     private var state = State.starting
     /// Claimed jobs not started yet, in arrival order.
-    private var queue: [ClaimedJob] = []
+    private var queue: [AdmittedJob] = []
     private var running: [String: Running] = [:]
     /// Cancel requests for jobs still waiting in `incoming/`.
     private var pendingCancels: Set<String> = []
@@ -48,6 +49,8 @@ actor Supervisor {
     private var lastStatus: String?
     /// Set while a spool write fails: no claims until it works again.
     private var writeError: String?
+    /// Running jobs whose `state.json` could not be written: retried with the records.
+    private var unwrittenProgress: Set<String> = []
     private var done = 0
     private var failed = 0
     private var rejected = 0
@@ -91,17 +94,21 @@ actor Supervisor {
         for record in report.rejected { logRejected(record) }
         // Every job's leftovers at once: one grace in all, not one per job, so
         // many crashed jobs cannot hold the start past systemd's start timeout.
-        let leftovers = report.jobs.flatMap { recovered -> [JobStateFile.ProcessGroup] in
+        // Each group is stopped after its own job's kill_grace.
+        let leftovers = report.jobs.flatMap { recovered -> [LeftoverProcesses.Group] in
+            let (groups, settings): ([JobStateFile.ProcessGroup], JobSettings)
             switch recovered {
-            case .run(_, let groups), .interrupt(_, let groups): return groups
+            case .run(let job, let found): (groups, settings) = (found, JobSettings(job.job, configuration: configuration))
+            case .interrupt(_, let found, let grace): (groups, settings) = (found, JobSettings(killGrace: grace, configuration: configuration))
             }
+            return groups.map { LeftoverProcesses.Group(group: $0, grace: settings.killGrace) }
         }
-        LeftoverProcesses.kill(leftovers, grace: configuration.killGrace)
+        LeftoverProcesses.kill(leftovers)
         for recovered in report.jobs {
             switch recovered {
             case .run(let job, _):
                 enqueue(job)
-            case .interrupt(let record, _):
+            case .interrupt(let record, _, _):
                 let identity = JobIdentity(id: record.id, run: record.run, name: record.name, uid: record.uid)
                 journal.log(.jobInterrupted(identity, policy: record.policy ?? .collectAll, reason: "daemon stopped while it ran"))
                 write(record, identity: identity)
@@ -182,7 +189,7 @@ actor Supervisor {
         }
         switch outcome {
         case .claimed(let job):
-            let waiting = queue.count { $0.state.uid == job.state.uid } + running.values.count { $0.uid == job.state.uid }
+            let waiting = queue.count { $0.uid == job.state.uid } + running.values.count { $0.uid == job.state.uid }
             if waiting >= configuration.maxQueuedPerUser {
                 do {
                     let record = try spool.reject(job, reason: "queue full: \(waiting) jobs of uid \(job.state.uid) waiting or running (--max-queued-per-user)")
@@ -201,7 +208,7 @@ actor Supervisor {
     }
 
     private func enqueue(_ job: ClaimedJob) {
-        queue.append(job)
+        queue.append(AdmittedJob(job: job, settings: JobSettings(job.job, configuration: configuration)))
         if pendingCancels.remove(job.id) != nil { cancelRequest(SpoolEntryName(job.id)) }
     }
 
@@ -210,8 +217,9 @@ actor Supervisor {
         guard case .running = state, writeError == nil else { return }
         var index = 0
         while index < queue.count, running.count < configuration.maxJobs {
-            let job = queue[index]
-            let uid = job.state.uid
+            let admitted = queue[index]
+            let job = admitted.job
+            let uid = admitted.uid
             guard running.values.count(where: { $0.uid == uid }) < configuration.maxJobsPerUser else {
                 index += 1
                 continue
@@ -227,7 +235,7 @@ actor Supervisor {
             var claimed = job
             claimed.state = started
             let start = JobStart(
-                job: claimed, identity: identity(of: claimed, run: JobRecord.newRunID()), control: GatherControl(),
+                job: claimed, settings: admitted.settings, identity: identity(of: claimed, run: JobRecord.newRunID()), control: GatherControl(),
                 progress: JobProgress(spool: spool, state: started))
             running[job.id] = Running(start: start)
             starts.yield(start)
@@ -237,7 +245,11 @@ actor Supervisor {
 
     /// A job run ended (the main loop's child task calls this).
     func jobEnded(_ id: String, _ end: JobRunEnd) {
-        guard let ended = running.removeValue(forKey: id) else { return }
+        guard let ended = running.removeValue(forKey: id) else {
+            fatalError("Supervisor.jobEnded: job \(id) is not running (it was started by this supervisor, so it must be)")
+        }
+        // Its record (or its restart) takes over from state.json.
+        unwrittenProgress.remove(id)
         switch end {
         case .record(let record):
             write(record, identity: ended.start.identity)
@@ -302,6 +314,16 @@ actor Supervisor {
 
     private func retryUnwritten() {
         guard writeError != nil else { return }
+        for id in unwrittenProgress.sorted() {
+            do {
+                try running[id]?.start.progress.retryWrite()
+                unwrittenProgress.remove(id)
+            } catch {
+                writeError = error.located
+                updateStatus()
+                return
+            }
+        }
         for (id, pending) in unwritten.sorted(by: { $0.key < $1.key }) {
             do {
                 try spool.finish(pending.record)
@@ -338,8 +360,8 @@ actor Supervisor {
         let target: JobIdentity?
         if let job = running[id] {
             target = job.start.identity
-        } else if let job = queue.first(where: { $0.id == id }) {
-            target = identity(of: job, run: "")
+        } else if let queued = queue.first(where: { $0.id == id }) {
+            target = identity(of: queued.job, run: "")
         } else {
             target = nil
         }
@@ -378,7 +400,7 @@ actor Supervisor {
     /// Cancels a job that was claimed but never started: all tasks skipped.
     private func cancelQueued(_ id: String) {
         guard let index = queue.firstIndex(where: { $0.id == id }) else { return }
-        let job = queue.remove(at: index)
+        let job = queue.remove(at: index).job
         let run = JobRecord.newRunID()
         let identity = identity(of: job, run: run)
         journal.log(.jobCancelled(identity, policy: job.job.policy))
@@ -396,7 +418,7 @@ actor Supervisor {
         state = .stopping
         journal.log(.daemonStopping(interrupted: running.count))
         _ = notifier.stopping(status: "stopping: \(running.count) job\(running.count == 1 ? "" : "s") interrupted")
-        let grace = running.values.map { $0.start.job.job.killGrace ?? configuration.killGrace }.max() ?? .zero
+        let grace = running.values.map(\.start.settings.killGrace).max() ?? .zero
         _ = notifier.extendTimeout(grace + .seconds(10))
         for job in running.values { job.start.control.cancel(.daemonStopping) }
         if running.isEmpty { finishStopping() }
@@ -421,6 +443,17 @@ actor Supervisor {
 
     // MARK: Status
 
+    /// A failed `state.json` write is a spool write error like a record's
+    /// (SPEC §3): recovery would not know the job's process groups, so
+    /// claiming pauses until the file can be written again.
+    private func checkProgressWrites() {
+        for (id, job) in running {
+            guard let error = job.start.progress.takeWriteError() else { continue }
+            unwrittenProgress.insert(id)
+            pauseClaims(error.located, identity: nil)
+        }
+    }
+
     private var statusLine: String {
         if let writeError { return "spool write error: \(writeError); claiming paused" }
         let tasks = running.values.reduce(0) { $0 + $1.start.progress.runningProcesses }
@@ -431,6 +464,7 @@ actor Supervisor {
     /// Sends `STATUS=` when the line changed: after every supervisor event, and
     /// once a second from the daemon, as tasks start and end without one.
     func updateStatus() {
+        checkProgressWrites()
         let line = statusLine
         guard line != lastStatus else { return }
         lastStatus = line
