@@ -28,7 +28,7 @@ public struct JobFile: Sendable {
     public var tasks: [Task]
 
     /// Where task output goes (SPEC §7).
-    public enum Output: String, Sendable {
+    public enum Output: String, Sendable, CaseIterable {
         case journal
         case discard
     }

@@ -38,7 +38,8 @@ public struct JobFileValidation: Sendable {
 
 /// The strict job-file validator of SPEC §4 and §8, shared by `gatherd` and
 /// `gatherctl validate`/`submit`. It reports every problem of a file, each
-/// with its key path; malformed JSON gives line and column.
+/// with its key path; malformed JSON gives line and column. The keys it
+/// accepts, and how each is read, are the rows of ``JobKeyTable``.
 public enum JobFileValidator {
     /// The largest job file (SPEC §4).
     public static let maxFileSize = 1 << 20
@@ -68,38 +69,7 @@ public enum JobFileValidator {
         }
         var job = JobFile(name: nil, policy: .collectAll, maxParallel: nil, timeout: nil, killGrace: nil, env: [],
                           cwd: nil, user: nil, output: .journal, restartable: false, tasks: [])
-        var sawTasks = false
-        for (key, value) in members {
-            switch key {
-            case "name": job.name = p.text(value, key, maxBytes: 200, noControl: true)
-            case "policy":
-                if let s = p.string(value, key) {
-                    if let policy = GatherPolicy(rawValue: s) { job.policy = policy } else {
-                        p.add(key, "must be \"collect-all\", \"fail-fast\" or \"cancel-siblings\"")
-                    }
-                }
-            case "max_parallel": job.maxParallel = p.integer(value, key, 1...Int64.max, "an integer of at least 1").map(Int.init)
-            case "timeout": job.timeout = p.duration(value, key, positive: true)
-            case "kill_grace":
-                if let d = p.duration(value, key) {
-                    if d > .seconds(300) { p.add(key, "must be at most 5m") } else { job.killGrace = d }
-                }
-            case "env": job.env = p.env(value, key)
-            case "cwd": job.cwd = p.path(value, key)
-            case "user": job.user = p.text(value, key, maxBytes: 256, noControl: true)
-            case "output":
-                if let s = p.string(value, key) {
-                    if let o = JobFile.Output(rawValue: s) { job.output = o } else { p.add(key, "must be \"journal\" or \"discard\"") }
-                }
-            case "restartable":
-                if case .bool(let b) = value { job.restartable = b } else { p.add(key, "must be true or false") }
-            case "tasks":
-                sawTasks = true
-                job.tasks = tasks(value, problems: &p)
-            default: p.add(key, "unknown key")
-            }
-        }
-        if !sawTasks { p.add("tasks", "required") }
+        JobKeyTable.jobIndex.read(members, at: "", into: &job, problems: &p)
         return JobFileValidation(job: p.list.isEmpty ? job : nil, problems: p.list, owner: owner, runAs: runAs)
     }
 
@@ -134,13 +104,11 @@ public enum JobFileValidator {
         return daemonAccount
     }
 
-    /// The `tasks` array; problems are collected in `p`.
-    private static func tasks(_ value: JSONValue, problems p: inout Problems) -> [JobFile.Task] {
-        guard case .array(let items) = value else {
-            p.add("tasks", "must be an array of 1 to 10000 tasks")
-            return []
-        }
-        guard (1...10000).contains(items.count) else {
+    /// The `tasks` array; problems are collected in `p`. The `tasks` row of
+    /// ``JobKeyTable`` runs it; the names and `after` lists of every task are
+    /// checked together here, once each task was read through the task rows.
+    static func tasks(_ value: JSONValue, problems p: inout Problems) -> [JobFile.Task] {
+        guard case .array(let items) = value, (1...10000).contains(items.count) else {
             p.add("tasks", "must be an array of 1 to 10000 tasks")
             return []
         }
@@ -149,70 +117,17 @@ public enum JobFileValidator {
         var afters: [[String]] = []
         for (i, item) in items.enumerated() {
             let base = "tasks[\(i)]"
-            var task = JobFile.Task(name: "", command: [], timeout: nil, retries: 0, retryDelay: .seconds(1),
-                                    successExitCodes: [0], env: [], cwd: nil, after: [])
             // A name that is missing or invalid must not match anything in `after`.
-            var graphName = "\u{0}\(i)"
+            let unnamed = "\u{0}\(i)"
             guard case .object(let members) = item else {
                 p.add(base, "must be an object, found \(item.typeName)")
-                names.append(graphName); afters.append([])
+                names.append(unnamed); afters.append([])
                 continue
             }
-            var sawName = false, sawCommand = false
-            for (key, v) in members {
-                let path = "\(base).\(key)"
-                switch key {
-                case "name":
-                    sawName = true
-                    if let s = p.string(v, path) {
-                        if TextRules.isTaskName(s) { task.name = s; graphName = s } else {
-                            p.add(path, "must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
-                        }
-                    }
-                case "command":
-                    sawCommand = true
-                    if case .array(let args) = v, !args.isEmpty,
-                       let strings = Optional(args.compactMap { if case .string(let s) = $0 { return s } else { return nil } }),
-                       strings.count == args.count {
-                        if let bad = strings.firstIndex(where: { $0.utf8.contains(0) }) {
-                            p.add("\(path)[\(bad)]", "must not contain NUL")
-                        } else if strings[0].isEmpty {
-                            p.add("\(path)[0]", "must not be empty")
-                        } else {
-                            task.command = strings
-                        }
-                    } else {
-                        p.add(path, "must be a non-empty array of strings")
-                    }
-                case "timeout": task.timeout = p.duration(v, path, positive: true)
-                case "retries": task.retries = p.integer(v, path, 0...100, "an integer from 0 to 100").map(Int.init) ?? 0
-                case "retry_delay": task.retryDelay = p.duration(v, path) ?? .seconds(1)
-                case "success_exit_codes":
-                    if case .array(let codes) = v, !codes.isEmpty {
-                        var list: [Int32] = []
-                        for (k, c) in codes.enumerated() {
-                            if let n = p.integer(c, "\(path)[\(k)]", 0...255, "an integer from 0 to 255") { list.append(Int32(n)) }
-                        }
-                        task.successExitCodes = list
-                    } else {
-                        p.add(path, "must be a non-empty array of integers from 0 to 255")
-                    }
-                case "env": task.env = p.env(v, path)
-                case "cwd": task.cwd = p.path(v, path)
-                case "after":
-                    if case .array(let deps) = v {
-                        for (k, d) in deps.enumerated() {
-                            if let s = p.string(d, "\(path)[\(k)]") { task.after.append(s) }
-                        }
-                    } else {
-                        p.add(path, "must be an array of task names")
-                    }
-                default: p.add(path, "unknown key")
-                }
-            }
-            if !sawName { p.add("\(base).name", "required") }
-            if !sawCommand { p.add("\(base).command", "required") }
-            names.append(graphName)
+            var task = JobFile.Task(name: "", command: [], timeout: nil, retries: 0, retryDelay: .seconds(1),
+                                    successExitCodes: [0], env: [], cwd: nil, after: [])
+            JobKeyTable.taskIndex.read(members, at: base, into: &task, problems: &p)
+            names.append(task.name.isEmpty ? unnamed : task.name)
             afters.append(task.after)
             tasks.append(task)
         }

@@ -78,6 +78,28 @@ struct Problems {
         return d
     }
 
+    /// A non-empty argv of strings without NUL, whose first is not empty.
+    mutating func command(_ v: JSONValue, _ path: String) -> [String]? {
+        guard case .array(let args) = v, !args.isEmpty else { add(path, "must be a non-empty array of strings"); return nil }
+        let strings = args.compactMap { if case .string(let s) = $0 { s } else { nil } }
+        guard strings.count == args.count else { add(path, "must be a non-empty array of strings"); return nil }
+        if let bad = strings.firstIndex(where: { $0.utf8.contains(0) }) { add("\(path)[\(bad)]", "must not contain NUL"); return nil }
+        if strings[0].isEmpty { add("\(path)[0]", "must not be empty"); return nil }
+        return strings
+    }
+
+    /// A non-empty array of exit statuses; the valid ones of a partly wrong
+    /// array are returned too, each wrong one being a problem of its own.
+    mutating func exitCodes(_ v: JSONValue, _ path: String) -> [Int32]? {
+        guard case .array(let codes) = v, !codes.isEmpty else {
+            add(path, "must be a non-empty array of integers from 0 to 255")
+            return nil
+        }
+        return codes.enumerated().compactMap { k, c in
+            integer(c, "\(path)[\(k)]", 0...255, "an integer from 0 to 255").map(Int32.init)
+        }
+    }
+
     /// An absolute path without NUL.
     mutating func path(_ v: JSONValue, _ path: String) -> String? {
         guard let s = string(v, path) else { return nil }
