@@ -34,7 +34,7 @@ public enum JobKeyTable {
         .job("kill_grace", type: "duration, at most 5m", default: "gatherd's --kill-grace (5s)",
              meaning: "SIGTERM to SIGKILL grace for every stop of this job's tasks", section: "§2") { v, path, job, p in
             if let d = p.duration(v, path) {
-                if d > .seconds(300) { p.add(path, "must be at most 5m") } else { job.killGrace = d }
+                if d > JobFile.maxKillGrace { p.add(path, "must be at most 5m") } else { job.killGrace = d }
             }
         },
         .job("env", type: "object of strings; names ^[A-Za-z_][A-Za-z0-9_]*$, not GATHER_*", default: "{}",
