@@ -3,12 +3,12 @@ import PackageDescription
 
 // Layout (docs/ARCHITECTURE.md draws the graph): the policy engine (`Gather`)
 // knows nothing of the OS; `GatherSystem` is the one thin layer over the
-// kernel every other target uses; the daemon's parts are libraries
+// kernel every target that calls it uses; the daemon's parts are libraries
 // (`GatherProcess`, `GatherJournal`, `GatherSpool`, `GatherDaemon`, and
 // `GatherCLI` for the user's command line) that the thin executables wire
 // together. C lives in three small targets: `CSystemd` (the only place that
 // touches libsystemd), `CLinux` (GNU-only and unexported Linux calls, the
-// signal handler) and `CSpawn` (the child side of fork…exec).
+// signal handler) and `CSpawn` (the child side of clone…exec).
 let gnuSource: [CSetting] = [.define("_GNU_SOURCE")]
 
 let productTargets: [Target] = [

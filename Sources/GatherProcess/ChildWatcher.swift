@@ -81,9 +81,11 @@ final class ChildWatcher: Sendable {
         let capacity = 256
         let tokens = UnsafeMutablePointer<UInt64>.allocate(capacity: capacity)
         while true {
-            let timeout = millisecondsToNextTimer()
-            let count = clinux_epoll_wait(epoll, tokens, Int32(capacity), timeout)
-            if count < 0 { continue } // EINTR; nothing else can fail on a valid epoll fd
+            // An interrupted wait is retried with the timeout computed again,
+            // so signals cannot postpone a due timer; nothing else can fail on
+            // a valid epoll fd.
+            let waited = SystemCall.call { clinux_epoll_wait(epoll, tokens, Int32(capacity), millisecondsToNextTimer()) }
+            guard case .success(let count) = waited else { continue }
             for i in 0..<Int(count) {
                 let token = tokens[i]
                 if token == Self.wakeToken {

@@ -92,8 +92,9 @@ final class OutputReader: Sendable {
         let tokens = UnsafeMutablePointer<UInt64>.allocate(capacity: capacity)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.maxLine, alignment: 16)
         while true {
-            let count = clinux_epoll_wait(epoll, tokens, Int32(capacity), -1)
-            if count < 0 { continue } // EINTR
+            guard case .success(let count) = SystemCall.call({ clinux_epoll_wait(epoll, tokens, Int32(capacity), -1) }) else {
+                continue  // nothing but EINTR (retried inside) can fail on a valid epoll fd
+            }
             for i in 0..<Int(count) {
                 let token = tokens[i]
                 if token == 0 {

@@ -8,7 +8,8 @@ import Glibc
 ///
 /// Recovery reports only groups recorded in this boot whose leader still has
 /// the recorded start time; the start time is checked once more right before
-/// each signal, so a reused PID is never signalled.
+/// the SIGTERM round. SIGKILL then goes to the same group IDs within the
+/// grace: a group ID stays taken while any member lives, so it cannot be reused meanwhile.
 enum LeftoverProcesses {
     /// A group to stop, with the grace of the job it belonged to.
     struct Group: Sendable {
