@@ -2,6 +2,7 @@ import Gather
 import GatherJournal
 import GatherProcess
 import GatherSpool
+import GatherSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -23,6 +24,7 @@ public enum Daemon {
         let spool: SpoolDirectory
         let watcher: SpoolWatcher
         let launcher: ProcessLauncher
+        let executor: ThreadExecutor
         do {
             signals = try SignalEvents()
             try ProcessLauncher.raiseFileLimit()
@@ -30,6 +32,7 @@ public enum Daemon {
             launcher = try ProcessLauncher.shared
             spool = try SpoolDirectory(path: configuration.spool)
             try spool.lockForDaemon()
+            executor = try ThreadExecutor(name: "gatherd-supervisor")
             // The watches exist before the first scan, so no file falls between them.
             watcher = try SpoolWatcher(incoming: spool.path + "/incoming", cancel: spool.path + "/cancel")
         } catch {
@@ -39,7 +42,8 @@ public enum Daemon {
 
         let (starts, startsContinuation) = AsyncStream.makeStream(of: JobStart.self)
         let supervisor = Supervisor(
-            spool: spool, journal: journal, notifier: notifier, configuration: configuration, starts: startsContinuation)
+            spool: spool, journal: journal, notifier: notifier, configuration: configuration, starts: startsContinuation,
+            executor: executor)
         let runner = JobRunner(
             spool: spool, journal: journal, launcher: launcher, pool: TaskSlotPool(slots: configuration.maxTasks),
             configuration: configuration, daemonIsRoot: geteuid() == 0)

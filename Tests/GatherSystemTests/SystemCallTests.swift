@@ -73,3 +73,33 @@ import Testing
 
     static let seen = Mutex<String>("")
 }
+
+/// An actor on a ThreadExecutor runs on that thread, in order.
+@Suite struct ThreadExecutorTests {
+    actor Counter {
+        let executor: ThreadExecutor
+        nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
+        var values: [Int] = []
+        init(executor: ThreadExecutor) { self.executor = executor }
+
+        func add(_ value: Int) -> String {
+            values.append(value)
+            let fd = open("/proc/thread-self/comm", O_RDONLY | O_CLOEXEC)
+            defer { SystemCall.close(fd) }
+            return String(decoding: (try? SystemCall.readAll(fd, limit: 64).get()) ?? [], as: UTF8.self)
+        }
+    }
+
+    @Test func runsTheActorOnItsOwnThreadInOrder() async throws {
+        let counter = Counter(executor: try ThreadExecutor(name: "gather-test-exec"))
+        for value in 0..<1000 {
+            #expect(await counter.add(value) == "gather-test-exe\n")
+        }
+        #expect(await counter.values == Array(0..<1000))
+        // Many callers at once: every job runs once.
+        await withTaskGroup(of: Void.self) { group in
+            for value in 1000..<2000 { group.addTask { _ = await counter.add(value) } }
+        }
+        #expect(await counter.values.sorted() == Array(0..<2000))
+    }
+}

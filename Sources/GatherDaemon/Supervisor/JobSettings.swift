@@ -21,7 +21,7 @@ struct JobSettings: Sendable, Equatable {
 }
 
 /// A claimed job with its resolved settings: what the supervisor queues and starts.
-struct AdmittedJob: Sendable {
+struct AdmittedJob: QueueEntry {
     var job: ClaimedJob
     let settings: JobSettings
 

@@ -1,0 +1,94 @@
+import Gather
+import GatherJournal
+import GatherSpool
+
+extension Supervisor {
+    // MARK: Claims and starts
+
+    func claim(_ name: SpoolEntryName) {
+        guard case .running = state, writeError == nil else { return }
+        let outcome: ClaimOutcome
+        do {
+            outcome = try spool.claim(name.bytes)
+        } catch {
+            claimFailed(error)
+            return
+        }
+        switch outcome {
+        case .claimed(let job):
+            if case .queueFull(let waiting) = jobs.admit(admitted(job)) {
+                do {
+                    let record = try spool.reject(job, reason: "queue full: \(waiting) jobs of uid \(job.state.uid) waiting or running (--max-queued-per-user)")
+                    logRejected(record)
+                } catch {
+                    claimFailed(error)
+                }
+                return
+            }
+            takePendingCancel(job.id)
+        case .rejected(let record):
+            logRejected(record)
+        case .ignored, .vanished:
+            break
+        }
+    }
+
+    /// The job with its settings resolved: the one place the daemon's defaults meet a job file.
+    func admitted(_ job: ClaimedJob) -> AdmittedJob {
+        AdmittedJob(job: job, settings: JobSettings(job.job, configuration: configuration))
+    }
+
+    /// A cancel request that came while the job still waited in `incoming/` applies now.
+    func takePendingCancel(_ id: String) {
+        if pendingCancels.remove(id) != nil { cancelRequest(SpoolEntryName(id)) }
+    }
+
+    /// Starts waiting jobs in arrival order within `--max-jobs` and `--max-jobs-per-user`.
+    func startWaitingJobs() {
+        guard case .running = state, writeError == nil else { return }
+        while let next = jobs.nextToStart() {
+            let job = next.job
+            let started: JobStateFile
+            do {
+                started = try spool.markStarted(job)
+            } catch {
+                pauseClaims(error.located, identity: identity(of: job, run: JobRecord.newRunID()))
+                return
+            }
+            var claimed = job
+            claimed.state = started
+            let start = JobStart(
+                job: claimed, settings: next.settings, identity: identity(of: claimed, run: JobRecord.newRunID()),
+                control: GatherControl(), progress: JobProgress(spool: spool, state: started))
+            jobs.start(job.id, as: start)
+            starts.yield(start)
+        }
+        updateStatus()
+    }
+
+    /// A job run ended (the main loop's child task calls this).
+    func jobEnded(_ id: String, _ end: JobRunEnd) {
+        guard let ended = jobs.ended(id) else {
+            fatalError("Supervisor.jobEnded: job \(id) is not running (it was started by this supervisor, so it must be)")
+        }
+        // Its record (or its restart) takes over from state.json.
+        unwrittenProgress.remove(id)
+        switch end {
+        case .record(let record):
+            write(record, identity: ended.identity)
+        case .keepForRestart:
+            break
+        }
+        if case .stopping = state {
+            if jobs.running.isEmpty { finishStopping() }
+            updateStatus()
+            return
+        }
+        startWaitingJobs()
+        checkIdle()
+    }
+
+    func identity(of job: ClaimedJob, run: String) -> JobIdentity {
+        JobIdentity(id: job.id, run: run, name: job.job.displayName(id: job.id), uid: job.state.uid)
+    }
+}
