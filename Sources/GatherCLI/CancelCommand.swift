@@ -17,15 +17,14 @@ struct CancelCommand {
     func run(_ console: Console) throws(CtlError) -> CtlExit {
         try spool.requireExists()
         if let found = try spool.finished(id) {
-            let view = RecordView(record: found.record)
-            console.error("gatherctl: job \(id) already finished: \(view.state)")
+            console.error("gatherctl: job \(id) already finished: \(found.record.value.state.rawValue)")
             guard wait else { return .failed }
             return JobWaiter(spool: spool, json: json).wait(for: [id], console: console)
         }
-        guard spool.exists("active/\(id)") || spool.exists("incoming/\(id).json") else {
+        guard spool.contains(id, in: .active) || spool.contains("\(id).json", in: .incoming) else {
             throw CtlError(.failed, "no job \(id) waiting or running in \(spool.path)")
         }
-        let cancel = spool.area("cancel")
+        let cancel = spool.area(.cancel)
         let temporary = ".\(id).\(SubmitCommand.randomized("x").dropFirst(2)).tmp"
         guard try SubmitCommand.writeTemporary(cancel, temporary, []) else {
             throw CtlError(.error, "cannot create \(cancel)/\(temporary): it exists already")

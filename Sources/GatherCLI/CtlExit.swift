@@ -32,14 +32,13 @@ public enum CtlExit: Int32, Sendable {
         codes.reduce(.success) { $0.combined(with: $1) }
     }
 
-    /// The code of a job that ended in `state` (a record's `state` text).
-    init(jobState state: String) {
-        switch JobState(rawValue: state) {
+    /// The code of a job that ended in `state`. (A record this version
+    /// cannot read has no state: that is a system error, not a job outcome.)
+    init(jobState state: JobState) {
+        switch state {
         case .succeeded: self = .success
         case .failed, .rejected: self = .failed
         case .cancelled, .interrupted: self = .cancelled
-        // A record this version cannot read is a system error, not a job outcome.
-        case nil: self = .error
         }
     }
 }

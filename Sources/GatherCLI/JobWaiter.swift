@@ -24,7 +24,7 @@ struct JobWaiter {
         while !pending.isEmpty {
             var stillPending: [String] = []
             for id in pending {
-                let found: SpoolFiles.Finished?
+                let found: SpoolReader.Finished?
                 do { found = try spool.finished(id) } catch {
                     // The record is there but unreadable: that job is a system error.
                     if progressShown { console.raw("\r\u{1B}[K"); progressShown = false }
@@ -33,8 +33,8 @@ struct JobWaiter {
                     continue
                 }
                 guard let found else { stillPending.append(id); continue }
-                let view = RecordView(record: found.record)
-                records[id] = found.record
+                let view = RecordView(record: found.record.value)
+                records[id] = found.record.json
                 codes.append(CtlExit(jobState: view.state))
                 if !json {
                     if progressShown { console.raw("\r\u{1B}[K"); progressShown = false }
@@ -58,8 +58,8 @@ struct JobWaiter {
     /// `waiting for 2 jobs: a running 1/3 done, b queued`, one terminal line.
     private func progress(_ pending: [String]) -> String {
         let parts = pending.prefix(3).map { id -> String in
-            guard let state = spool.state(id)?.state else {
-                return spool.exists("incoming/\(id).json") ? "\(id) waiting" : "\(id) claimed"
+            guard let state = spool.state(id)?.value else {
+                return spool.contains("\(id).json", in: .incoming) ? "\(id) waiting" : "\(id) claimed"
             }
             let ended = state.tasks.filter { TaskOutcomeText.isFinal($0.status) }.count
             return "\(id) \(state.phase.rawValue) \(ended)/\(state.tasks.count) done"
@@ -80,7 +80,7 @@ final class FinishWatch {
     init(spool: SpoolFiles) {
         fd = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
         guard fd >= 0 else { return }
-        for area in SpoolFiles.finishedAreas {
+        for area in SpoolReader.finishedAreas {
             // A missing or unreadable area leaves only the poll: no harm.
             _ = inotify_add_watch(fd, spool.area(area), UInt32(IN_MOVED_TO | IN_CREATE))
         }

@@ -1,59 +1,57 @@
+import Gather
 import GatherSpool
 
-/// A result record (SPEC §6) as gatherctl prints it. Reads the JSON loosely:
-/// a field this version does not know is shown as missing, never an error,
-/// so an older gatherctl can still show a newer daemon's record.
+/// A result record (SPEC §6) as gatherctl prints it, from the typed
+/// ``JobRecord``: ``SpoolReader`` decodes only what this version wrote, and
+/// passes over the members it does not know, so a newer daemon's additions
+/// never stop an older gatherctl from showing a record.
 struct RecordView {
-    let record: JSONValue
+    let record: JobRecord
 
-    var id: String { record["id"]?.text ?? "?" }
-    var state: String { record["state"]?.text ?? "?" }
-    var error: String? { record["error"]?.text }
+    var id: String { record.id }
+    var state: JobState { record.state }
+    var error: String? { record.error }
 
     /// `ID: state`, with the compound error (or the validation errors) after it.
     var outcomeLine: String {
-        if let error { return "\(id): \(state): \(error)" }
-        return "\(id): \(state)"
+        if let error { return "\(id): \(state.rawValue): \(error)" }
+        return "\(id): \(state.rawValue)"
     }
 
     /// The readable form of `gatherctl show ID`.
     var lines: [String] {
-        func field(_ key: String) -> String { record[key]?.text ?? "-" }
         var out: [String] = []
-        let name = field("name")
-        out.append("job \(id)" + (name != id ? " (\(name))" : "") + ", file \(field("file"))")
-        var header: [(String, String)] = [("state", state), ("policy", field("policy"))]
-        let uid = record["uid"]?.int.map(String.init) ?? "?"
-        var submitter = record["user"]?.text.map { "\($0) (uid \(uid))" } ?? "uid \(uid)"
-        if let runAs = record["run_as"]?.text { submitter += ", tasks ran as \(runAs)" }
+        out.append("job \(id)" + (record.name != id ? " (\(record.name))" : "") + ", file \(record.file)")
+        var header: [(String, String)] = [("state", state.rawValue), ("policy", record.policy?.rawValue ?? "-")]
+        var submitter = record.user.map { "\($0) (uid \(record.uid))" } ?? "uid \(record.uid)"
+        if let runAs = record.runAs { submitter += ", tasks ran as \(runAs)" }
         header.append(("submitter", submitter))
-        header.append(("received", field("received_at")))
-        header.append(("started", field("started_at")))
-        var finished = field("finished_at")
-        if let start = record["started_at"]?.text.flatMap(Timestamp.init(text:)),
-           let end = record["finished_at"]?.text.flatMap(Timestamp.init(text:)) {
-            finished += " (ran \(Self.duration(milliseconds: end.millisecondsSinceEpoch - start.millisecondsSinceEpoch)))"
+        header.append(("received", record.receivedAt.text))
+        header.append(("started", record.startedAt?.text ?? "-"))
+        var finished = record.finishedAt.text
+        if let start = record.startedAt {
+            let ran = record.finishedAt.millisecondsSinceEpoch - start.millisecondsSinceEpoch
+            finished += " (ran \(Self.duration(milliseconds: ran)))"
         }
         header.append(("finished", finished))
-        header.append(("run", field("run")))
+        header.append(("run", record.run))
         if let error { header.append(("error", error)) }
         out += header.map { "  \(Self.pad($0.0 + ":", 11))\($0.1)" }
-        let tasks = record["tasks"]?.items ?? []
-        guard !tasks.isEmpty else { return out }
+        guard !record.tasks.isEmpty else { return out }
         out.append("tasks:")
-        let rows: [[String]] = tasks.map { task in
-            let attempts = task["attempts"]?.int ?? 0
+        let rows: [[String]] = record.tasks.map { task in
             var ended = ""
-            if let status = task["exit_status"]?.int { ended = "exit \(status)" }
-            if let signal = task["signal"]?.text { ended = ended.isEmpty ? signal : "\(ended), \(signal)" }
-            return [task["name"]?.text ?? "?", task["outcome"]?.text ?? "?", ended,
-                    task["duration_ms"]?.int.map { Self.duration(milliseconds: $0) } ?? "",
-                    attempts == 1 ? "1 attempt" : "\(attempts) attempts", task["reason"]?.text ?? ""]
+            if let status = task.exitStatus { ended = "exit \(status)" }
+            if let signal = task.signal { ended = ended.isEmpty ? signal : "\(ended), \(signal)" }
+            return [task.name, task.outcome.rawValue, ended, task.durationMS.map { Self.duration(milliseconds: $0) } ?? "",
+                    task.attempts == 1 ? "1 attempt" : "\(task.attempts) attempts", task.reason ?? ""]
         }
         let table = Self.table(rows, indent: "  ")
-        for (task, row) in zip(tasks, table) {
+        for (task, row) in zip(record.tasks, table) {
             out.append(row)
-            if let tail = task["stderr_tail"]?.text, !tail.isEmpty {
+            // The record's `stderr_tail`, which the decoder keeps as the task's bytes.
+            let tail = String(decoding: task.stderr, as: UTF8.self)
+            if !tail.isEmpty {
                 out.append("    stderr:")
                 var tailLines = tail.split(separator: "\n", omittingEmptySubsequences: false)
                 if tailLines.last == "" { tailLines.removeLast() }

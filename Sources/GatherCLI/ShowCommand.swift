@@ -12,20 +12,20 @@ struct ShowCommand {
         if let found = try spool.finished(id) {
             if json {
                 // As stored: byte for byte, so a script sees exactly what gatherd wrote.
-                var text = String(decoding: found.bytes, as: UTF8.self)
+                var text = String(decoding: found.record.bytes, as: UTF8.self)
                 if text.hasSuffix("\n") { text.removeLast() }
                 console.line(text)
             } else {
-                RecordView(record: found.record).lines.forEach(console.line)
+                RecordView(record: found.record.value).lines.forEach(console.line)
             }
             return .success
         }
         if let progress = spool.state(id) {
             if json {
-                console.line(progress.value.serialized())
+                console.line(progress.json.serialized())
                 return .success
             }
-            let state = progress.state
+            let state = progress.value
             console.line("job \(id)" + (state.name != id ? " (\(state.name))" : "") + ", file \(state.file): \(state.phase.rawValue), no record yet")
             console.line("  policy:   \(state.policy?.rawValue ?? "-")")
             console.line("  received: \(state.receivedAt.text)")
@@ -37,8 +37,8 @@ struct ShowCommand {
             RecordView.table(rows, indent: "  ").forEach(console.line)
             return .success
         }
-        if spool.exists("active/\(id)") { throw CtlError(.error, "job \(id) is in \(spool.path)/active but its state cannot be read") }
-        if spool.exists("incoming/\(id).json") {
+        if spool.contains(id, in: .active) { throw CtlError(.error, "job \(id) is in \(spool.path)/active but its state cannot be read") }
+        if spool.contains("\(id).json", in: .incoming) {
             console.line("job \(id): waiting in \(spool.path)/incoming, not claimed yet")
             return .success
         }

@@ -12,91 +12,74 @@ enum JobIDText {
     static func isValid(_ id: String) -> Bool { JobID.isValid(Array(id.utf8)) }
 }
 
-/// The spool as a user sees it: plain paths, read only where the daemon
-/// writes. `SpoolDirectory` is the daemon's (it creates directories and
-/// insists on owning them); gatherctl must neither create nor check them.
+/// The spool as a user sees it. Everything gatherctl reads goes through
+/// ``SpoolReader`` (by descriptor, never following a link); `SpoolDirectory`
+/// is the daemon's (it creates directories and insists on owning them), and
+/// gatherctl must neither create nor check them. What is left here is
+/// gatherctl's own: its error lines, and the paths of the two areas it
+/// writes in (`incoming/`, `cancel/`).
 struct SpoolFiles {
-    /// A job found in a state directory.
-    struct Finished {
-        /// `done`, `failed` or `rejected`.
-        let area: String
-        /// `result.json` as stored.
-        let bytes: [UInt8]
-        /// `result.json`, parsed.
-        let record: JSONValue
-    }
-
     let path: String
+    /// The spool opened for reading, or why it could not be: `validate` runs
+    /// without a spool, so only the commands that need one report it.
+    private let opened: Result<SpoolReader, SpoolError>
 
-    /// The finished-job areas, where records live.
-    static let finishedAreas = ["done", "failed", "rejected"]
-
-    func area(_ name: String) -> String { "\(path)/\(name)" }
-
-    /// Fails with a system error when the spool is not there (a typo in `--spool`).
-    func requireExists() throws(CtlError) {
-        var info = stat()
-        if case .failure(let errno) = SystemCall.call({ stat(path, &info) }) {
-            throw CtlError(.error, "cannot open spool \(path): \(errno)")
-        }
+    init(path: String) {
+        self.path = path
+        opened = Result { () throws(SpoolError) in try SpoolReader(path: path) }
     }
+
+    /// The path of an area, for the files gatherctl writes there.
+    func area(_ area: SpoolReader.Area) -> String { "\(path)/\(area.rawValue)" }
+
+    /// The spool's reader.
+    /// - Throws: a system error when the spool is not there (a typo in `--spool`).
+    func reader() throws(CtlError) -> SpoolReader {
+        do { return try opened.get() } catch { throw Self.failure(error) }
+    }
+
+    /// Fails with a system error when the spool is not there.
+    func requireExists() throws(CtlError) { _ = try reader() }
 
     /// The daemon's uid, for the validator: the spool belongs to the daemon's
     /// user (SPEC §3). Without a spool, root, as the service runs.
-    var daemonUID: UInt32 {
-        var info = stat()
-        return stat(path, &info) == 0 ? info.st_uid : 0
-    }
+    var daemonUID: UInt32 { (try? opened.get())?.ownerUID ?? 0 }
 
-    /// Whether `relative` exists (without following a final symlink). An
+    /// Whether `name` is in `area` (without following a final symlink). An
     /// entry the caller may not look at (`EACCES`) does not count: the
     /// create or rename that follows then reports the real problem.
-    func exists(_ relative: String) -> Bool {
-        var info = stat()
-        return lstat("\(path)/\(relative)", &info) == 0
+    func contains(_ name: String, in area: SpoolReader.Area) -> Bool {
+        (try? opened.get())?.contains(name, in: area) ?? false
     }
 
     /// The record of job `id` once it moved to `done/`, `failed/` or `rejected/`.
     /// - Throws: a system error when the record is there but unreadable.
-    func finished(_ id: String) throws(CtlError) -> Finished? {
-        for area in Self.finishedAreas {
-            let file = "\(path)/\(area)/\(id)/result.json"
-            var info = stat()
-            guard lstat("\(path)/\(area)/\(id)", &info) == 0 else { continue }
-            let bytes = try Self.read(file)
-            guard let record = StrictJSONReader.read(bytes).value else {
-                throw CtlError(.error, "\(file): not a record this version can read")
-            }
-            return Finished(area: area, bytes: bytes, record: record)
-        }
-        return nil
+    func finished(_ id: String) throws(CtlError) -> SpoolReader.Finished? {
+        let reader = try reader()
+        do { return try reader.finished(id) } catch { throw Self.failure(error) }
     }
 
     /// `active/ID/state.json`, or `nil` when the job is not in `active/` or the
     /// daemon has not written the file yet.
-    func state(_ id: String) -> (bytes: [UInt8], value: JSONValue, state: JobStateFile)? {
-        guard let bytes = try? Self.read("\(path)/active/\(id)/state.json"),
-              let value = StrictJSONReader.read(bytes).value, let state = JobStateFile(json: value) else { return nil }
-        return (bytes, value, state)
+    func state(_ id: String) -> SpoolReader.Stored<JobStateFile>? {
+        (try? opened.get())?.state(id)
     }
 
-    /// The names in an area, sorted; dotfiles left out.
-    func names(in area: String) throws(CtlError) -> [String] {
-        func failure(_ errno: Errno) -> CtlError { CtlError(.error, "cannot list \(path)/\(area): \(errno)") }
-        let fd: Int32
-        switch SystemCall.call({ open("\(path)/\(area)", O_RDONLY | O_DIRECTORY | O_CLOEXEC) }) {
-        case .success(let value): fd = value
-        case .failure(let errno): throw failure(errno)
-        }
-        defer { SystemCall.close(fd) }
-        switch DirectoryListing.names(in: fd) {
-        case .success(let raw):
-            return raw.map { String(decoding: $0, as: UTF8.self) }.filter { !$0.hasPrefix(".") }.sorted()
-        case .failure(let errno): throw failure(errno)
-        }
+    /// The job IDs in an area, sorted.
+    func ids(in area: SpoolReader.Area) throws(CtlError) -> [String] {
+        let reader = try reader()
+        do { return try reader.ids(in: area) } catch { throw Self.failure(error) }
     }
 
-    /// Reads a whole file of at most `limit` bytes.
+    /// A spool error as gatherctl reports it (`cannot read …: Permission denied`).
+    private static func failure(_ error: SpoolError) -> CtlError {
+        // A corrupt file's context already says what is wrong with it.
+        if error.code == .corrupt { return CtlError(.error, error.context) }
+        return CtlError(.error, "cannot \(error.context)" + (error.errno.map { ": \($0)" } ?? ""))
+    }
+
+    /// Reads a whole job file of at most `limit` bytes (not a spool file: those
+    /// are ``SpoolReader``'s).
     /// - Parameter path: a path, or `-` for stdin.
     /// - Throws: a system error naming the file.
     static func read(_ path: String, limit: Int = JobFileValidator.maxFileSize + 1) throws(CtlError) -> [UInt8] {
@@ -114,13 +97,4 @@ struct SpoolFiles {
         case .failure(let errno): throw failure(errno)
         }
     }
-}
-
-extension JSONValue {
-    /// The string value, or `nil`.
-    var text: String? { if case .string(let s) = self { return s } else { return nil } }
-    /// The integer value, or `nil`.
-    var int: Int64? { if case .integer(let i) = self { return i } else { return nil } }
-    /// The elements of an array, or none.
-    var items: [JSONValue] { if case .array(let a) = self { return a } else { return [] } }
 }

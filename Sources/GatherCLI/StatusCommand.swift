@@ -1,7 +1,4 @@
 import GatherSpool
-#if canImport(Glibc)
-import Glibc
-#endif
 
 /// `gatherctl status`: the jobs in `active/` from their `state.json`
 /// (docs/state-json.md) and the latest finished ones from their records.
@@ -14,29 +11,25 @@ struct StatusCommand {
     /// A finished job: where its record is and when it was written.
     private struct Finished {
         let id: String
-        let area: String
+        let area: SpoolReader.Area
         let written: Int64
     }
 
     func run(_ console: Console) throws(CtlError) -> CtlExit {
-        try spool.requireExists()
+        let reader = try spool.reader()
         let now = Timestamp.now()
-        let active = try spool.names(in: "active").compactMap { id -> (id: String, value: JSONValue?, state: JobStateFile?)? in
-            if let found = spool.state(id) { return (id, found.value, found.state) }
+        let active = try spool.ids(in: .active).compactMap { id -> (id: String, value: JSONValue?, state: JobStateFile?)? in
+            if let found = reader.state(id) { return (id, found.json, found.value) }
             // Claimed a moment ago (state.json not yet written), or not ours to read.
-            return spool.exists("active/\(id)/job.json") && access("\(spool.path)/active/\(id)", R_OK | X_OK) == 0 ? (id, nil, nil) : nil
+            return reader.hasJobFile(id) ? (id, nil, nil) : nil
         }
-        let finished = latestFinished().compactMap { entry -> RecordView? in
-            guard let found = try? spool.finished(entry.id) else { return nil }
-            return RecordView(record: found.record)
+        let finished = latestFinished(reader).compactMap { entry -> JobRecord? in
+            try? reader.record(entry.id, in: entry.area)?.value
         }
         if json {
-            let summary: [JSONValue] = finished.map { view -> JSONValue in
-                let name: JSONValue = view.record["name"] ?? .null
-                let finishedAt: JSONValue = view.record["finished_at"] ?? .null
-                let error: JSONValue = view.record["error"] ?? .null
-                return .object([("id", .string(view.id)), ("name", name), ("state", .string(view.state)),
-                                ("finished_at", finishedAt), ("error", error)])
+            let summary: [JSONValue] = finished.map { record -> JSONValue in
+                .object([("id", .string(record.id)), ("name", .string(record.name)), ("state", .string(record.state.rawValue)),
+                         ("finished_at", .string(record.finishedAt.text)), ("error", record.error.map(JSONValue.string) ?? .null)])
             }
             let jobs: [JSONValue] = active.map { $0.value ?? .object([("id", .string($0.id)), ("state", .string("queued"))]) }
             console.line(JSONValue.object([("active", .array(jobs)), ("finished", .array(summary))]).serialized())
@@ -64,10 +57,10 @@ struct StatusCommand {
         console.line("")
         console.line("latest finished:")
         var rows = [["ID", "STATE", "FINISHED", "ERROR"]]
-        for view in finished {
-            var error = view.error ?? ""
+        for record in finished {
+            var error = record.error ?? ""
             if error.count > 100 { error = String(error.prefix(99)) + "…" }
-            rows.append([view.id, view.state, view.record["finished_at"]?.text ?? "-", error])
+            rows.append([record.id, record.state.rawValue, record.finishedAt.text, error])
         }
         RecordView.table(rows).forEach(console.line)
         return .success
@@ -75,14 +68,13 @@ struct StatusCommand {
 
     /// The `last` most recently finished jobs, newest first, by the time
     /// their `result.json` was written (cheap: one `stat` per job).
-    private func latestFinished() -> [Finished] {
+    private func latestFinished(_ reader: SpoolReader) -> [Finished] {
         guard last > 0 else { return [] }
         var all: [Finished] = []
-        for area in SpoolFiles.finishedAreas {
-            for id in (try? spool.names(in: area)) ?? [] {
-                var info = stat()
-                guard stat("\(spool.path)/\(area)/\(id)/result.json", &info) == 0 else { continue }
-                all.append(Finished(id: id, area: area, written: Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)))
+        for area in SpoolReader.finishedAreas {
+            for id in (try? reader.ids(in: area)) ?? [] {
+                guard let written = reader.recordWritten(id, in: area) else { continue }
+                all.append(Finished(id: id, area: area, written: written))
             }
         }
         return Array(all.sorted { ($0.written, $0.id) > ($1.written, $1.id) }.prefix(last))

@@ -35,7 +35,7 @@ struct SubmitCommand {
             console.error("gatherctl: nothing submitted: \(invalid.count) of \(checked.count) files have errors")
             return .failed
         }
-        let incoming = spool.area("incoming")
+        let incoming = spool.area(.incoming)
         var reserved: Set<String> = []
         var staged: [Staged] = []
         do throws(CtlError) {
@@ -84,8 +84,8 @@ struct SubmitCommand {
 
     /// Whether `id` is unused in `incoming/` and in every job area.
     private func isFree(_ id: String) -> Bool {
-        !spool.exists("incoming/\(id).json") && !spool.exists("incoming/.\(id).tmp")
-            && !["active", "done", "failed", "rejected"].contains { spool.exists("\($0)/\(id)") }
+        !spool.contains("\(id).json", in: .incoming) && !spool.contains(".\(id).tmp", in: .incoming)
+            && ![.active, .done, .failed, .rejected].contains { spool.contains(id, in: $0) }
     }
 
     /// The stem when it is free, else the stem plus `-` and 8 random hex digits.
@@ -109,7 +109,7 @@ struct SubmitCommand {
     /// Renames the temporary file to `ID.json` without replacing anything;
     /// when another file took the name meanwhile, a random suffix is tried.
     private func rename(_ file: Staged, reserved: inout Set<String>) throws(CtlError) -> String {
-        let incoming = spool.area("incoming")
+        let incoming = spool.area(.incoming)
         var id = file.id
         for _ in 0..<100 {
             if clinux_rename_noreplace(AT_FDCWD, "\(incoming)/\(file.temporary)", AT_FDCWD, "\(incoming)/\(id).json") == 0 {

@@ -5,9 +5,9 @@ import Glibc
 
 /// The result record `result.json` (SPEC §6), written in the order and with
 /// the explicit `null`s the SPEC shows.
-public struct JobRecord: Sendable {
+public struct JobRecord: Sendable, Equatable {
     /// One task's line in the record.
-    public struct TaskEntry: Sendable {
+    public struct TaskEntry: Sendable, Equatable {
         public var name: String
         public var outcome: TaskOutcome
         /// The reason of a `cancelled` or `skipped` task (``TaskReason`` text).
@@ -132,6 +132,88 @@ public struct JobRecord: Sendable {
             ("finished_at", .string(finishedAt.text)), ("error", error.map(JSONValue.string) ?? .null),
             ("tasks", .array(taskValues)),
         ])
+    }
+}
+
+extension JobRecord {
+    /// Reads `result.json` as ``json`` writes it; `nil` if it is not a record
+    /// this version wrote.
+    ///
+    /// Members this version does not write (`hooks`, `cpu_usec`, `slurm_job`…)
+    /// are passed over, so a newer daemon's record still reads. A member it
+    /// does write must have its type, and a time must read back as the same
+    /// text: whatever shows a decoded record then prints what is stored.
+    /// A `stderr_tail` comes back as the task's ``TaskEntry/stderr``: it was
+    /// capped when written, so writing it again keeps it as it is.
+    /// - Parameters:
+    ///   - json: the record's JSON (``StrictJSONReader``).
+    ///   - gid: the submitter's group, which the record does not hold: the
+    ///     group of the file it was read from.
+    public init?(json: JSONValue, gid: UInt32) {
+        typealias M = RecordMember
+        guard let id = M.text(json["id"]), let run = M.text(json["run"]), let name = M.text(json["name"]),
+              let file = M.text(json["file"]), let state = M.text(json["state"]).flatMap(JobState.init(rawValue:)),
+              let policy = M.optional(json["policy"], { M.text($0).flatMap(GatherPolicy.init(rawValue:)) }),
+              let uid = M.integer(json["uid"]).flatMap({ UInt32(exactly: $0) }),
+              let user = M.optional(json["user"], M.text), let runAs = M.optional(json["run_as"], M.text),
+              let receivedAt = M.timestamp(json["received_at"]), let startedAt = M.optional(json["started_at"], M.timestamp),
+              let finishedAt = M.timestamp(json["finished_at"]), let error = M.optional(json["error"], M.text),
+              case .array(let taskValues)? = json["tasks"] else { return nil }
+        var tasks: [TaskEntry] = []
+        for value in taskValues {
+            // One task this version cannot read makes the whole record unreadable:
+            // leaving it out would show a job with fewer tasks than it had.
+            guard let task = TaskEntry(json: value) else { return nil }
+            tasks.append(task)
+        }
+        self.init(id: id, run: run, name: name, file: file, state: state, policy: policy, uid: uid, gid: gid,
+                  user: user, runAs: runAs, receivedAt: receivedAt, startedAt: startedAt, finishedAt: finishedAt,
+                  error: error, tasks: tasks)
+    }
+}
+
+extension JobRecord.TaskEntry {
+    /// Reads one element of a record's `tasks`; `nil` if it is not one ``JobRecord/json`` writes.
+    /// A `skipped` task that never ran has no `exit_status`…`stderr_tail`: they read as absent.
+    public init?(json: JSONValue) {
+        typealias M = RecordMember
+        guard let name = M.text(json["name"]), let outcome = M.text(json["outcome"]).flatMap(TaskOutcome.init(rawValue:)),
+              let reason = M.optional(json["reason"], M.text),
+              let attempts = M.integer(json["attempts"]).flatMap({ Int(exactly: $0) }),
+              let exitStatus = M.optional(json["exit_status"], { M.integer($0).flatMap { Int32(exactly: $0) } }),
+              let signal = M.optional(json["signal"], M.text), let startedAt = M.optional(json["started_at"], M.timestamp),
+              let durationMS = M.optional(json["duration_ms"], M.integer),
+              let tail = M.optional(json["stderr_tail"], M.text) else { return nil }
+        self.init(name: name, outcome: outcome, reason: reason, exitStatus: exitStatus, signal: signal, attempts: attempts,
+                  startedAt: startedAt, durationMS: durationMS, stderr: tail.map { Array($0.utf8) } ?? [])
+    }
+}
+
+/// How the record decoders read a member. A required member reads as `nil`
+/// when it is absent or of another type; ``optional(_:_:)`` tells an absent
+/// or `null` member (a value of `nil`) from one of the wrong type (`nil`).
+enum RecordMember {
+    static func text(_ value: JSONValue?) -> String? {
+        if case .string(let s)? = value { return s } else { return nil }
+    }
+
+    static func integer(_ value: JSONValue?) -> Int64? {
+        if case .integer(let i)? = value { return i } else { return nil }
+    }
+
+    /// A time in the one form ``Timestamp/text`` writes: `Timestamp(text:)`
+    /// would also take `2026-02-30…`, which does not read back as written.
+    static func timestamp(_ value: JSONValue?) -> Timestamp? {
+        guard let s = text(value), let t = Timestamp(text: s), t.text == s else { return nil }
+        return t
+    }
+
+    /// `.some(nil)` for an absent or `null` member, `.some(value)` for one
+    /// `read` accepts, `nil` for any other.
+    static func optional<T>(_ value: JSONValue?, _ read: (JSONValue?) -> T?) -> T?? {
+        guard let value, value != .null else { return .some(nil) }
+        guard let read = read(value) else { return nil }
+        return .some(read)
     }
 }
 

@@ -209,19 +209,12 @@ extension SpoolDirectory {
         }
     }
 
-    /// Reads at most 1 MiB + 1 byte, once, from the start.
+    /// Reads at most 1 MiB + 1 byte: one more than a job file may have, so a
+    /// larger file is told apart without reading it all.
     static func readBounded(_ fd: Int32, label: String) throws(SpoolError) -> [UInt8] {
-        let limit = JobFileValidator.maxFileSize + 1
-        var buffer = [UInt8](repeating: 0, count: limit)
-        var total = 0
-        while total < limit {
-            let r = buffer.withUnsafeMutableBytes { raw in SystemCall.call { pread(fd, raw.baseAddress! + total, limit - total, off_t(total)) } }
-            switch r {
-            case .success(0): return Array(buffer.prefix(total))
-            case .success(let n): total += n
-            case .failure(let e): throw SpoolError(.io, "read \(label)", errno: e.rawValue)
-            }
+        switch SystemCall.readAll(fd, limit: JobFileValidator.maxFileSize + 1) {
+        case .success(let bytes): return bytes
+        case .failure(let e): throw SpoolError(.io, "read \(label)", errno: e.rawValue)
         }
-        return buffer
     }
 }

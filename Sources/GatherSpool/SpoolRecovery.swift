@@ -51,9 +51,8 @@ extension SpoolDirectory {
             let dir = try SystemCall.sys("open active/\(id)") { openat(fd(.active), id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
             defer { SystemCall.close(dir) }
             for temp in [".result.json.tmp", ".state.json.tmp"] { _ = SystemCall.call { unlinkat(dir, temp, 0) } }
-            if let result = readJSON(dir, "result.json") {
-                let state = (result["state"]).flatMap { if case .string(let s) = $0 { JobState(rawValue: s) } else { nil } } ?? .failed
-                try moveFinished(id: id, to: state == .succeeded ? .done : state == .rejected ? .rejected : .failed)
+            if let area = finishedArea(dir, id: id) {
+                try moveFinished(id: id, to: area)
                 report.completed.append(id)
                 continue
             }
@@ -62,7 +61,7 @@ extension SpoolDirectory {
                 report.removed.append(id)
                 continue
             }
-            let stored = readJSON(dir, "state.json").flatMap(JobStateFile.init(json:))
+            let stored = try? SpoolReader.readState(in: dir, label: "active/\(id)").value
             let file = stored?.file ?? "\(id).json"
             switch try examine(dir: dir, id: id, file: file, receivedAt: .now(), stored: stored, extraProblems: []) {
             case .rejected(let record): report.rejected.append(record)
@@ -108,12 +107,18 @@ extension SpoolDirectory {
                          startedAt: s.startedAt, error: nil, tasks: tasks)
     }
 
-    /// A small JSON file of the daemon's in `dir`; `nil` if missing or unreadable.
-    func readJSON(_ dir: Int32, _ name: String) -> JSONValue? {
-        guard case .success(let fd) = SystemCall.call({ openat(dir, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC) }) else { return nil }
-        defer { SystemCall.close(fd) }
-        guard let st = try? SystemCall.fstat(fd, name), st.st_mode & S_IFMT == S_IFREG,
-              let bytes = try? Self.readBounded(fd, label: name), bytes.count <= JobFileValidator.maxFileSize * 8 else { return nil }
-        return StrictJSONReader.read(bytes).value
+    /// Where the job whose directory is open as `dir` goes when its record is
+    /// there (SPEC §3: a `result.json` present → finish the move); `nil`
+    /// without one. The record is written whole and then renamed into place,
+    /// so one that cannot be read was not cut short by the crash: the job
+    /// ended all the same, and `failed/` is the area that claims no success.
+    func finishedArea(_ dir: Int32, id: String) -> Area? {
+        do {
+            return try SpoolReader.readRecord(in: dir, label: "active/\(id)").value.stateDirectory
+        } catch where error.errno?.rawValue == ENOENT {
+            return nil
+        } catch {
+            return .failed
+        }
     }
 }

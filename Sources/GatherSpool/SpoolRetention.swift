@@ -28,12 +28,6 @@ extension SpoolDirectory {
         return removed
     }
 
-    /// Removes `cancel/NAME` once handled (SPEC §8): a file, or whatever a user
-    /// dropped instead (a directory full of links), without following a link.
-    public func removeCancelRequest(_ name: [UInt8]) throws(SpoolError) {
-        try Self.removeTree(fd(.cancel), name, depth: 0)
-    }
-
     /// Deepest directory tree retention removes; deeper ones are left in place.
     static let maxTreeDepth = 64
 
@@ -64,52 +58,5 @@ extension SpoolDirectory {
         }
         SystemCall.close(fd)
         try SystemCall.sys("rmdir \(label)") { SystemCall.withName(name) { unlinkat(dirfd, $0, AT_REMOVEDIR) } }
-    }
-
-    /// Files waiting or running per submitter uid (SPEC §8 `--max-queued-per-user`):
-    /// job files in `incoming/` by owner, and jobs in `active/` by the submitter
-    /// recorded in `state.json` (or the job file's owner before it is written).
-    public func queuedCounts() throws(SpoolError) -> [UInt32: Int] {
-        var counts: [UInt32: Int] = [:]
-        for name in try names(in: .incoming) where JobID.isCandidate(name) {
-            if case .success(let st) = SystemCall.lstat(name, in: fd(.incoming)) { counts[st.st_uid, default: 0] += 1 }
-        }
-        for name in try names(in: .active) {
-            guard case .success(let dir) = SystemCall.call({
-                SystemCall.withName(name) { openat(fd(.active), $0, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
-            }) else { continue }
-            defer { SystemCall.close(dir) }
-            if let state = readJSON(dir, "state.json").flatMap(JobStateFile.init(json:)) {
-                counts[state.uid, default: 0] += 1
-            } else if case .success(let st) = SystemCall.lstat(Array("job.json".utf8), in: dir) {
-                counts[st.st_uid, default: 0] += 1
-            }
-        }
-        return counts
-    }
-
-    /// Rejects a claimed job without running it (e.g. "queue full", SPEC §8):
-    /// writes its `rejected` record and moves it to `rejected/`.
-    /// - Throws: ``SpoolError`` (``SpoolError/Code/recordWrite``: retry later).
-    @discardableResult
-    public func reject(_ job: ClaimedJob, reason: String) throws(SpoolError) -> JobRecord {
-        let s = job.state
-        let record = JobRecord(id: job.id, name: s.name, file: s.file, state: .rejected, policy: job.job.policy,
-                               uid: s.uid, gid: s.gid, user: s.user, runAs: nil, receivedAt: s.receivedAt,
-                               startedAt: nil, error: reason, tasks: [])
-        try finishRejection(record)
-        return record
-    }
-
-    /// ``finish(_:)`` for a rejection: a record that cannot be written travels
-    /// with the error (``SpoolError/record``), for the caller to write later.
-    func finishRejection(_ record: JobRecord) throws(SpoolError) {
-        do {
-            try finish(record)
-        } catch {
-            var error = error
-            error.record = record
-            throw error
-        }
     }
 }

@@ -32,6 +32,49 @@ import Testing
         #expect(record.stateDirectory == .failed)
     }
 
+    @Test func recordDecodesWhatItEncodes() throws {
+        let t0 = Timestamp(millisecondsSinceEpoch: 1_795_575_600_120)
+        let t1 = Timestamp(millisecondsSinceEpoch: 1_795_575_601_932)
+        // Tails only on error outcomes, within their caps: what the record keeps.
+        let record = JobRecord(id: "nb", name: "nightly backup", file: "nb.json", state: .failed, policy: .cancelSiblings,
+                               uid: 1000, gid: 1001, user: "alice", runAs: "bob", receivedAt: t0, startedAt: t0,
+                               finishedAt: t1, error: "CompoundError, 1 error [dump-db: exited with status 1] (1 cancelled, 1 skipped)",
+                               tasks: [
+                                   .init(name: "dump-db", outcome: .failed, exitStatus: 1, attempts: 2, startedAt: t0, durationMS: 812, stderr: Array("boom \u{1}é\n".utf8)),
+                                   .init(name: "sync-files", outcome: .cancelled, reason: "dump-db failed", signal: "SIGTERM", attempts: 1, startedAt: t0, durationMS: 790),
+                                   .init(name: "slow", outcome: .timedOut, signal: "SIGKILL", attempts: 1, startedAt: t1, durationMS: 0, stderr: Array("late".utf8)),
+                                   .init(name: "prune", outcome: .skipped, reason: "dump-db did not succeed", attempts: 0),
+                               ])
+        let bytes = Array(record.json.serialized().utf8) + [0x0A]
+        let json = try #require(StrictJSONReader.read(bytes).value)
+        let decoded = try #require(JobRecord(json: json, gid: 1001))
+        #expect(decoded == record)
+        #expect(decoded.json.serialized() == record.json.serialized())
+
+        // A rejection: no policy, no run_as, never started, no tasks.
+        let rejected = JobRecord(id: "x_y", name: "x_y", file: "x y.json", state: .rejected, policy: nil, uid: 0, gid: 0,
+                                 user: nil, runAs: nil, receivedAt: t0, startedAt: nil, finishedAt: t0,
+                                 error: "policy: must be one of collect-all, fail-fast, cancel-siblings", tasks: [])
+        #expect(JobRecord(json: rejected.json, gid: 0) == rejected)
+
+        // Members a newer daemon adds (SPEC §6 cgroups, hooks) are passed over.
+        guard case .object(var members) = record.json else { Issue.record("not an object"); return }
+        members += [("cpu_usec", .integer(1234)), ("hooks", .array([.object([("name", .string("on_end"))])]))]
+        #expect(JobRecord(json: .object(members), gid: 1001) == record)
+
+        // What this version never wrote is not a record.
+        func replacing(_ key: String, with value: JSONValue) -> JSONValue {
+            .object(members.map { $0.key == key ? (key, value) : $0 })
+        }
+        #expect(JobRecord(json: replacing("state", with: .string("paused")), gid: 0) == nil)
+        #expect(JobRecord(json: replacing("uid", with: .string("1000")), gid: 0) == nil)
+        #expect(JobRecord(json: replacing("policy", with: .integer(1)), gid: 0) == nil)
+        // Timestamp(text:) takes 30 February, but it would not print back as stored.
+        #expect(JobRecord(json: replacing("finished_at", with: .string("2026-02-30T00:00:00.000Z")), gid: 0) == nil)
+        #expect(JobRecord(json: replacing("tasks", with: .array([.object([("name", .string("x")), ("attempts", .integer(0))])])), gid: 0) == nil)
+        #expect(JobRecord(json: .array([]), gid: 0) == nil)
+    }
+
     @Test func stderrTailCaps() {
         // The last 4 KiB, not starting inside a character.
         let text = String(repeating: "é", count: 3000)  // 6000 bytes
