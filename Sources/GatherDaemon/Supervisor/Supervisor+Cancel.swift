@@ -7,7 +7,7 @@ extension Supervisor {
 
     func cancelRequest(_ name: SpoolEntryName) {
         guard name.isCancelRequest, let id = name.string else { return }
-        guard let owner = CancelFile.owner(directory: cancelPath, name: id) else { return }  // handled already
+        guard let owner = spool.cancelRequestOwner(name.bytes) else { return }  // handled already
         let target: JobIdentity?
         if let job = jobs.running[id] {
             target = job.identity
@@ -17,21 +17,21 @@ extension Supervisor {
             target = nil
         }
         guard let target else {
-            if owner.isRegularFile, CancelFile.jobWaiting(incoming: incomingPath, id: id) {
+            if owner.isRegularFile, spool.isWaitingInIncoming(id) {
                 pendingCancels.insert(id)  // kept until the job is claimed (SPEC §3)
                 return
             }
             removeCancelRequest(id)
-            journal.log(.cancelRefused(unknownJob: id, requestOwner: owner.uid ?? 0, reason: "no such job waiting or running"))
+            journal.log(.cancelRefused(unknownJob: id, requestOwner: owner.uid, reason: "no such job waiting or running"))
             return
         }
         removeCancelRequest(id)
         guard owner.isRegularFile else {
-            journal.log(.cancelRefused(target, requestOwner: owner.uid ?? 0, reason: "not a regular file"))
+            journal.log(.cancelRefused(target, requestOwner: owner.uid, reason: "not a regular file"))
             return
         }
-        guard let requester = owner.uid, requester == target.uid || requester == 0 else {
-            journal.log(.cancelRefused(target, requestOwner: owner.uid ?? 0))
+        guard owner.uid == target.uid || owner.uid == 0 else {
+            journal.log(.cancelRefused(target, requestOwner: owner.uid))
             return
         }
         if let job = jobs.running[id] {

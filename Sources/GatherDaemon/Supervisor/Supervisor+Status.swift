@@ -30,7 +30,7 @@ extension Supervisor {
     func checkIdle() {
         guard configuration.exitWhenIdle, case .running = state, jobs.isEmpty,
               unwritten.isEmpty, writeError == nil else { return }
-        if let waiting = try? SpoolScan.incoming(incomingPath), waiting.contains(where: { !spool.isLeftInPlace($0.bytes) }) {
+        if let waiting = try? scanIncoming(), waiting.contains(where: { !spool.isLeftInPlace($0.bytes) }) {
             return
         }
         state = .stopped

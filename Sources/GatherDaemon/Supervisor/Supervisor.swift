@@ -93,8 +93,19 @@ actor Supervisor {
             maxQueuedPerUser: configuration.maxQueuedPerUser))
     }
 
-    var incomingPath: String { spool.path + "/incoming" }
-    var cancelPath: String { spool.path + "/cancel" }
+    /// `incoming/`'s claimable names in arrival order, listed through the spool's descriptor.
+    func scanIncoming() throws(EventSourceError) -> [SpoolEntryName] {
+        try spool.withDescriptor(of: .incoming) { fd throws(EventSourceError) in
+            try SpoolScan.incoming(fd, label: spool.path + "/incoming")
+        }
+    }
+
+    /// `cancel/`'s request names, listed through the spool's descriptor.
+    func scanCancelRequests() throws(EventSourceError) -> [SpoolEntryName] {
+        try spool.withDescriptor(of: .cancel) { fd throws(EventSourceError) in
+            try SpoolScan.cancelRequests(fd, label: spool.path + "/cancel")
+        }
+    }
 
     // MARK: Start-up
 
@@ -183,10 +194,10 @@ actor Supervisor {
 
     /// A full scan of `incoming/` and `cancel/` (start, SIGHUP, queue overflow, resume).
     func rescan(checkingIdle: Bool = true) {
-        if let names = try? SpoolScan.incoming(incomingPath) {
+        if let names = try? scanIncoming() {
             for name in names { claim(name) }
         }
-        if let names = try? SpoolScan.cancelRequests(cancelPath) {
+        if let names = try? scanCancelRequests() {
             for name in names { cancelRequest(name) }
         }
         startWaitingJobs()

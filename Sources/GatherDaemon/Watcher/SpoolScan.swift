@@ -15,8 +15,14 @@ public enum SpoolScan {
     /// directory is read are left out.
     /// - Parameter directory: the spool's `incoming/` directory.
     public static func incoming(_ directory: String) throws(EventSourceError) -> [SpoolEntryName] {
+        try opened(directory) { fd throws(EventSourceError) in try incoming(fd, label: directory) }
+    }
+
+    /// ``incoming(_:)`` of the directory open as `fd` (the daemon's spool
+    /// descriptor: no path is resolved again); `label` names it in errors.
+    public static func incoming(_ fd: Int32, label: String) throws(EventSourceError) -> [SpoolEntryName] {
         var found: [(name: SpoolEntryName, changed: timespec)] = []
-        try forEachName(in: directory) { dirfd, name in
+        try forEachName(in: fd, label: label) { dirfd, name in
             guard name.isClaimableJobFile else { return }
             var info = stat()
             let result = name.withCString { path in
@@ -44,28 +50,41 @@ public enum SpoolScan {
     /// request to honour (file type, owner) is the consumer's check.
     /// - Parameter directory: the spool's `cancel/` directory.
     public static func cancelRequests(_ directory: String) throws(EventSourceError) -> [SpoolEntryName] {
+        try opened(directory) { fd throws(EventSourceError) in try cancelRequests(fd, label: directory) }
+    }
+
+    /// ``cancelRequests(_:)`` of the directory open as `fd`; `label` names it in errors.
+    public static func cancelRequests(_ fd: Int32, label: String) throws(EventSourceError) -> [SpoolEntryName] {
         var names: [SpoolEntryName] = []
-        try forEachName(in: directory) { _, name in
+        try forEachName(in: fd, label: label) { _, name in
             if name.isCancelRequest { names.append(name) }
         }
         return names.sorted()
     }
 
-    /// Calls `body` with the directory's descriptor and each name but `.` and `..`.
-    private static func forEachName(
-        in directory: String, _ body: (Int32, SpoolEntryName) -> Void
-    ) throws(EventSourceError) {
-        func scanError(_ errno: Errno) -> EventSourceError {
-            EventSourceError(.scan, source: "spool scan", subject: directory, errno: errno)
-        }
+    private static func scanError(_ label: String, _ errno: Errno) -> EventSourceError {
+        EventSourceError(.scan, source: "spool scan", subject: label, errno: errno)
+    }
+
+    /// Opens `directory` (never through a final symlink) for `body`.
+    private static func opened<R>(
+        _ directory: String, _ body: (Int32) throws(EventSourceError) -> R
+    ) throws(EventSourceError) -> R {
         let fd: Int32
         switch SystemCall.call({ open(directory, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }) {
         case .success(let value): fd = value
-        case .failure(let errno): throw scanError(errno)
+        case .failure(let errno): throw scanError(directory, errno)
         }
         defer { SystemCall.close(fd) }
+        return try body(fd)
+    }
+
+    /// Calls `body` with the listing's descriptor and each name but `.` and `..`.
+    private static func forEachName(
+        in fd: Int32, label: String, _ body: (Int32, SpoolEntryName) -> Void
+    ) throws(EventSourceError) {
         if let errno = DirectoryListing.forEachName(in: fd, { dirfd, name in body(dirfd, SpoolEntryName(bytes: name)) }) {
-            throw scanError(errno)
+            throw scanError(label, errno)
         }
     }
 }
