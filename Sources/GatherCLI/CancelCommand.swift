@@ -29,12 +29,11 @@ struct CancelCommand {
         guard try SubmitCommand.writeTemporary(cancel, temporary, []) else {
             throw CtlError(.error, "cannot create \(cancel)/\(temporary): it exists already")
         }
-        if clinux_rename_noreplace(AT_FDCWD, "\(cancel)/\(temporary)", AT_FDCWD, "\(cancel)/\(id)") != 0 {
-            let error = errno
+        if case .failure(let errno) = SystemCall.call({ clinux_rename_noreplace(AT_FDCWD, "\(cancel)/\(temporary)", AT_FDCWD, "\(cancel)/\(id)") }) {
             _ = unlink("\(cancel)/\(temporary)")
             // EEXIST: a request is already waiting for the daemon; this one adds nothing.
-            guard error == EEXIST else {
-                throw CtlError(.error, "cannot create \(cancel)/\(id): \(Errno(error))")
+            guard errno == EEXIST else {
+                throw CtlError(.error, "cannot create \(cancel)/\(id): \(errno)")
             }
         }
         if !json { console.line("cancel requested: \(id)") }

@@ -1,4 +1,5 @@
 import GatherSpool
+import GatherSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -86,7 +87,7 @@ final class FinishWatch {
         }
     }
 
-    deinit { if fd >= 0 { close(fd) } }
+    deinit { SystemCall.close(fd) }
 
     /// Returns after an event or after `limit`, whichever comes first.
     func wait(atMost limit: Duration) {
@@ -96,10 +97,11 @@ final class FinishWatch {
             return
         }
         var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        guard poll(&entry, 1, milliseconds) > 0 else { return }
+        guard case .success(let ready) = SystemCall.call({ poll(&entry, 1, milliseconds) }), ready > 0 else { return }
         // Drain: which entry arrived does not matter, every job is looked at again.
         var buffer = [UInt8](repeating: 0, count: 4096)
-        while buffer.withUnsafeMutableBytes({ read(fd, $0.baseAddress, $0.count) }) > 0 {}
+        while case .success(let n) = buffer.withUnsafeMutableBytes({ raw in SystemCall.call { read(fd, raw.baseAddress, raw.count) } }),
+              n > 0 {}
     }
 }
 

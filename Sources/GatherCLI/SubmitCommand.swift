@@ -112,11 +112,10 @@ struct SubmitCommand {
         let incoming = spool.area(.incoming)
         var id = file.id
         for _ in 0..<100 {
-            if clinux_rename_noreplace(AT_FDCWD, "\(incoming)/\(file.temporary)", AT_FDCWD, "\(incoming)/\(id).json") == 0 {
-                return id
-            }
-            guard errno == EEXIST else {
-                throw CtlError(.error, "cannot rename \(incoming)/\(file.temporary): \(Errno.current)")
+            switch SystemCall.call({ clinux_rename_noreplace(AT_FDCWD, "\(incoming)/\(file.temporary)", AT_FDCWD, "\(incoming)/\(id).json") }) {
+            case .success: return id
+            case .failure(let errno) where errno == EEXIST: break
+            case .failure(let errno): throw CtlError(.error, "cannot rename \(incoming)/\(file.temporary): \(errno)")
             }
             id = try freeID(stem: file.stem, reserved: reserved)
             reserved.insert(id)
