@@ -49,7 +49,7 @@ struct GlueTests {
             return
         }
         #expect(failed.exit?.status.exitCode == 1)
-        #expect(failed.exit?.stderrTail == "connection refused\n")
+        #expect(failed.exit?.stderrTail == Array("connection refused\n".utf8))
     }
 
     @Test("cancel-siblings: a failure stops a sleeping sibling and its grandchild within the grace")

@@ -20,7 +20,7 @@ enum JobRecordBuilder {
                 name: task.name, outcome: task.outcome, reason: task.reason?.description,
                 exitStatus: exit?.status.exitCode, signal: exit?.status.signalName, attempts: task.attempts,
                 startedAt: task.startedAt.map(timestamp), durationMS: task.duration?.gatherMilliseconds,
-                stderr: task.outcome.isError ? Array((exit?.stderrTail ?? "").utf8) : [])
+                stderr: task.outcome.isError ? exit?.stderrTail ?? [] : [])
         }
         let state = results.state
         return JobRecord(
