@@ -115,9 +115,7 @@ struct JobRunner: Sendable {
         let journal = self.journal
         return { attempt in
             let handler: ProcessOutputHandler = { stream, line in
-                let source = TaskOutputSource(
-                    job: identity, task: task, attempt: attempt, stream: stream == .stdout ? .stdout : .stderr)
-                journal.logOutput(line, from: source)
+                journal.logOutput(line, from: TaskOutputSource(job: identity, task: task, attempt: attempt, stream: stream))
             }
             return handler
         }
