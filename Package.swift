@@ -68,7 +68,11 @@ let testTargets: [Target] = [
 
     .testTarget(name: "GatherTests", dependencies: ["Gather"]),
     .testTarget(name: "GatherSystemTests", dependencies: ["GatherSystem"]),
-    .testTarget(name: "GatherProcessTests", dependencies: ["GatherProcess", "GatherSystem", "Gather", "gather-process-helper"]),
+    // GatherSpool: the stderr tail the process keeps, rendered as the record renders it.
+    .testTarget(
+        name: "GatherProcessTests",
+        dependencies: ["GatherProcess", "GatherSystem", "Gather", "GatherSpool", "gather-process-helper"]
+    ),
     .testTarget(
         name: "GatherJournalTests",
         dependencies: ["GatherJournal", "Gather", "GatherTestSupport", "journal-probe"]

@@ -62,7 +62,7 @@ struct JobWaiter {
             guard let state = spool.state(id)?.value else {
                 return spool.contains("\(id).json", in: .incoming) ? "\(id) waiting" : "\(id) claimed"
             }
-            let ended = state.tasks.filter { TaskOutcomeText.isFinal($0.status) }.count
+            let ended = state.tasks.filter { $0.status.outcome != nil }.count
             return "\(id) \(state.phase.rawValue) \(ended)/\(state.tasks.count) done"
         }
         let more = pending.count > 3 ? ", …" : ""
@@ -103,12 +103,4 @@ final class FinishWatch {
         while case .success(let n) = buffer.withUnsafeMutableBytes({ raw in SystemCall.call { read(fd, raw.baseAddress, raw.count) } }),
               n > 0 {}
     }
-}
-
-/// The task statuses of `state.json` (docs/state-json.md).
-enum TaskOutcomeText {
-    /// A final outcome rather than `waiting`, `running` or `retrying`.
-    static func isFinal(_ status: String) -> Bool { !["waiting", "running", "retrying"].contains(status) }
-    /// An error outcome (SPEC §5).
-    static func isError(_ status: String) -> Bool { ["failed", "killed", "timed-out", "spawn-failed"].contains(status) }
 }

@@ -32,7 +32,7 @@ struct ShowCommand {
             console.line("  started:  \(state.startedAt?.text ?? "-")")
             console.line("tasks:")
             let rows = state.tasks.map { task in
-                [task.name, task.status, task.pid.map { "pid \($0)" } ?? "", task.attempts == 1 ? "1 attempt" : "\(task.attempts) attempts"]
+                [task.name, task.status.rawValue, task.pid.map { "pid \($0)" } ?? "", task.attempts == 1 ? "1 attempt" : "\(task.attempts) attempts"]
             }
             RecordView.table(rows, indent: "  ").forEach(console.line)
             return .success

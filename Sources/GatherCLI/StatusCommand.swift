@@ -47,9 +47,9 @@ struct StatusCommand {
                 let statuses = state.tasks.map(\.status)
                 let age = (now.millisecondsSinceEpoch - state.receivedAt.millisecondsSinceEpoch) / 1000
                 rows.append([state.id, state.phase.rawValue, state.policy?.rawValue ?? "-", RecordView.age(seconds: age),
-                             String(statuses.filter { $0 == "running" }.count),
-                             String(statuses.filter { $0 == "succeeded" }.count),
-                             String(statuses.filter(TaskOutcomeText.isError).count), String(state.tasks.count)])
+                             String(statuses.filter { $0 == .running }.count),
+                             String(statuses.filter { $0 == .ended(.succeeded) }.count),
+                             String(statuses.filter { $0.outcome?.isError == true }.count), String(state.tasks.count)])
             }
             RecordView.table(rows).forEach(console.line)
         }

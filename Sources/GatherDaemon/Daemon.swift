@@ -15,7 +15,7 @@ public enum Daemon {
     /// 0 after a clean stop, 1 when it cannot start (unsafe spool, no inotify…).
     public static func run(_ configuration: DaemonConfiguration) async -> Int32 {
         let journal = JournalWriter(configuration: .init(
-            target: LogTarget(rawValue: configuration.logTarget.rawValue) ?? .auto,
+            target: configuration.logTarget,
             maxEventPriority: configuration.debug ? 7 : 6))
         defer { journal.close() }
         let notifier = SystemdNotifier()

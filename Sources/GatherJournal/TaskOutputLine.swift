@@ -1,17 +1,14 @@
-/// Which pipe of a task a line came from (`GATHER_STREAM`).
-public enum TaskStream: String, Sendable, Hashable {
-    case stdout
-    case stderr
-}
+import GatherSystem
 
 /// Where a task output line belongs: the job, task and attempt that wrote it.
 public struct TaskOutputSource: Sendable, Hashable {
     public var job: JobIdentity
     public var task: String
     public var attempt: Int
-    public var stream: TaskStream
+    /// Which pipe of the task the line came from (`GATHER_STREAM`).
+    public var stream: StandardStream
 
-    public init(job: JobIdentity, task: String, attempt: Int, stream: TaskStream) {
+    public init(job: JobIdentity, task: String, attempt: Int, stream: StandardStream) {
         self.job = job
         self.task = task
         self.attempt = attempt

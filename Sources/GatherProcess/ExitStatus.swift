@@ -49,12 +49,13 @@ public struct ProcessExit: Sendable, Hashable {
     public let pid: Int32
     /// What `waitid` saw.
     public let status: ExitStatus
-    /// The last 4 KiB of stderr, cut at a character boundary, invalid UTF-8 as U+FFFD.
-    public let stderrTail: String
+    /// The last 4 KiB of stderr as the process wrote them; the record cuts
+    /// them at a character boundary and replaces invalid UTF-8 (SPEC §6).
+    public let stderrTail: [UInt8]
     /// Run time from spawn to exit.
     public let duration: Duration
 
-    public init(pid: Int32, status: ExitStatus, stderrTail: String, duration: Duration) {
+    public init(pid: Int32, status: ExitStatus, stderrTail: [UInt8], duration: Duration) {
         self.pid = pid
         self.status = status
         self.stderrTail = stderrTail

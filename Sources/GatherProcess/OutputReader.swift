@@ -3,12 +3,6 @@ import CLinux
 import Glibc
 import Synchronization
 
-/// Which output stream a line came from.
-public enum ProcessOutputStream: String, Sendable, Hashable {
-    case stdout
-    case stderr
-}
-
 /// Called on the output thread for each complete line of a process's output,
 /// without its newline. Lines longer than 64 KiB arrive in 64 KiB pieces; a
 /// final line with no newline is delivered at end of file. The bytes are valid
@@ -18,7 +12,7 @@ public enum ProcessOutputStream: String, Sendable, Hashable {
 /// pipes fill and the writing processes block — that is the back-pressure
 /// that keeps memory bounded when the consumer (the journal) is slower than a
 /// task's output.
-public typealias ProcessOutputHandler = @Sendable (_ stream: ProcessOutputStream, _ line: UnsafeRawBufferPointer) -> Void
+public typealias ProcessOutputHandler = @Sendable (_ stream: StandardStream, _ line: UnsafeRawBufferPointer) -> Void
 
 /// Reads every child's stdout and stderr on one thread (`epoll` over the
 /// pipes' read ends), splits lines and keeps the stderr tail.
@@ -32,12 +26,12 @@ final class OutputReader: Sendable {
     /// One pipe; touched only on the output thread once registered.
     private final class Stream: @unchecked Sendable {
         let fd: Int32
-        let kind: ProcessOutputStream
+        let kind: StandardStream
         let process: RunningProcess
         let handler: ProcessOutputHandler?
         var partial: [UInt8] = []
 
-        init(fd: Int32, kind: ProcessOutputStream, process: RunningProcess, handler: ProcessOutputHandler?) {
+        init(fd: Int32, kind: StandardStream, process: RunningProcess, handler: ProcessOutputHandler?) {
             self.fd = fd
             self.kind = kind
             self.process = process
@@ -66,7 +60,7 @@ final class OutputReader: Sendable {
     }
 
     /// Starts reading `fd` (a pipe's read end, now owned here) for `process`.
-    func read(_ fd: Int32, kind: ProcessOutputStream, of process: RunningProcess, handler: ProcessOutputHandler?) throws(SystemCallError) {
+    func read(_ fd: Int32, kind: StandardStream, of process: RunningProcess, handler: ProcessOutputHandler?) throws(SystemCallError) {
         let stream = Stream(fd: fd, kind: kind, process: process, handler: handler)
         let token = state.withLock { state in
             let token = state.nextToken

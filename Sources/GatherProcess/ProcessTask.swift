@@ -26,15 +26,21 @@ public struct ProcessTaskSpec: Sendable {
     public var identity: ProcessIdentity?
     /// Exit statuses that count as success (SPEC default `[0]`).
     public var successExitCodes: Set<Int32>
-    /// SIGTERM → SIGKILL grace for every stop (the job's `kill_grace`).
+    /// SIGTERM → SIGKILL grace for every stop: the job's resolved `kill_grace`.
+    /// No default here: the SPEC's lives in `JobFile.defaultKillGrace`, which
+    /// this target cannot see, and a second copy could drift from it.
     public var killGrace: Duration
     /// How long to wait for the pipes to close after the group is gone.
     public var outputGrace: Duration
 
+    /// - Parameters:
+    ///   - killGrace: the job's `kill_grace` as the daemon resolved it
+    ///     (`JobSettings`); there is deliberately no default.
+    ///   - outputGrace: how long the pipes may stay open after the group is gone.
     public init(
         name: String, command: [String], environment: TaskEnvironment, cwd: String = "/",
         identity: ProcessIdentity? = nil, successExitCodes: Set<Int32> = [0],
-        killGrace: Duration = .seconds(5), outputGrace: Duration = .seconds(2)
+        killGrace: Duration, outputGrace: Duration = .seconds(2)
     ) {
         self.name = name
         self.command = command

@@ -20,7 +20,7 @@ public final class RunningProcess: Sendable {
         var exitWaiters: [CheckedContinuation<ExitStatus, Never>] = []
         var openStreams = 2
         var outputWaiters: [CheckedContinuation<Void, Never>] = []
-        var tail = StderrTail()
+        var tail = LastBytesRing()
         var killAt: ContinuousClock.Instant?
         /// The leader was reaped and the group seen empty: from then on the
         /// group ID may belong to someone else (pids wrap within seconds at
@@ -123,8 +123,9 @@ public final class RunningProcess: Sendable {
         }
     }
 
-    /// The last 4 KiB of stderr so far (SPEC §6 `stderr_tail`).
-    public var stderrTail: String { state.withLock { $0.tail.text } }
+    /// The last 4 KiB of stderr so far, as written: the record renders them
+    /// as its `stderr_tail` (SPEC §6).
+    public var stderrTail: [UInt8] { state.withLock { $0.tail.bytes } }
 
     /// Field 22 of `/proc/PID/stat` (start time in clock ticks since boot):
     /// with the pid it names this process even after the pid is reused.

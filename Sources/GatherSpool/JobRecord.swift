@@ -18,7 +18,8 @@ public struct JobRecord: Sendable, Equatable {
         public var attempts: Int
         public var startedAt: Timestamp?
         public var durationMS: Int64?
-        /// Raw stderr bytes of the last attempt; only kept (capped) for error outcomes.
+        /// Stderr bytes of the last attempt, as the process wrote them; only
+        /// error outcomes show them, rendered and capped by ``json`` (``StderrTailText``).
         public var stderr: [UInt8]
 
         public init(name: String, outcome: TaskOutcome, reason: String? = nil, exitStatus: Int32? = nil,
@@ -106,7 +107,7 @@ public struct JobRecord: Sendable, Equatable {
 
     /// The record as JSON (SPEC §6).
     public var json: JSONValue {
-        let tails = StderrTail.capped(tasks.map { $0.outcome.isError ? $0.stderr : [] },
+        let tails = StderrTailText.capped(tasks.map { $0.outcome.isError ? $0.stderr : [] },
                                       each: Self.tailLimit, total: Self.recordTailLimit)
         let taskValues: [JSONValue] = tasks.enumerated().map { i, t in
             var m: [(key: String, value: JSONValue)] = [("name", .string(t.name)), ("outcome", .string(t.outcome.rawValue))]
@@ -254,34 +255,5 @@ public struct Timestamp: Sendable, Hashable, Comparable {
         t.tm_year = y - 1900; t.tm_mon = mo - 1; t.tm_mday = d; t.tm_hour = h; t.tm_min = mi; t.tm_sec = s
         let seconds = timegm(&t)
         self.millisecondsSinceEpoch = Int64(seconds) * 1000 + Int64(ms)
-    }
-}
-
-/// The `stderr_tail` caps of SPEC §6.
-public enum StderrTail {
-    /// The last `limit` bytes of `bytes`, cut at a character boundary, invalid UTF-8 replaced by U+FFFD.
-    public static func tail(_ bytes: [UInt8], limit: Int) -> String {
-        guard limit > 0 else { return "" }
-        var start = max(0, bytes.count - limit)
-        // Do not begin inside a character: skip continuation bytes (at most 3).
-        var skipped = 0
-        while start < bytes.count, skipped < 3, bytes[start] & 0xC0 == 0x80 { start += 1; skipped += 1 }
-        var text = String(decoding: bytes[start...], as: UTF8.self)
-        // A replacement character (3 bytes) may stand for 1 invalid byte: cut again to the limit.
-        while text.utf8.count > limit { text.removeFirst() }
-        return text
-    }
-
-    /// Each tail capped to `each`; if together they exceed `total`, each is
-    /// shortened to an equal share of it.
-    public static func capped(_ tails: [[UInt8]], each: Int, total: Int) -> [String] {
-        var texts = tails.map { tail($0, limit: each) }
-        let sum = texts.reduce(0) { $0 + $1.utf8.count }
-        let nonEmpty = texts.filter { !$0.isEmpty }.count
-        if sum > total, nonEmpty > 0 {
-            let share = total / nonEmpty
-            texts = texts.map { $0.utf8.count > share ? tail(Array($0.utf8), limit: share) : $0 }
-        }
-        return texts
     }
 }

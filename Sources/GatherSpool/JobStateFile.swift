@@ -29,13 +29,50 @@ public struct JobStateFile: Sendable, Equatable {
 
     /// One task's progress.
     public struct TaskProgress: Sendable, Equatable {
+        /// Where a task is; its raw value is the file's `status` string.
+        public enum Status: Sendable, Hashable, RawRepresentable {
+            /// Not started yet.
+            case waiting
+            /// An attempt started (its process may already have exited).
+            case running
+            /// Between attempts. docs/state-json.md lists it, so it reads;
+            /// this daemon keeps such a task `running`.
+            case retrying
+            /// The task's final outcome: `succeeded`, `failed`, `timed-out`…
+            case ended(TaskOutcome)
+
+            public init?(rawValue: String) {
+                switch rawValue {
+                case "waiting": self = .waiting
+                case "running": self = .running
+                case "retrying": self = .retrying
+                default:
+                    guard let outcome = TaskOutcome(rawValue: rawValue) else { return nil }
+                    self = .ended(outcome)
+                }
+            }
+
+            public var rawValue: String {
+                switch self {
+                case .waiting: return "waiting"
+                case .running: return "running"
+                case .retrying: return "retrying"
+                case .ended(let outcome): return outcome.rawValue
+                }
+            }
+
+            /// The final outcome, `nil` while the task has none.
+            public var outcome: TaskOutcome? {
+                if case .ended(let outcome) = self { return outcome } else { return nil }
+            }
+        }
+
         public var name: String
-        /// `waiting`, `running`, `retrying`, or a final ``TaskOutcome`` raw value.
-        public var status: String
+        public var status: Status
         public var attempts: Int
         /// The running attempt's PID.
         public var pid: Int32?
-        public init(name: String, status: String, attempts: Int = 0, pid: Int32? = nil) {
+        public init(name: String, status: Status, attempts: Int = 0, pid: Int32? = nil) {
             self.name = name
             self.status = status
             self.attempts = attempts
@@ -99,7 +136,7 @@ public struct JobStateFile: Sendable, Equatable {
                 .object([("task", .string($0.task)), ("pgid", .integer(Int64($0.pgid))), ("start_time", .integer(Int64(bitPattern: $0.startTime)))])
             })),
             ("tasks", .array(tasks.map {
-                .object([("name", .string($0.name)), ("status", .string($0.status)),
+                .object([("name", .string($0.name)), ("status", .string($0.status.rawValue)),
                          ("attempts", .integer(Int64($0.attempts))), ("pid", $0.pid.map { .integer(Int64($0)) } ?? .null)])
             })),
         ])
@@ -126,7 +163,8 @@ public struct JobStateFile: Sendable, Equatable {
             return ProcessGroup(task: task, pgid: pgid32, startTime: UInt64(bitPattern: st))
         }
         self.tasks = tasks.compactMap { t in
-            guard let name = str(t["name"]), let status = str(t["status"]), let attempts = int(t["attempts"]) else { return nil }
+            guard let name = str(t["name"]), let status = str(t["status"]).flatMap(TaskProgress.Status.init(rawValue:)),
+                  let attempts = int(t["attempts"]) else { return nil }
             return TaskProgress(name: name, status: status, attempts: Int(attempts), pid: int(t["pid"]).flatMap { Int32(exactly: $0) })
         }
     }

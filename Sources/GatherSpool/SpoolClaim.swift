@@ -167,7 +167,7 @@ extension SpoolDirectory {
         }
         let state = stored ?? JobStateFile(id: id, file: file, name: name, policy: job.policy, uid: owner, gid: gid,
                                            user: account?.name, runAs: runAs.name, receivedAt: receivedAt,
-                                           tasks: job.tasks.map { .init(name: $0.name, status: "waiting") })
+                                           tasks: job.tasks.map { .init(name: $0.name, status: .waiting) })
         if stored == nil {
             try writeAtomically(dir, "state.json", Array(state.json.serialized().utf8) + [0x0A], gid: gid, label: "active/\(id)")
         }

@@ -77,7 +77,7 @@ extension SpoolDirectory {
         state.startedAt = .now()
         state.phase = .running
         state.processGroups = []
-        state.tasks = job.job.tasks.map { .init(name: $0.name, status: "waiting") }
+        state.tasks = job.job.tasks.map { .init(name: $0.name, status: .waiting) }
         try writeState(state)
         return state
     }

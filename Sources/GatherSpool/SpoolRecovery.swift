@@ -94,7 +94,7 @@ extension SpoolDirectory {
         let s = job.state
         let tasks: [JobRecord.TaskEntry] = job.job.tasks.map { task in
             let progress = s.tasks.first { $0.name == task.name }
-            if let progress, let outcome = TaskOutcome(rawValue: progress.status) {
+            if let progress, let outcome = progress.status.outcome {
                 return .init(name: task.name, outcome: outcome, attempts: progress.attempts)
             }
             if let progress, progress.attempts > 0 {

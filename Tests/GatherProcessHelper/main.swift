@@ -132,7 +132,7 @@ func flood(stream: String, bytes: Int, newlines: Bool) async {
     say("status=\(status)")
     say("bytes=\(result.bytes) lines=\(result.lines) longest=\(result.longest) last=\(result.last)")
     say("rss_before_kb=\(before) hwm_kb=\(memoryKilobytes("VmHWM")) rss_after_kb=\(memoryKilobytes("VmRSS"))")
-    say("tail_bytes=\(tail.utf8.count) tail_ends_right=\(tail.hasSuffix("the end\n"))")
+    say("tail_bytes=\(tail.count) tail_ends_right=\(tail.suffix(8).elementsEqual("the end\n".utf8))")
 }
 
 func memoryKilobytes(_ key: String) -> Int {

@@ -29,12 +29,13 @@ struct GlueTests {
             try Self.task("upload", "kill -KILL $$"),
             GatherTask.process(
                 ProcessTaskSpec(name: "notify", command: ["curl-not-installed"],
-                                environment: TaskEnvironment(user: "root", home: "/root", shell: "/bin/sh", job: "j", task: "notify")),
+                                environment: TaskEnvironment(user: "root", home: "/root", shell: "/bin/sh", job: "j", task: "notify"),
+                                killGrace: .seconds(5)),
                 launcher: try Support.launcher),
             GatherTask.process(
                 ProcessTaskSpec(name: "bad-cwd", command: ["/bin/true"],
                                 environment: TaskEnvironment(user: "root", home: "/root", shell: "/bin/sh", job: "j", task: "bad-cwd"),
-                                cwd: "/srv/x-missing"),
+                                cwd: "/srv/x-missing", killGrace: .seconds(5)),
                 launcher: try Support.launcher),
         ])
         #expect(results.tasks.map(\.outcome) == [.succeeded, .succeeded, .failed, .killed, .spawnFailed, .spawnFailed])
@@ -49,7 +50,7 @@ struct GlueTests {
             return
         }
         #expect(failed.exit?.status.exitCode == 1)
-        #expect(failed.exit?.stderrTail == "connection refused\n")
+        #expect(failed.exit?.stderrTail == Array("connection refused\n".utf8))
     }
 
     @Test("cancel-siblings: a failure stops a sleeping sibling and its grandchild within the grace")
@@ -101,7 +102,8 @@ struct GlueTests {
         let seen = LineCollector()
         let spec = ProcessTaskSpec(
             name: "flaky", command: ["/bin/sh", "-c", "echo $GATHER_ATTEMPT; [ $GATHER_ATTEMPT -ge 3 ]"],
-            environment: TaskEnvironment(user: "root", home: "/root", shell: "/bin/sh", job: "j", task: "flaky"))
+            environment: TaskEnvironment(user: "root", home: "/root", shell: "/bin/sh", job: "j", task: "flaky"),
+            killGrace: .seconds(5))
         let results = try await gather([
             .process(spec, retries: 3, retryDelay: .milliseconds(10), launcher: try Support.launcher, output: { _ in seen.handler }),
         ])

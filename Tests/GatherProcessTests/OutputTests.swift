@@ -1,4 +1,5 @@
 import GatherProcess
+import GatherSpool
 import Testing
 
 @Suite("Output: lines, streams, stderr tail", .timeLimit(.minutes(1)))
@@ -8,7 +9,7 @@ struct OutputTests {
         let result = try await Support.run(["/bin/sh", "-c", "echo one; echo two >&2; printf 'three\\n\\nfour'; printf 'err-last' >&2"])
         #expect(result.out == ["one", "three", "", "four"])
         #expect(result.err == ["two", "err-last"])
-        #expect(result.process.stderrTail == "two\nerr-last")
+        #expect(result.process.stderrTail == Array("two\nerr-last".utf8))
     }
 
     @Test("a line longer than 64 KiB is split into 64 KiB pieces")
@@ -23,7 +24,8 @@ struct OutputTests {
         // 3000 two-byte characters and an "a" (6001 bytes): the last 4096
         // bytes start in the middle of a character, which is dropped.
         let result = try await Support.run(["/bin/sh", "-c", "i=0; while [ $i -lt 3000 ]; do printf 'é' >&2; i=$((i+1)); done; printf a >&2"])
-        let tail = result.process.stderrTail
+        // The process keeps the bytes; the record renders them.
+        let tail = StderrTailText.tail(result.process.stderrTail, limit: JobRecord.tailLimit)
         #expect(tail.utf8.count == 4095)
         #expect(tail.hasSuffix("a"))
         #expect(tail.dropLast().allSatisfy { $0 == "é" })
@@ -33,7 +35,7 @@ struct OutputTests {
     @Test("invalid UTF-8 in the tail becomes U+FFFD")
     func tailInvalid() async throws {
         let result = try await Support.run(["/bin/sh", "-c", "printf 'ok \\377\\376 end\\n' >&2"])
-        #expect(result.process.stderrTail == "ok \u{FFFD}\u{FFFD} end\n")
+        #expect(StderrTailText.tail(result.process.stderrTail, limit: JobRecord.tailLimit) == "ok \u{FFFD}\u{FFFD} end\n")
     }
 
     @Test("no handler: output is read and discarded, the tail is kept")
@@ -42,6 +44,6 @@ struct OutputTests {
             ProcessSpec(command: ["/bin/sh", "-c", "yes | head -c 1000000; echo bad >&2; exit 1"], environment: Support.path))
         #expect(await process.exitStatus() == .exited(1))
         await process.outputFinished(within: .seconds(5))
-        #expect(process.stderrTail == "bad\n")
+        #expect(process.stderrTail == Array("bad\n".utf8))
     }
 }

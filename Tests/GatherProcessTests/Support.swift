@@ -1,13 +1,14 @@
 import GatherProcess
+import GatherSystem
 import Glibc
 import Synchronization
 
 /// Collects output lines (as strings) with their stream.
 final class LineCollector: Sendable {
-    private let lines = Mutex<[(ProcessOutputStream, String)]>([])
+    private let lines = Mutex<[(StandardStream, String)]>([])
 
-    var all: [(ProcessOutputStream, String)] { lines.withLock { $0 } }
-    func lines(_ stream: ProcessOutputStream) -> [String] { all.filter { $0.0 == stream }.map(\.1) }
+    var all: [(StandardStream, String)] { lines.withLock { $0 } }
+    func lines(_ stream: StandardStream) -> [String] { all.filter { $0.0 == stream }.map(\.1) }
 
     var handler: ProcessOutputHandler {
         { [self] stream, bytes in

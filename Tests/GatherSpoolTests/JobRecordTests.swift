@@ -78,20 +78,27 @@ import Testing
     @Test func stderrTailCaps() {
         // The last 4 KiB, not starting inside a character.
         let text = String(repeating: "é", count: 3000)  // 6000 bytes
-        let tail = StderrTail.tail(Array(text.utf8), limit: 4096)
+        let tail = StderrTailText.tail(Array(text.utf8), limit: 4096)
         #expect(tail.utf8.count <= 4096 && tail.utf8.count >= 4094 && tail.allSatisfy { $0 == "é" })
         // Invalid UTF-8 becomes U+FFFD and still fits.
-        let bad = StderrTail.tail([UInt8](repeating: 0xFF, count: 5000), limit: 4096)
+        let bad = StderrTailText.tail([UInt8](repeating: 0xFF, count: 5000), limit: 4096)
         #expect(bad.utf8.count <= 4096 && bad.unicodeScalars.allSatisfy { $0 == "\u{FFFD}" })
         // 300 tails of 4 KiB exceed 1 MiB: each gets an equal share.
         let long: [UInt8] = [UInt8](repeating: 0x61, count: 8000)
-        let many: [String] = StderrTail.capped(Array(repeating: long, count: 300), each: 4096, total: 1 << 20)
+        let many: [String] = StderrTailText.capped(Array(repeating: long, count: 300), each: 4096, total: 1 << 20)
         let share = (1 << 20) / 300
         #expect(many.allSatisfy { $0.utf8.count == share })
         let sum = many.reduce(0) { $0 + $1.utf8.count }
         #expect(sum <= 1 << 20)
-        let few = StderrTail.capped([Array("x".utf8), [], Array("yz".utf8)], each: 4096, total: 1 << 20)
+        let few = StderrTailText.capped([Array("x".utf8), [], Array("yz".utf8)], each: 4096, total: 1 << 20)
         #expect(few == ["x", "", "yz"])
+    }
+
+    @Test func stderrTailCutOnlyWhereBytesWereDropped() {
+        // Shorter than the limit: the whole stream, so a stray continuation byte is invalid UTF-8.
+        #expect(StderrTailText.tail([0x80, 0x61], limit: 4096) == "\u{FFFD}a")
+        // A full ring (the process keeps exactly 4 KiB) may start inside a character.
+        #expect(StderrTailText.tail([0xA9] + Array(repeating: 0x61, count: 4095), limit: 4096) == String(repeating: "a", count: 4095))
     }
 
     @Test func retentionKeepsRecentRecordsAndCountsQueues() throws {

@@ -15,6 +15,14 @@ import Gather
         #expect(onlySkipped.description == "CompoundError, 1 error [dump-db: exited with status 1] (3 skipped)")
     }
 
+    /// A group the engine refuses is the job's one failure: gatherd's record and
+    /// journal show this line for it.
+    @Test func definitionErrorAsTheJobsFailure() {
+        let refused = GatherDefinitionError(problems: [.unknownName(index: 0, position: 0, name: "zz"), .selfReference(index: 1, position: 0)])
+        let compound = CompoundError(failures: [TaskFailure(task: "job", error: refused, outcome: .failed)])
+        #expect(compound.description == "CompoundError, 1 error [job: unknown task \"zz\"; a task cannot wait for itself]")
+    }
+
     @Test func longCompoundLineIsCutForTheJournalOnly() {
         let failures = (1...150).map { TaskFailure(task: "t\($0)", error: Boom("x"), outcome: .failed) }
         let error = CompoundError(failures: failures, cancelled: 1)

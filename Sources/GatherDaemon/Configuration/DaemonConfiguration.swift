@@ -1,13 +1,6 @@
 import Gather
+import GatherJournal
 import GatherSpool
-
-/// Where journal events go (`--log-target`, SPEC §7).
-public enum DaemonLogTarget: String, Sendable, CaseIterable {
-    /// The journal if its socket exists, else stderr.
-    case auto
-    case journal
-    case stderr
-}
 
 /// Everything `gatherd` is told on its command line (SPEC §9), with the
 /// SPEC's defaults.
@@ -26,7 +19,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var killGrace: Duration = JobFile.defaultKillGrace
     /// Age after which finished job directories are deleted; `nil` keeps them (`--retain 0`).
     public var retain: Duration? = .seconds(30 * 86_400)
-    public var logTarget: DaemonLogTarget = .auto
+    /// Where journal events go (`--log-target`, SPEC §7): the journal writer's own setting.
+    public var logTarget: LogTarget = .auto
     /// Log successful task ends too (`--log-level debug`).
     public var debug = false
     /// Exit 0 once nothing is claimable, queued or running (`--exit-when-idle`).
@@ -92,8 +86,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
                 config.retain = retain == .zero ? nil : retain
             case "--log-target":
                 let text = try value()
-                guard let target = DaemonLogTarget(rawValue: text) else {
-                    throw UsageError("--log-target: \"\(text)\" is not one of auto, journal, stderr")
+                guard let target = LogTarget(rawValue: text) else {
+                    let names = LogTarget.allCases.map(\.rawValue).joined(separator: ", ")
+                    throw UsageError("--log-target: \"\(text)\" is not one of \(names)")
                 }
                 config.logTarget = target
             case "--log-level":

@@ -52,7 +52,7 @@ final class JobProgress: Sendable {
                 state.file.processGroups.append(.init(task: task, pgid: pid, startTime: startTime))
             }
             if let index = state.file.tasks.firstIndex(where: { $0.name == task }) {
-                state.file.tasks[index].status = "running"
+                state.file.tasks[index].status = .running
                 state.file.tasks[index].attempts = attempt
                 state.file.tasks[index].pid = pid
             }
@@ -81,7 +81,7 @@ final class JobProgress: Sendable {
     func taskEnded(_ result: TaskResult) {
         update { state in
             if let index = state.file.tasks.firstIndex(where: { $0.name == result.name }) {
-                state.file.tasks[index].status = result.outcome.rawValue
+                state.file.tasks[index].status = .ended(result.outcome)
                 state.file.tasks[index].attempts = result.attempts
             }
         }

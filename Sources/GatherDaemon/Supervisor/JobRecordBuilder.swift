@@ -20,7 +20,7 @@ enum JobRecordBuilder {
                 name: task.name, outcome: task.outcome, reason: task.reason?.description,
                 exitStatus: exit?.status.exitCode, signal: exit?.status.signalName, attempts: task.attempts,
                 startedAt: task.startedAt.map(timestamp), durationMS: task.duration?.gatherMilliseconds,
-                stderr: task.outcome.isError ? Array((exit?.stderrTail ?? "").utf8) : [])
+                stderr: task.outcome.isError ? exit?.stderrTail ?? [] : [])
         }
         let state = results.state
         return JobRecord(
@@ -31,12 +31,14 @@ enum JobRecordBuilder {
     }
 
     /// The record of a job that could not be run as given (the engine refused it).
-    static func unrunnable(_ job: ClaimedJob, run: String, startedAt: Timestamp, error: String) -> JobRecord {
+    /// - Parameter error: the compound error the journal's `jobFailed` entry
+    ///   shows too, so both say the same line.
+    static func unrunnable(_ job: ClaimedJob, run: String, startedAt: Timestamp, error: CompoundError) -> JobRecord {
         JobRecord(
             id: job.id, run: run, name: job.job.displayName(id: job.id), file: job.state.file, state: .failed,
             policy: job.job.policy, uid: job.state.uid, gid: job.state.gid, user: job.owner?.name,
             runAs: job.runAs.name, receivedAt: job.state.receivedAt, startedAt: startedAt, finishedAt: .now(),
-            error: "CompoundError, 1 error [job: \(error)]",
+            error: error.description,
             tasks: job.job.tasks.map { .init(name: $0.name, outcome: .skipped, reason: "job failing", attempts: 0) })
     }
 

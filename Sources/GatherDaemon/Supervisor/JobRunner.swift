@@ -51,10 +51,9 @@ struct JobRunner: Sendable {
             results = try await gather(tasks, options: options)
         } catch {
             // The validator checks the graph first; this is a last line of defence.
-            let record = JobRecordBuilder.unrunnable(job, run: identity.run, startedAt: startedAt, error: error.description)
-            journal.log(.jobFailed(identity, policy: policy, error: CompoundError(failures: [
-                TaskFailure(task: "job", error: error, outcome: .failed),
-            ])))
+            let compound = CompoundError(failures: [TaskFailure(task: "job", error: error, outcome: .failed)])
+            let record = JobRecordBuilder.unrunnable(job, run: identity.run, startedAt: startedAt, error: compound)
+            journal.log(.jobFailed(identity, policy: policy, error: compound))
             return .record(record)
         }
         progress.close()
@@ -115,9 +114,7 @@ struct JobRunner: Sendable {
         let journal = self.journal
         return { attempt in
             let handler: ProcessOutputHandler = { stream, line in
-                let source = TaskOutputSource(
-                    job: identity, task: task, attempt: attempt, stream: stream == .stdout ? .stdout : .stderr)
-                journal.logOutput(line, from: source)
+                journal.logOutput(line, from: TaskOutputSource(job: identity, task: task, attempt: attempt, stream: stream))
             }
             return handler
         }

@@ -1,7 +1,11 @@
 /// The last bytes of a stream, kept in a fixed ring: memory stays at
 /// `capacity` however much the process writes.
-struct StderrTail {
-    /// SPEC §6: the last 4 KiB of stderr.
+///
+/// Only bytes: the record renders them as text once (`StderrTailText` in
+/// GatherSpool: the character-boundary cut, U+FFFD, the per-record cap).
+struct LastBytesRing {
+    /// SPEC §6: the last 4 KiB of stderr (the record's `JobRecord.tailLimit`;
+    /// this target cannot import GatherSpool).
     static let capacity = 4096
 
     private var ring = [UInt8](repeating: 0, count: 0)
@@ -34,21 +38,5 @@ struct StderrTail {
     /// The kept bytes in order.
     var bytes: [UInt8] {
         ring.count < Self.capacity ? ring : Array(ring[next...] + ring[..<next])
-    }
-
-    /// The tail as text: starts at a character boundary (a partial UTF-8
-    /// sequence at the cut is dropped), invalid UTF-8 becomes U+FFFD, and the
-    /// result is at most 4 KiB of UTF-8 (replacements can grow it; then whole
-    /// characters are dropped from the front).
-    var text: String {
-        var bytes = self.bytes
-        var skip = 0
-        // Continuation bytes (10xxxxxx) at the cut belong to a character that
-        // started before it; at most 3 of them.
-        while skip < 3, skip < bytes.count, bytes[skip] & 0xC0 == 0x80 { skip += 1 }
-        if skip > 0, bytes.count == Self.capacity { bytes.removeFirst(skip) }
-        var text = String(decoding: bytes, as: UTF8.self)
-        while text.utf8.count > Self.capacity { text.removeFirst() }
-        return text
     }
 }
