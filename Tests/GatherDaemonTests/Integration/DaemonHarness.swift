@@ -121,6 +121,8 @@ final class RunningDaemon: @unchecked Sendable {
     private let errorPipe = Pipe()
     private let lock = NSLock()
     private var collected = Data()
+    /// The pipe's end of file was read: every byte gatherd wrote is in `collected`.
+    private var ended = false
 
     init(binary: String, arguments: [String], environment: [String: String]) throws {
         process = Process()
@@ -132,9 +134,14 @@ final class RunningDaemon: @unchecked Sendable {
         process.standardError = errorPipe
         errorPipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
             let data = handle.availableData
-            guard let self, !data.isEmpty else { return }
+            guard let self else { return }
             self.lock.lock()
-            self.collected.append(data)
+            if data.isEmpty {
+                self.ended = true
+                handle.readabilityHandler = nil
+            } else {
+                self.collected.append(data)
+            }
             self.lock.unlock()
         }
         try process.run()
@@ -142,8 +149,13 @@ final class RunningDaemon: @unchecked Sendable {
 
     var pid: pid_t { process.processIdentifier }
 
-    /// What gatherd wrote to stderr so far.
+    /// What gatherd wrote to stderr so far; once it has exited, all of it (the
+    /// pipe is read on another queue, which may lag behind the exit).
     var stderr: String {
+        if !process.isRunning {
+            let deadline = ContinuousClock.now.advanced(by: .seconds(2))
+            while !lock.withLock({ ended }), ContinuousClock.now < deadline { usleep(5_000) }
+        }
         lock.lock()
         defer { lock.unlock() }
         return String(decoding: collected, as: UTF8.self)
