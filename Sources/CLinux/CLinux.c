@@ -34,6 +34,10 @@ int clinux_pipe_cloexec(int fds[2], int nonblock) {
     return pipe2(fds, O_CLOEXEC | (nonblock ? O_NONBLOCK : 0));
 }
 
+int clinux_o_path(void) {
+    return O_PATH;
+}
+
 int clinux_eventfd(void) {
     return eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 }

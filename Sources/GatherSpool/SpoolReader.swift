@@ -34,7 +34,11 @@ public final class SpoolReader: Sendable {
     /// 1 MiB of stderr tails, which JSON escaping can make several times larger.
     public static let maxFileSize = JobFileValidator.maxFileSize * 8
 
-    static let directoryFlags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC
+    /// Directories are opened `O_PATH`: every use is an `*at` call relative to
+    /// them (a listing opens its own readable descriptor), and `O_PATH` needs
+    /// search permission only, as a path lookup did: a group member finds its
+    /// file in an `incoming/` it may enter but not list (mode 1730, SPEC §8).
+    static let directoryFlags = SystemCall.pathOnly | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC
 
     /// The spool directory, as given.
     public let path: String

@@ -1,3 +1,4 @@
+import CLinux
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -49,6 +50,11 @@ public enum SystemCall {
     public static func callReturningNegativeError(_ body: () -> Int32) -> Result<Int32, Errno> {
         retrying(body) { $0 < 0 ? -$0 : nil }
     }
+
+    /// `O_PATH`: open a directory only to name it in `*at` calls. Such a
+    /// descriptor needs search (x) permission, not read, so a user can look
+    /// up an entry in a directory it may enter but not list (`incoming/` at 1730).
+    public static let pathOnly: Int32 = clinux_o_path()
 
     /// `close`, whose failure is ignored: the descriptor is gone either way
     /// (Linux frees it even on `EINTR`, so retrying could close a reused number).

@@ -137,4 +137,37 @@ struct SubmitCommandTests {
         #expect(submit.stderrText.contains("Permission denied"), "\(submit.output)")
         #expect(harness.names("incoming").isEmpty)
     }
+
+    /// SPEC §8's shared spool: `incoming/` and `cancel/` at 1730, group
+    /// `nogroup`. A member may enter them but not list them, and still sees
+    /// and cancels its own waiting job.
+    @Test func aGroupMemberSeesAndCancelsItsJobInAnIncomingItCannotList() async throws {
+        guard getuid() == 0 else {
+            print("skipped: running gatherctl as another user needs root (uid \(getuid()))")
+            return
+        }
+        let harness = try CtlHarness("submit-group")
+        chmod(harness.files, 0o755)
+        let asNobody = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", CtlHarness.gatherctl, "--spool", harness.spool]
+        guard try await CtlHarness.run(asNobody + ["--help"]).status == 0 else {
+            print("skipped: nobody cannot run \(CtlHarness.gatherctl)")
+            return
+        }
+        for area in ["incoming", "cancel"] {
+            let path = "\(harness.spool)/\(area)"
+            #expect(chown(path, 0, getgrnam("nogroup").pointee.gr_gid) == 0)
+            #expect(chmod(path, 0o1730) == 0)
+        }
+        let id = harness.id("mine")
+        let file = try harness.file("mine.json", Self.job)
+        chmod(file, 0o644)
+        let submit = try await CtlHarness.run(asNobody + ["submit", "--id", id, file])
+        #expect(submit.status == 0, "\(submit.output)")
+        let show = try await CtlHarness.run(asNobody + ["show", id])
+        #expect(show.status == 0, "\(show.output)")
+        #expect(show.stdoutText.contains("job \(id): waiting in \(harness.spool)/incoming, not claimed yet"), "\(show.output)")
+        let cancel = try await CtlHarness.run(asNobody + ["cancel", id])
+        #expect(cancel.status == 0, "\(cancel.output)")
+        #expect(harness.names("cancel") == [id])
+    }
 }

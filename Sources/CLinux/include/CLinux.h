@@ -20,6 +20,10 @@ int clinux_rename_noreplace(int olddirfd, const char *oldpath, int newdirfd, con
 /// pipe2(2) with O_CLOEXEC (and O_NONBLOCK when `nonblock` is non-zero).
 int clinux_pipe_cloexec(int fds[2], int nonblock);
 
+/// O_PATH (GNU-only in <fcntl.h>): a descriptor that only names a directory,
+/// for *at calls relative to it; opening one needs search permission only.
+int clinux_o_path(void);
+
 /// eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK): a counter that wakes a thread
 /// blocked in poll or epoll_wait when it has new work or must stop.
 int clinux_eventfd(void);

@@ -74,7 +74,7 @@ extension DaemonHarness {
 
     /// Every entry the daemon process `pid` sent, read back from journald.
     func entries(fromDaemon pid: pid_t) throws -> [ReadBackEntry] {
-        try TestJournald.readBack(match: ["_PID=\(pid)", "SYSLOG_IDENTIFIER=gatherd"])
+        DaemonStarts.sinceStart(of: pid, try TestJournald.readBack(match: ["_PID=\(pid)", "SYSLOG_IDENTIFIER=gatherd"]))
     }
 }
 

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import GatherTestSupport
 #if canImport(Glibc)
 import Glibc
@@ -144,7 +145,9 @@ final class RunningDaemon: @unchecked Sendable {
             }
             self.lock.unlock()
         }
+        let started = DaemonStarts.now()
         try process.run()
+        DaemonStarts.record(pid: process.processIdentifier, at: started)
     }
 
     var pid: pid_t { process.processIdentifier }
@@ -195,4 +198,31 @@ func processIsGone(_ pid: pid_t) -> Bool {
     guard let close = stat.lastIndex(of: ")") else { return true }
     let fields = stat[stat.index(after: close)...].split(separator: " ")
     return fields.first == "Z"
+}
+
+/// When each daemon this test process started began, by PID: a journal query
+/// by `_PID` alone would also find the entries of an earlier daemon (another
+/// suite's) that had the same PID, as PIDs are reused (`pid_max` is 32,768 here).
+enum DaemonStarts {
+    private static let starts = Mutex<[pid_t: UInt64]>([:])
+
+    /// Microseconds since the epoch, as journald's `__REALTIME_TIMESTAMP`.
+    static func now() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_REALTIME, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000 + UInt64(ts.tv_nsec) / 1_000
+    }
+
+    static func record(pid: pid_t, at start: UInt64) {
+        starts.withLock { $0[pid] = start }
+    }
+
+    /// `entries` less those written before the latest daemon with `pid` started.
+    static func sinceStart(of pid: pid_t, _ entries: [ReadBackEntry]) -> [ReadBackEntry] {
+        guard let start = starts.withLock({ $0[pid] }) else { return entries }
+        return entries.filter { entry in
+            guard let stamp = entry["__REALTIME_TIMESTAMP"].flatMap(UInt64.init) else { return true }
+            return stamp >= start
+        }
+    }
 }

@@ -68,7 +68,9 @@ extension DaemonHarness {
 /// The journal entries gatherd process `pid` sent with `messageID` (for the
 /// daemon's own entries, which carry no `GATHER_JOB`).
 func daemonEntries(pid: pid_t, messageID: String) async throws -> [ReadBackEntry] {
-    try await offPool { try TestJournald.readBack(match: ["MESSAGE_ID=\(messageID)", "_PID=\(pid)"]) }
+    try await offPool {
+        DaemonStarts.sinceStart(of: pid, try TestJournald.readBack(match: ["MESSAGE_ID=\(messageID)", "_PID=\(pid)"]))
+    }
 }
 
 /// The processes (not zombies) whose process group is `pgid`, from `/proc`.
