@@ -40,6 +40,8 @@ extension Supervisor {
     }
 
     func retryUnwritten() {
+        // A state.json that failed since the last look must hold claiming too.
+        checkProgressWrites()
         guard writeError != nil else { return }
         for id in unwrittenProgress.sorted() {
             do {

@@ -46,6 +46,9 @@ extension Supervisor {
         for (id, job) in jobs.running {
             guard let error = job.progress.takeWriteError() else { continue }
             unwrittenProgress.insert(id)
+            // Logged without the job's fields: the line names the file
+            // (`active/ID/.state.json.tmp`), and the job's own entry is the one
+            // of its record, should that fail too when it ends.
             pauseClaims(error.located, identity: nil)
         }
     }

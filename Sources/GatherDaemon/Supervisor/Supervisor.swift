@@ -140,6 +140,11 @@ actor Supervisor {
                 leftovers += groups.map { LeftoverProcesses.Group(group: $0, grace: settings.killGrace) }
             }
         }
+        // Each job's own grace can be up to 5m: tell systemd, so a slow stop
+        // of leftovers does not fail the start (TimeoutStartSec), as for a stop.
+        if let longest = leftovers.map(\.grace).max() {
+            _ = notifier.extendTimeout(longest + .seconds(10))
+        }
         LeftoverProcesses.kill(leftovers)
         // Admitted before the crash: queued again whatever the per-user limits.
         for job in again {
@@ -161,7 +166,11 @@ actor Supervisor {
 
     /// After the first scan: `READY=1` and the ready entry (SPEC §9).
     func ready(recovered: Int) {
-        guard case .starting = state else { fatalError("Supervisor.ready: called in state \(state), not starting") }
+        switch state {
+        case .starting: break
+        case .stopping, .stopped: return  // stopped before it was ready: nothing to scan or announce
+        case .running: fatalError("Supervisor.ready: called twice")
+        }
         state = .running
         // The first scan (the watch is already in place), then READY=1.
         rescan(checkingIdle: false)
