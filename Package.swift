@@ -80,7 +80,7 @@ let testTargets: [Target] = [
     .testTarget(name: "GatherSpoolTests", dependencies: ["GatherSpool", "GatherSystem", "Gather", "gather-spool-helper"]),
     .testTarget(
         name: "GatherDaemonTests",
-        dependencies: ["GatherDaemon", "GatherSystem", "CLinux", "GatherTestSupport", "gatherd"]
+        dependencies: ["GatherDaemon", "GatherSpool", "GatherSystem", "CLinux", "GatherTestSupport", "gatherd"]
     ),
     // Runs the real gatherctl binary, against the real gatherd where a daemon is needed.
     .testTarget(name: "GatherCLITests", dependencies: ["GatherCLI", "GatherTestSupport", "gatherctl", "gatherd"]),

@@ -31,7 +31,63 @@ struct cspawn_child {
     // Shared memory (CLONE_VM) carries the report, as in glibc's posix_spawn.
     volatile int stage;
     volatile int error;
+    volatile unsigned long long start_time;
+    volatile int record_error;
 };
+
+// Appends the decimal digits of `value` at `out`; returns the count.
+static size_t put_decimal(char *out, unsigned long long value) {
+    char digits[24];
+    size_t n = 0;
+    do { digits[n++] = (char)('0' + value % 10); value /= 10; } while (value != 0);
+    for (size_t i = 0; i < n; i++) out[i] = digits[n - 1 - i];
+    return n;
+}
+
+// Field 22 of /proc/self/stat (start time in clock ticks after boot), or 0.
+// The command name (field 2) may hold spaces and parentheses: count from the last ')'.
+static unsigned long long child_start_time(void) {
+    char buf[1024];
+    int fd = open("/proc/self/stat", O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    ssize_t n;
+    do { n = read(fd, buf, sizeof buf - 1); } while (n < 0 && errno == EINTR);
+    close(fd);
+    if (n <= 0) return 0;
+    buf[n] = 0;
+    char *p = strrchr(buf, ')');
+    if (p == NULL) return 0;
+    p++;  // now at " S ppid ...": field 3 follows the first space
+    for (int field = 2; field < 22 && *p; p++) {
+        if (*p == ' ') field++;
+        if (field == 22) { p++; break; }
+    }
+    unsigned long long value = 0;
+    int digits = 0;
+    for (; *p >= '0' && *p <= '9'; p++, digits++) value = value * 10 + (unsigned long long)(*p - '0');
+    return digits ? value : 0;
+}
+
+// The child's line in the progress log: prefix, pid, start time, in one
+// write(2) on an O_APPEND descriptor, so lines of concurrent spawns never mix.
+static void child_record(struct cspawn_child *child, pid_t pid) {
+    const struct cspawn_request *r = child->request;
+    static const char middle[] = ",\"start_time\":";
+    char line[4096];
+    if (r->record_prefix_len + 64 > sizeof line) { child->record_error = ENAMETOOLONG; return; }
+    size_t n = r->record_prefix_len;
+    memcpy(line, r->record_prefix, n);
+    n += put_decimal(line + n, (unsigned long long)pid);
+    memcpy(line + n, middle, sizeof middle - 1);
+    n += sizeof middle - 1;
+    n += put_decimal(line + n, child->start_time);
+    line[n++] = '}';
+    line[n++] = '\n';
+    ssize_t written;
+    do { written = write(r->record_fd, line, n); } while (written < 0 && errno == EINTR);
+    if (written < 0) child->record_error = errno;
+    else if ((size_t)written != n) child->record_error = EIO;  // a partial line: the parent writes it whole
+}
 
 // Raw system calls: glibc's setuid family signals every thread of the process
 // to switch them too (setxid broadcast); in a CLONE_VM child that would reach
@@ -126,6 +182,10 @@ static int child_main(void *arg) {
         (void)syscall(SYS_rt_sigaction, sig, &dfl, NULL, _NSIG / 8);
     }
     if (setsid() < 0) child_fail(child, CSPAWN_STAGE_SETUP, errno);
+    // Recorded before anything of the task runs (and before the descriptors
+    // are closed): a daemon killed from here on leaves its group findable.
+    child->start_time = child_start_time();
+    if (r->record_fd >= 0) child_record(child, (pid_t)syscall(SYS_getpid));
 
     // Sources below 3 could be overwritten by an earlier dup2: lift them first.
     int fds[3] = { r->stdin_fd, r->stdout_fd, r->stderr_fd };
@@ -165,6 +225,8 @@ int cspawn_spawn(const struct cspawn_request *request, struct cspawn_result *res
     result->pidfd = -1;
     result->stage = CSPAWN_STAGE_NONE;
     result->error = 0;
+    result->start_time = 0;
+    result->record_error = 0;
     if (cspawn_stack == NULL) {
         void *stack = mmap(NULL, CSPAWN_STACK_SIZE, PROT_READ | PROT_WRITE,
                            MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
@@ -175,7 +237,8 @@ int cspawn_spawn(const struct cspawn_request *request, struct cspawn_result *res
         }
         cspawn_stack = stack;
     }
-    struct cspawn_child child = { .request = request, .stage = CSPAWN_STAGE_NONE, .error = 0 };
+    struct cspawn_child child = { .request = request, .stage = CSPAWN_STAGE_NONE, .error = 0,
+                                  .start_time = 0, .record_error = 0 };
 
     // Block everything (glibc's internal signals too) so that no handler of
     // ours runs on the child's side before it resets the dispositions.
@@ -195,6 +258,8 @@ int cspawn_spawn(const struct cspawn_request *request, struct cspawn_result *res
         return -1;
     }
     result->pid = pid;
+    result->start_time = child.start_time;
+    result->record_error = child.record_error;
     if (child.stage != CSPAWN_STAGE_NONE) {
         // The child has exited already (CLONE_VFORK resumed us); reap it.
         siginfo_t info;

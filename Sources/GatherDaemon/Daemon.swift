@@ -59,7 +59,9 @@ public enum Daemon {
 
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
-                for await event in watcher.events { await supervisor.handle(event) }
+                // Never waits for the supervisor: what arrives while it is busy
+                // is handled in one turn (Supervisor.post).
+                for await event in watcher.events { supervisor.post(event) }
                 // Without its watch (incoming/ or cancel/ deleted, moved, unmounted)
                 // gatherd would run on and never see a dropped file again: stop as
                 // for SIGTERM, and exit 1 so systemd restarts it (Restart=on-failure),
@@ -68,6 +70,9 @@ public enum Daemon {
                     StartupError.report("gatherd: \(failure); stopping")
                     await supervisor.handle(DaemonSignal.terminate)
                 }
+            }
+            group.addTask {
+                for await _ in supervisor.inboxWakeups { await supervisor.handleInbox() }
             }
             group.addTask {
                 for await signal in signals.events { await supervisor.handle(signal) }
@@ -79,15 +84,33 @@ public enum Daemon {
             }
             group.addTask {
                 // STATUS= kept current (SPEC §9) as tasks start and end: one look a
-                // second rather than a message per task.
-                while (try? await Task.sleep(for: .seconds(1))) != nil { await supervisor.updateStatus() }
+                // second while jobs run rather than a message per task; an idle
+                // daemon does not wake for it.
+                for await _ in supervisor.busyWakeups {
+                    repeat {
+                        guard (try? await Task.sleep(for: .seconds(1))) != nil else { return }
+                        await supervisor.updateStatus()
+                    } while await supervisor.isBusy
+                }
             }
             group.addTask {
-                // Retries unwritten records every 10 s (SPEC §3); retention once an hour.
-                var ticks = 0
-                while (try? await Task.sleep(for: .seconds(10))) != nil {
-                    await supervisor.maintain(retention: ticks % 360 == 0)
-                    ticks += 1
+                // Retries unwritten records every 10 s while a spool write error
+                // lasts (SPEC §3); wakes only when one happens.
+                for await _ in supervisor.retryWakeups {
+                    repeat {
+                        guard (try? await Task.sleep(for: .seconds(10))) != nil else { return }
+                        await supervisor.maintain(retention: false)
+                    } while await supervisor.isPaused
+                }
+            }
+            if configuration.retain != nil {
+                group.addTask {
+                    // --retain: expired job directories go 10 s after the start, then hourly.
+                    var wait = Duration.seconds(10)
+                    while (try? await Task.sleep(for: wait)) != nil {
+                        await supervisor.maintain(retention: true)
+                        wait = .seconds(3600)
+                    }
                 }
             }
             for await start in starts {

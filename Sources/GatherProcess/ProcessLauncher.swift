@@ -77,7 +77,9 @@ public final class ProcessLauncher: Sendable {
         var result = cspawn_result()
         let switchIdentity = spec.identity.map { getuid() == 0 && !Self.isCurrent($0) } ?? false
         let nofile = Self.originalFileLimit.withLock { $0 }
+        let recordPrefix = spec.record?.prefix ?? []
         OrphanReaper.spawning {
+        recordPrefix.withUnsafeBufferPointer { prefix in
         withCStrings(spec.command) { argv in
             withCStrings(spec.environment) { envp in
                 spec.searchPath.withCString { searchPath in
@@ -104,11 +106,15 @@ public final class ProcessLauncher: Sendable {
                                 request.nofile = nofile
                             }
                             request.umask = 0o022
+                            request.record_fd = spec.record?.fd ?? -1
+                            request.record_prefix = prefix.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) }
+                            request.record_prefix_len = prefix.count
                             _ = cspawn_spawn(&request, &result)
                         }
                     }
                 }
             }
+        }
         }
         return result.stage == CSPAWN_STAGE_NONE.rawValue ? result.pid : nil
         }
@@ -119,7 +125,10 @@ public final class ProcessLauncher: Sendable {
             SystemCall.close(err.read)
             throw Self.spawnError(result, spec: spec, program: program)
         }
-        let process = RunningProcess(pid: result.pid, pidfd: result.pidfd, watcher: watcher, reader: reader)
+        let process = RunningProcess(
+            pid: result.pid, pidfd: result.pidfd, startTime: result.start_time == 0 ? nil : result.start_time,
+            recordError: spec.record == nil || result.record_error == 0 ? nil : Errno(result.record_error),
+            watcher: watcher, reader: reader)
         // Pipes the output thread owns so far (it closes them at their end).
         var readersOwn = 0
         do {

@@ -20,6 +20,21 @@ public struct ProcessIdentity: Sendable, Hashable {
     }
 }
 
+/// A line the child appends to a log before it runs anything of the task
+/// (docs/state-json.md, `state.log`): `prefix` (up to and including `"pgid":`),
+/// then `PID,"start_time":TICKS}` and a newline, in one `write(2)` on `fd`,
+/// which must be open with `O_APPEND` and stay open until the spawn returns.
+/// A daemon killed at any moment after the clone thus leaves the new process
+/// group in the log, where recovery finds and stops it.
+public struct SpawnRecord: Sendable {
+    public var fd: Int32
+    public var prefix: [UInt8]
+    public init(fd: Int32, prefix: [UInt8]) {
+        self.fd = fd
+        self.prefix = prefix
+    }
+}
+
 /// One process to start.
 public struct ProcessSpec: Sendable {
     /// argv; `command[0]` absolute, relative with a `/`, or looked up in the
@@ -31,12 +46,18 @@ public struct ProcessSpec: Sendable {
     public var cwd: String
     /// Run as this account; nil runs as the daemon.
     public var identity: ProcessIdentity?
+    /// Where the child records its process group before it runs anything; nil: nowhere.
+    public var record: SpawnRecord?
 
-    public init(command: [String], environment: [String], cwd: String = "/", identity: ProcessIdentity? = nil) {
+    public init(
+        command: [String], environment: [String], cwd: String = "/", identity: ProcessIdentity? = nil,
+        record: SpawnRecord? = nil
+    ) {
         self.command = command
         self.environment = environment
         self.cwd = cwd
         self.identity = identity
+        self.record = record
     }
 
     /// The `PATH` the command is looked up in: the environment's, else the SPEC default.

@@ -1,11 +1,14 @@
 import Gather
+import GatherSystem
 import Glibc
 
 /// What happened to one attempt's process, for `state.json` and the record.
 public enum ProcessEvent: Sendable {
-    /// The process started: pid (= process group), and its start time from
-    /// `/proc/PID/stat` field 22 (nil if it was already gone).
-    case started(task: String, attempt: Int, pid: Int32, processGroup: Int32, startTime: UInt64?)
+    /// The process started: pid (= process group), its start time from
+    /// `/proc/PID/stat` field 22 (nil if it could not be read), and why its
+    /// line could not be appended to the spec's ``ProcessTaskSpec/record`` log
+    /// (nil: it was, or none was asked for).
+    case started(task: String, attempt: Int, pid: Int32, processGroup: Int32, startTime: UInt64?, recordError: Errno?)
     /// It ended (reaped, group stopped, output read).
     case exited(task: String, attempt: Int, ProcessExit)
     /// It could not start.
@@ -32,6 +35,9 @@ public struct ProcessTaskSpec: Sendable {
     public var killGrace: Duration
     /// How long to wait for the pipes to close after the group is gone.
     public var outputGrace: Duration
+    /// Each attempt's line in a progress log, which the child appends before
+    /// it runs anything (``SpawnRecord``); nil: none.
+    public var record: (@Sendable (_ attempt: Int) -> SpawnRecord?)?
 
     /// - Parameters:
     ///   - killGrace: the job's `kill_grace` as the daemon resolved it
@@ -40,8 +46,10 @@ public struct ProcessTaskSpec: Sendable {
     public init(
         name: String, command: [String], environment: TaskEnvironment, cwd: String = "/",
         identity: ProcessIdentity? = nil, successExitCodes: Set<Int32> = [0],
-        killGrace: Duration, outputGrace: Duration = .seconds(2)
+        killGrace: Duration, outputGrace: Duration = .seconds(2),
+        record: (@Sendable (_ attempt: Int) -> SpawnRecord?)? = nil
     ) {
+        self.record = record
         self.name = name
         self.command = command
         self.environment = environment
@@ -94,7 +102,7 @@ extension GatherTask where Value == ProcessExit {
     ) async throws -> ProcessExit {
         let processSpec = ProcessSpec(
             command: spec.command, environment: spec.environment.entries(attempt: attempt.number),
-            cwd: spec.cwd, identity: spec.identity)
+            cwd: spec.cwd, identity: spec.identity, record: spec.record?(attempt.number))
         let process: RunningProcess
         do {
             process = try launcher.spawn(processSpec, output: output?(attempt.number))
@@ -104,7 +112,8 @@ extension GatherTask where Value == ProcessExit {
         }
         if let onEvent {
             onEvent(.started(task: spec.name, attempt: attempt.number, pid: process.pid,
-                             processGroup: process.processGroup, startTime: process.startTime()))
+                             processGroup: process.processGroup, startTime: process.startTime,
+                             recordError: process.recordError))
         }
         let grace = spec.killGrace
         attempt.onStop { _ in process.terminate(grace: grace) }

@@ -31,9 +31,19 @@ public final class RunningProcess: Sendable {
     private let watcher: ChildWatcher
     private let reader: OutputReader
 
-    init(pid: pid_t, pidfd: Int32, watcher: ChildWatcher, reader: OutputReader) {
+    /// Field 22 of `/proc/PID/stat` (start time in clock ticks since boot), as
+    /// the child read it before it exec'd: with the pid it names this process
+    /// even after the pid is reused. Nil when it could not be read.
+    public let startTime: UInt64?
+    /// Why the child could not append its line to ``ProcessSpec/record``'s
+    /// log; nil when it did (or none was asked for). The caller records the group then.
+    public let recordError: Errno?
+
+    init(pid: pid_t, pidfd: Int32, startTime: UInt64? = nil, recordError: Errno? = nil, watcher: ChildWatcher, reader: OutputReader) {
         self.pid = pid
         self.pidfd = pidfd
+        self.startTime = startTime
+        self.recordError = recordError
         self.watcher = watcher
         self.reader = reader
         self.spawnedAt = .now
@@ -126,13 +136,6 @@ public final class RunningProcess: Sendable {
     /// The last 4 KiB of stderr so far, as written: the record renders them
     /// as its `stderr_tail` (SPEC §6).
     public var stderrTail: [UInt8] { state.withLock { $0.tail.bytes } }
-
-    /// Field 22 of `/proc/PID/stat` (start time in clock ticks since boot):
-    /// with the pid it names this process even after the pid is reused.
-    /// Read it while the process runs; nil once it is gone.
-    public func startTime() -> UInt64? {
-        ProcStat.startTime(of: pid)
-    }
 
     // MARK: Event threads
 

@@ -15,6 +15,9 @@ public struct ClaimedJob: Sendable {
     public let runAs: UserAccount
     /// `state.json` as written; pass it back to ``SpoolDirectory/writeState(_:)`` with changes.
     public var state: JobStateFile
+    /// The bytes read at the claim, which replace the submitter's `job.json`
+    /// once `state.json` is durable (``SpoolDirectory/seal(_:)``); nil once done.
+    public internal(set) var unsealedJobFile: [UInt8]?
 }
 
 /// What became of a file the daemon tried to claim.
@@ -176,16 +179,33 @@ extension SpoolDirectory {
         // the daemon, the submitter's group, 0640). A descriptor the submitter
         // opened before the drop reaches only the old file, never job.json: the
         // checked file cannot be edited afterwards (SPEC §3), nor what recovery
-        // reads. After state.json, so a crash before it leaves the submitter's
-        // file, whose owner recovery then takes for the submitter.
+        // reads. Only once state.json is durable, so that no crash or power loss
+        // leaves a daemon-owned job.json without the state.json that names its
+        // submitter (recovery would take the daemon's user for the submitter):
+        // a fresh claim is sealed after the supervisor's commit (``seal(_:)``);
+        // recovery, whose state.json was there already, seals it here.
+        var unsealed: [UInt8]? = nil
         if let bytes {
-            try writeAtomically(dir, "job.json", bytes, gid: gid, label: "active/\(id)")
+            if stored == nil { unsealed = bytes } else { try writeAtomically(dir, "job.json", bytes, gid: gid, label: "active/\(id)") }
         } else {
             try setOwner(fd, gid: gid, mode: 0o640, label: "active/\(id)/job.json")
         }
         try checkpoint(.claimFileOwned)
         try setOwner(dir, gid: gid, mode: 0o750, label: "active/\(id)")
-        return .claimed(ClaimedJob(id: id, job: job, owner: account, runAs: runAs, state: state))
+        return .claimed(ClaimedJob(id: id, job: job, owner: account, runAs: runAs, state: state, unsealedJobFile: unsealed))
+    }
+
+    /// Replaces the submitter's `job.json` of a claimed job with the daemon's
+    /// copy of the bytes read at the claim, after the ``commit()`` that made
+    /// its `state.json` durable (see ``examine``). Durable at the next commit.
+    public func seal(_ job: ClaimedJob) throws(SpoolError) {
+        guard let bytes = job.unsealedJobFile else { return }
+        let label = "active/\(job.id)"
+        let dir = try SystemCall.sys("open \(label)", code: .recordWrite) {
+            openat(fd(.active), job.id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        }
+        defer { SystemCall.close(dir) }
+        try writeAtomically(dir, "job.json", bytes, gid: job.state.gid, label: label)
     }
 
     /// Why a job file's `fstat` fails SPEC §8, or `nil` when it passes.

@@ -179,11 +179,11 @@ public final class SpoolDirectory: Sendable {
 
     /// Writes `bytes` to `name` in `dirfd` atomically: a temporary `.NAME.tmp`
     /// created `O_EXCL|O_NOFOLLOW`, owned by the daemon with group `gid`, mode
-    /// 0640, fsynced, then renamed over `name`. A failure is a record write error.
-    /// - Parameter durable: fsync before the rename; false only for files that
-    ///   matter within this boot alone (a crashed daemon's page cache survives it).
+    /// 0640, then renamed over `name`. A failure is a record write error.
+    /// Never fsynced here: the daemon's writes share one ``commit()``
+    /// (docs/state-json.md, "Durability").
     func writeAtomically(
-        _ dirfd: Int32, _ name: String, _ bytes: [UInt8], gid: UInt32, label: String, durable: Bool = true
+        _ dirfd: Int32, _ name: String, _ bytes: [UInt8], gid: UInt32, label: String
     ) throws(SpoolError) {
         let temp = ".\(name).tmp"
         _ = SystemCall.call { unlinkat(dirfd, temp, 0) }  // a leftover of a crash
@@ -194,7 +194,6 @@ public final class SpoolDirectory: Sendable {
             defer { SystemCall.close(fd) }
             try setOwner(fd, gid: gid, mode: 0o640, label: "\(label)/\(temp)")
             do { try SystemCall.writeAll(fd, bytes, "\(label)/\(temp)") } catch { throw error.relabelled(.recordWrite) }
-            if durable { try SystemCall.sys("fsync \(label)/\(temp)", code: .recordWrite) { fsync(fd) } }
         } catch {
             _ = SystemCall.call { unlinkat(dirfd, temp, 0) }
             throw error

@@ -6,10 +6,9 @@ import Glibc
 
 extension SpoolDirectory {
     /// Writes a job's record and moves the job to its state directory (SPEC §3, §6):
-    /// `active/ID/result.json` through a temporary file (owned by the daemon's
-    /// user, group `record.gid`, 0640, fsynced, renamed), the directory to
-    /// 0750 with that group, then one rename of `active/ID` to `done/ID`,
-    /// `failed/ID` or `rejected/ID`, and an fsync of both parent directories.
+    /// ``writeRecord(_:)``, one ``commit()``, then ``moveFinished(_:)``.
+    /// The supervisor makes the three steps itself, to share the commit
+    /// between the records, claims and starts of one turn.
     ///
     /// Safe to call again after a failure: a retry rewrites the record and
     /// completes the move; a job already moved counts as finished.
@@ -17,14 +16,25 @@ extension SpoolDirectory {
     ///   the record cannot be written (ENOSPC, EIO, read-only): the job stays in
     ///   `active/`; stop claiming and retry later (SPEC §3).
     public func finish(_ record: JobRecord) throws(SpoolError) {
+        guard try writeRecord(record) else { return }
+        try commit()
+        try moveFinished(record)
+    }
+
+    /// The first step of a finish: `active/ID/result.json` through a temporary
+    /// file (owned by the daemon's user, group `record.gid`, 0640, renamed),
+    /// `state.json` and `state.log` removed (progress ends with the record),
+    /// the directory to 0750 with that group. Durable at the next ``commit()``.
+    /// - Returns: false when the job was moved already (an earlier try whose last steps failed).
+    /// - Throws: as ``finish(_:)``.
+    @discardableResult
+    public func writeRecord(_ record: JobRecord) throws(SpoolError) -> Bool {
         let id = record.id
-        let target = record.stateDirectory
         let dir: Int32
         switch SystemCall.call({ openat(fd(.active), id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }) {
         case .success(let f): dir = f
         case .failure(let e) where e.rawValue == ENOENT:
-            // Already moved by an earlier try whose last steps failed.
-            if case .success = SystemCall.lstat(Array(id.utf8), in: fd(target)) { return }
+            if case .success = SystemCall.lstat(Array(id.utf8), in: fd(record.stateDirectory)) { return false }
             throw SpoolError(.io, "finish \(id): active/\(id) is missing", errno: e.rawValue)
         case .failure(let e): throw SpoolError(.recordWrite, "open active/\(id)", errno: e.rawValue)
         }
@@ -35,42 +45,62 @@ extension SpoolDirectory {
         // A finished job's directory holds job.json and result.json (SPEC §3);
         // progress ends with the record. Left behind, it would only be stale.
         _ = SystemCall.call { unlinkat(dir, "state.json", 0) }
+        _ = SystemCall.call { unlinkat(dir, ProgressLog.fileName, 0) }
         try setOwner(dir, gid: record.gid, mode: 0o750, label: "active/\(id)")
-        try SystemCall.sys("fsync active/\(id)", code: .recordWrite) { fsync(dir) }
-        try moveFinished(id: id, to: target)
+        return true
     }
 
-    /// The rename of `active/ID` into its state directory, then both fsyncs.
+    /// The last step of a finish, after the ``commit()`` that made the record
+    /// durable: one rename of `active/ID` to `done/ID`, `failed/ID` or
+    /// `rejected/ID`. It is durable at the next commit; a power loss before
+    /// that leaves `active/ID/result.json`, and recovery completes the move.
+    public func moveFinished(_ record: JobRecord) throws(SpoolError) {
+        // Moved by an earlier try whose last steps failed.
+        if case .failure(let e) = SystemCall.lstat(Array(record.id.utf8), in: fd(.active)), e.rawValue == ENOENT,
+           case .success = SystemCall.lstat(Array(record.id.utf8), in: fd(record.stateDirectory)) {
+            return
+        }
+        try moveFinished(id: record.id, to: record.stateDirectory)
+    }
+
+    /// The rename of `active/ID` into its state directory.
     func moveFinished(id: String, to target: Area) throws(SpoolError) {
         try SystemCall.sys("rename active/\(id) to \(target.rawValue)/\(id)", code: .recordWrite) {
             clinux_rename_noreplace(fd(.active), id, fd(target), id)
         }
         try checkpoint(.finishDirectoryMoved)
-        try SystemCall.sys("fsync \(target.rawValue)", code: .recordWrite) { fsync(fd(target)) }
-        try SystemCall.sys("fsync active", code: .recordWrite) { fsync(fd(.active)) }
     }
 
-    /// Rewrites `active/ID/state.json` atomically (progress, process groups, runs).
-    /// - Parameter durable: fsync it first. Progress and process groups (written
-    ///   on every process start) need not be: they only matter within this boot,
-    ///   and a crashed daemon's writes are still in the page cache. The run count
-    ///   and `running` phase (``markStarted(_:)``) are.
+    /// Rewrites `active/ID/state.json` atomically (the claim, a run's start),
+    /// without an fsync: the caller makes it durable with ``commit()``, once
+    /// for everything written together (docs/state-json.md, "Durability").
     /// - Throws: ``SpoolError`` (``SpoolError/Code/recordWrite`` when it cannot be written).
-    public func writeState(_ state: JobStateFile, durable: Bool = true) throws(SpoolError) {
+    public func writeState(_ state: JobStateFile) throws(SpoolError) {
         let dir = try SystemCall.sys("open active/\(state.id)", code: .recordWrite) {
             openat(fd(.active), state.id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         }
         defer { SystemCall.close(dir) }
+        try writeState(state, in: dir)
+    }
+
+    func writeState(_ state: JobStateFile, in dir: Int32) throws(SpoolError) {
         try writeAtomically(
-            dir, "state.json", Array(state.json.serialized().utf8) + [0x0A], gid: state.gid, label: "active/\(state.id)",
-            durable: durable)
+            dir, "state.json", Array(state.json.serialized().utf8) + [0x0A], gid: state.gid, label: "active/\(state.id)")
+    }
+
+    /// A run of a job that has begun: its `state.json` as written and the log its progress goes to.
+    public struct StartedRun: Sendable {
+        public let state: JobStateFile
+        public let log: ProgressLog
     }
 
     /// Records that a run of the job starts now: `runs` + 1, this boot's ID,
-    /// `started_at`, state `running`, no process groups yet. Call it before the
-    /// first task starts, so a crash is seen as an interrupted run.
-    /// - Returns: the state as written.
-    public func markStarted(_ job: ClaimedJob) throws(SpoolError) -> JobStateFile {
+    /// `started_at`, state `running`, every task `waiting`, and an empty
+    /// `state.log` (a former run's is removed first, so its lines never
+    /// apply to this run). Call it before the first task starts, then
+    /// ``commit()`` before any task runs: a power loss must never make a
+    /// started job look never started (it would run twice).
+    public func markStarted(_ job: ClaimedJob) throws(SpoolError) -> StartedRun {
         var state = job.state
         state.runs += 1
         state.bootID = bootID
@@ -78,7 +108,22 @@ extension SpoolDirectory {
         state.phase = .running
         state.processGroups = []
         state.tasks = job.job.tasks.map { .init(name: $0.name, status: .waiting) }
-        try writeState(state)
-        return state
+        let label = "active/\(state.id)"
+        let dir = try SystemCall.sys("open \(label)", code: .recordWrite) {
+            openat(fd(.active), state.id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        }
+        defer { SystemCall.close(dir) }
+        _ = SystemCall.call { unlinkat(dir, ProgressLog.fileName, 0) }
+        try writeState(state, in: dir)
+        let log = try createProgressLog(in: dir, gid: state.gid, label: label)
+        return StartedRun(state: state, log: log)
+    }
+
+    /// Makes everything written to the spool so far durable, with one
+    /// `syncfs(2)` of its file system: the group commit of claims, starts and
+    /// records that arrive together (docs/state-json.md, "Durability").
+    /// - Throws: ``SpoolError`` with code ``SpoolError/Code/recordWrite`` (EIO: what was written may be lost).
+    public func commit() throws(SpoolError) {
+        try SystemCall.sys("syncfs \(path)", code: .recordWrite) { clinux_syncfs(rootFD) }
     }
 }

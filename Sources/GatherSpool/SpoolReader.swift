@@ -170,14 +170,34 @@ extension SpoolReader {
         return Stored(bytes: file.bytes, json: file.json, value: record)
     }
 
-    /// Reads `state.json` in the job directory open as `jobDirectory`.
+    /// Reads `state.json` in the job directory open as `jobDirectory`, with
+    /// the lines of `state.log` applied (``ProgressLog``): the job's state
+    /// now. `json` is that state as `state.json` shows it (docs/state-json.md).
     /// - Throws: ``SpoolError`` as ``readRecord(in:label:)``.
     public static func readState(in jobDirectory: Int32, label: String) throws(SpoolError) -> Stored<JobStateFile> {
         let file = try readJSON(in: jobDirectory, "state.json", label: label)
-        guard let state = JobStateFile(json: file.json) else {
+        guard var state = JobStateFile(json: file.json) else {
             throw SpoolError(.corrupt, "\(label)/state.json: not a state file this version can read")
         }
-        return Stored(bytes: file.bytes, json: file.json, value: state)
+        guard state.runs > 0, let log = readProgressLog(in: jobDirectory) else {
+            return Stored(bytes: file.bytes, json: file.json, value: state)
+        }
+        ProgressLog.apply(log, to: &state)
+        let json = state.json
+        return Stored(bytes: Array(json.serialized().utf8) + [0x0A], json: json, value: state)
+    }
+
+    /// The largest `state.log` read: about 100 bytes a line, three lines a task attempt.
+    static let maxLogSize = 256 << 20
+
+    /// `state.log`'s bytes; nil when there is none (or it is not a regular file).
+    private static func readProgressLog(in dir: Int32) -> [UInt8]? {
+        guard case .success(let fd) = SystemCall.call({
+            openat(dir, ProgressLog.fileName, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        }) else { return nil }
+        defer { SystemCall.close(fd) }
+        guard case .success(let st) = SystemCall.fstat(fd), st.st_mode & S_IFMT == S_IFREG else { return nil }
+        return try? SystemCall.readAll(fd, limit: maxLogSize).get()
     }
 
     /// A JSON file of the daemon's in `dir`: a regular file (`O_NONBLOCK`: a

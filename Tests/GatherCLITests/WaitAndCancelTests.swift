@@ -154,12 +154,11 @@ extension GatherctlEndToEnd {
             #expect(try harness.record(id)["state"] as? String == "cancelled")
         }
 
-        /// Waits until `state.json` shows `task` running and returns its PID.
+        /// Waits until the job's state shows `task` running and returns its PID.
         private func runningPID(_ harness: CtlHarness, _ id: String, task: String) async throws -> pid_t? {
             var pid: pid_t?
             _ = await RunningCommand.waitUntil(limit: .seconds(20)) {
-                guard let data = FileManager.default.contents(atPath: "\(harness.spool)/active/\(id)/state.json"),
-                      let state = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+                guard let state = currentState(spool: harness.spool, id: id),
                       let tasks = state["tasks"] as? [[String: Any]],
                       let entry = tasks.first(where: { $0["name"] as? String == task }),
                       let value = entry["pid"] as? Int else { return false }

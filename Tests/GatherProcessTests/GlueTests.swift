@@ -65,7 +65,7 @@ struct GlueTests {
             try Self.task("fails", "sleep 0.3; exit 2"),
             // The sibling and its grandchild both ignore SIGTERM: only the SIGKILL after the grace ends them.
             try Self.task("sleeper", "trap '' TERM; sleep 30 & echo $!; wait", output: grandchild, onEvent: { event in
-                if case .started(let task, _, let pid, let group, let startTime) = event, pid == group {
+                if case .started(let task, _, let pid, let group, let startTime, _) = event, pid == group {
                     started.withLock { $0.append((task, pid, startTime)) }
                 }
             }),
@@ -116,7 +116,7 @@ struct GlueTests {
     func outerCancel() async throws {
         let pid = Mutex<Int32?>(nil)
         let group = try Self.task("long", "sleep 30", onEvent: { event in
-            if case .started(_, _, let p, _, _) = event { pid.withLock { $0 = p } }
+            if case .started(_, _, let p, _, _, _) = event { pid.withLock { $0 = p } }
         })
         let running = Task { try await gather([group]) }
         while pid.withLock({ $0 }) == nil { try await Task.sleep(for: .milliseconds(5)) }

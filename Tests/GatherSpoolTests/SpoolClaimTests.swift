@@ -27,6 +27,13 @@ import Testing
         guard case .claimed(let job) = try t.spool.claim("nightly.json") else { Issue.record("not claimed"); return }
         #expect(job.id == "nightly" && job.state.uid == 65534 && job.state.gid == 65534 && job.runAs.uid == 65534)
         let dir = "\(t.path)/active/nightly"
+        // The submitter's file stays in place until state.json is durable: only
+        // then does the daemon's copy replace it (a power loss in between must
+        // never leave a daemon-owned job.json without the submitter's name).
+        #expect(t.lstatOf(dir + "/job.json")?.st_uid == 65534)
+        #expect(job.unsealedJobFile != nil)
+        try t.spool.commit()
+        try t.spool.seal(job)
         for (p, mode) in [(dir, 0o750), (dir + "/job.json", 0o640), (dir + "/state.json", 0o640)] {
             let st = try #require(t.lstatOf(p))
             #expect(st.st_uid == 0 && st.st_gid == 65534 && st.st_mode & 0o7777 == mode, "\(p)")
@@ -130,6 +137,10 @@ import Testing
         let evil = #"{"tasks":[{"name":"a","command":["/bin/evil"]}]}"#
         _ = Array(evil.utf8).withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
         close(fd)
+        // The daemon's turn ends: state.json durable, then job.json sealed. A
+        // write through the kept descriptor before that is overwritten by what was read.
+        try t.spool.commit()
+        try t.spool.seal(job)
         // The job runs what was read.
         #expect(job.job.tasks[0].command == ["/bin/true"])
         // By path the owner can no longer reach or chmod it: it belongs to the daemon.

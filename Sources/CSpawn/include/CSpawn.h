@@ -47,6 +47,14 @@ struct cspawn_request {
     struct rlimit nofile;
     /// The umask the task starts with.
     mode_t umask;
+    /// The job's progress log (an O_APPEND descriptor), or -1. The child
+    /// appends one line to it before it runs anything of the task, so that a
+    /// crash of the daemon at any point leaves the process group recorded:
+    /// `record_prefix` (the line up to and including `"pgid":`), then
+    /// `PID,"start_time":TICKS}` and a newline, in one write(2).
+    int record_fd;
+    const char *record_prefix;
+    size_t record_prefix_len;
 };
 
 /// What happened. On success `pid` and `pidfd` (close-on-exec) are set and the
@@ -57,6 +65,13 @@ struct cspawn_result {
     int pidfd;
     int stage;
     int error;
+    /// Field 22 of the child's /proc/PID/stat (clock ticks after boot), read
+    /// by the child itself; 0 when it could not be read.
+    unsigned long long start_time;
+    /// 0 when the child appended its line to `record_fd` (or none was asked
+    /// for); else the errno of that write (the child still went on to exec,
+    /// and the parent must record the group itself).
+    int record_error;
 };
 
 /// Starts a child in a new session. Returns 0 when the child exec'd, -1 on

@@ -39,8 +39,8 @@ struct JobRunner: Sendable {
         let began = clock.now
         journal.log(.jobStarted(identity, tasks: file.tasks.count, policy: policy))
 
-        let tasks = file.tasks.map { task in
-            makeTask(task, of: job, settings: start.settings, identity: identity, progress: progress)
+        let tasks = file.tasks.enumerated().map { index, task in
+            makeTask(task, index: index, of: job, settings: start.settings, identity: identity, progress: progress)
         }
         let options = GatherOptions(
             policy: policy, maxParallel: file.maxParallel, timeout: file.timeout,
@@ -79,7 +79,8 @@ struct JobRunner: Sendable {
     }
 
     private func makeTask(
-        _ task: JobFile.Task, of job: ClaimedJob, settings: JobSettings, identity: JobIdentity, progress: JobProgress
+        _ task: JobFile.Task, index: Int, of job: ClaimedJob, settings: JobSettings, identity: JobIdentity,
+        progress: JobProgress
     ) -> GatherTask<ProcessExit> {
         let file = job.job
         let account = job.runAs
@@ -91,17 +92,19 @@ struct JobRunner: Sendable {
             identity: daemonIsRoot
                 ? ProcessIdentity(uid: account.uid, gid: account.gid, groups: account.groups, name: account.name) : nil,
             successExitCodes: Set(task.successExitCodes),
-            killGrace: settings.killGrace)
+            killGrace: settings.killGrace,
+            record: progress.spawnRecord(index: index, task: task.name))
         let output = file.output == .discard ? nil : outputHandlers(task: task.name, identity: identity)
         return .process(
             spec, after: task.after, timeout: task.timeout, retries: task.retries,
             retryDelay: task.retryDelay, launcher: launcher, output: output,
             onEvent: { event in
                 switch event {
-                case .started(let name, let attempt, let pid, _, let startTime):
-                    progress.processStarted(task: name, attempt: attempt, pid: pid, startTime: startTime)
+                case .started(let name, let attempt, let pid, _, let startTime, let recordError):
+                    progress.processStarted(
+                        index: index, task: name, attempt: attempt, pid: pid, startTime: startTime, recordError: recordError)
                 case .exited(let name, let attempt, let exit):
-                    progress.processEnded(task: name, attempt: attempt, exit: exit)
+                    progress.processEnded(index: index, task: name, attempt: attempt, exit: exit)
                 case .spawnFailed:
                     break
                 }

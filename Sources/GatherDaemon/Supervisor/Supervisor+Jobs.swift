@@ -16,6 +16,7 @@ extension Supervisor {
         }
         switch outcome {
         case .claimed(let job):
+            turn.wrote = true
             if case .queueFull(let waiting) = jobs.admit(admitted(job)) {
                 do {
                     let record = try spool.reject(job, reason: "queue full: \(waiting) jobs of uid \(job.state.uid) waiting or running (--max-queued-per-user)")
@@ -25,6 +26,7 @@ extension Supervisor {
                 }
                 return
             }
+            if job.unsealedJobFile != nil { turn.unsealed.append(job) }
             takePendingCancel(job.id)
         case .rejected(let record):
             logRejected(record)
@@ -43,25 +45,28 @@ extension Supervisor {
         if pendingCancels.remove(id) != nil { cancelRequest(SpoolEntryName(id)) }
     }
 
-    /// Starts waiting jobs in arrival order within `--max-jobs` and `--max-jobs-per-user`.
+    /// Starts waiting jobs in arrival order within `--max-jobs` and
+    /// `--max-jobs-per-user`: each is marked started in `state.json` and
+    /// handed to the main loop at the end of the turn, after its commit.
     func startWaitingJobs() {
         guard case .running = state, writeError == nil else { return }
         while let next = jobs.nextToStart() {
             let job = next.job
-            let started: JobStateFile
+            let run: SpoolDirectory.StartedRun
             do {
-                started = try spool.markStarted(job)
+                run = try spool.markStarted(job)
             } catch {
                 pauseClaims(error.located, identity: identity(of: job, run: JobRecord.newRunID()))
                 return
             }
             var claimed = job
-            claimed.state = started
+            claimed.state = run.state
             let start = JobStart(
                 job: claimed, settings: next.settings, identity: identity(of: claimed, run: JobRecord.newRunID()),
-                control: GatherControl(), progress: JobProgress(spool: spool, state: started))
+                control: GatherControl(), progress: JobProgress(log: run.log, tasks: job.job.tasks.map(\.name)))
             jobs.start(job.id, as: start)
-            starts.yield(start)
+            turn.starts.append(start)
+            turn.wrote = true
         }
         updateStatus()
     }
@@ -80,11 +85,13 @@ extension Supervisor {
             break
         }
         if case .stopping = state {
+            endTurn()
             if jobs.running.isEmpty { finishStopping() }
             updateStatus()
             return
         }
         startWaitingJobs()
+        endTurn()
         checkIdle()
     }
 

@@ -5,10 +5,16 @@ import GatherSpool
 extension Supervisor {
     // MARK: Records
 
+    /// Writes a job's record in `active/ID/`; the turn's commit makes it
+    /// durable and then moves it (``endTurn()``).
     func write(_ record: JobRecord, identity: JobIdentity) {
         do {
-            try spool.finish(record)
-            counts.count(record.state)
+            if try spool.writeRecord(record) {
+                turn.records.append((record, identity))
+            } else {
+                counts.count(record.state)  // moved by an earlier try
+            }
+            turn.wrote = true
         } catch {
             unwritten[record.id] = (record, identity)
             pauseClaims(error.reason, identity: identity)
@@ -33,6 +39,7 @@ extension Supervisor {
     func pauseClaims(_ reason: String, identity: JobIdentity?) {
         let first = writeError == nil
         writeError = reason
+        retryWakeup.yield()
         if first || identity != nil {
             journal.log(.spoolWriteError(identity, error: reason))
         }

@@ -22,6 +22,7 @@ extension Supervisor {
 
     func finishStopping() {
         guard case .stopping = state else { fatalError("Supervisor.finishStopping: called in state \(state), not stopping") }
+        endTurn()
         state = .stopped
         starts.finish()
     }
@@ -33,6 +34,7 @@ extension Supervisor {
         if let waiting = try? scanIncoming(), waiting.contains(where: { !spool.isLeftInPlace($0.bytes) }) {
             return
         }
+        endTurn()
         state = .stopped
         starts.finish()
     }
@@ -62,7 +64,7 @@ extension Supervisor {
     }
 
     /// Sends `STATUS=` when the line changed: after every supervisor event, and
-    /// once a second from the daemon, as tasks start and end without one.
+    /// once a second from the daemon while jobs run, as tasks start and end without one.
     func updateStatus() {
         checkProgressWrites()
         let line = statusLine

@@ -3,6 +3,7 @@ import GatherJournal
 import GatherProcess
 import GatherSpool
 import GatherSystem
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -67,6 +68,22 @@ actor Supervisor {
     var lastStatus: String?
     /// Final states so far, for `STATUS=`.
     var counts = StateCounts()
+    /// What this turn wrote; durable with one commit at its end (``endTurn()``).
+    var turn = Turn()
+
+    /// Spool events posted by the watcher's consumer and not handled yet
+    /// (``post(_:)``): those that arrive while the actor is busy are handled
+    /// together, in one turn with one commit.
+    let inbox = Mutex(Inbox())
+    /// Wakes the inbox's reader (``handleInbox()``); at most one wake-up is kept.
+    let inboxWakeups: AsyncStream<Void>
+    let inboxWakeup: AsyncStream<Void>.Continuation
+    /// Wakes the status loop when the first job starts (``busyWakeups``).
+    let busyWakeups: AsyncStream<Void>
+    let busyWakeup: AsyncStream<Void>.Continuation
+    /// Wakes the maintenance loop when a spool write fails.
+    let retryWakeups: AsyncStream<Void>
+    let retryWakeup: AsyncStream<Void>.Continuation
 
     let spool: SpoolDirectory
     let journal: JournalWriter
@@ -91,6 +108,9 @@ actor Supervisor {
         self.jobs = JobQueue(limits: .init(
             maxJobs: configuration.maxJobs, maxJobsPerUser: configuration.maxJobsPerUser,
             maxQueuedPerUser: configuration.maxQueuedPerUser))
+        (inboxWakeups, inboxWakeup) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        (busyWakeups, busyWakeup) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        (retryWakeups, retryWakeup) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
     }
 
     /// `incoming/`'s claimable names in arrival order, listed through the spool's descriptor.
@@ -110,7 +130,10 @@ actor Supervisor {
     // MARK: Start-up
 
     /// Recovery of `active/` (SPEC §3). Returns how many jobs it found.
-    func recover() -> Int { recoverActive(skipping: []) }
+    func recover() -> Int {
+        defer { endTurn() }
+        return recoverActive(skipping: [])
+    }
 
     /// Recovery of the jobs in `active/` but `known`; at start, and when
     /// claiming resumes after a spool write error, for a claim the error cut
@@ -174,6 +197,7 @@ actor Supervisor {
         state = .running
         // The first scan (the watch is already in place), then READY=1.
         rescan(checkingIdle: false)
+        endTurn()
         journal.log(.daemonReady(spool: spool.path, recovered: recovered))
         _ = notifier.ready(status: statusLine)
         checkIdle()
@@ -181,17 +205,51 @@ actor Supervisor {
 
     // MARK: Events
 
-    func handle(_ event: SpoolEvent) {
-        switch event {
-        case .incoming(let name, _):
-            claim(name)
-            startWaitingJobs()
-            checkIdle()
-        case .cancelRequest(let name):
-            cancelRequest(name)
-        case .rescan:
-            rescan()
+    /// Takes a spool event from the watcher's consumer, which never waits for
+    /// the actor: events that come while it is busy (a burst of drops) wait
+    /// here and are handled in one turn, whose writes share one commit.
+    /// Beyond ``inboxLimit`` they give way to one rescan, which finds them all.
+    nonisolated func post(_ event: SpoolEvent) {
+        let wake: Bool = inbox.withLock { inbox in
+            if inbox.events.count >= Self.inboxLimit {
+                inbox.events = [.rescan]
+            } else {
+                inbox.events.append(event)
+            }
+            return inbox.events.count == 1
         }
+        if wake { inboxWakeup.yield() }
+    }
+
+    /// Events kept for a busy supervisor; more become one rescan.
+    static let inboxLimit = 65_536
+
+    /// Handles every event posted so far, in one turn.
+    func handleInbox() {
+        let events = inbox.withLock { inbox in
+            defer { inbox.events = [] }
+            return inbox.events
+        }
+        guard !events.isEmpty else { return }
+        handle(events)
+    }
+
+    /// Handles spool events in order, then starts what may start; what they
+    /// wrote is made durable once, before any of the jobs runs (``endTurn()``).
+    func handle(_ events: [SpoolEvent]) {
+        for event in events {
+            switch event {
+            case .incoming(let name, _):
+                claim(name)
+            case .cancelRequest(let name):
+                cancelRequest(name)
+            case .rescan:
+                rescan(checkingIdle: false)
+            }
+        }
+        startWaitingJobs()
+        endTurn()
+        checkIdle()
     }
 
     func handle(_ signal: DaemonSignal) {
@@ -199,6 +257,7 @@ actor Supervisor {
         case .terminate, .interrupt: shutdown()
         case .hangup: rescan()
         }
+        endTurn()
     }
 
     /// A full scan of `incoming/` and `cancel/` (start, SIGHUP, queue overflow, resume).
@@ -218,14 +277,22 @@ actor Supervisor {
         _ = notifier.watchdogPing()
     }
 
-    /// Every 10 s: retry unwritten records; delete expired job directories.
+    /// Retries unwritten records and progress (every 10 s while a spool write
+    /// error lasts); deletes expired job directories (`--retain`, hourly).
     func maintain(retention: Bool) {
         retryUnwritten()
         if retention, let age = configuration.retain {
             _ = try? spool.removeExpired(olderThan: age)
         }
+        endTurn()
         updateStatus()
     }
+
+    /// Whether a spool write error holds claiming (the retry loop runs while it does).
+    var isPaused: Bool { writeError != nil || !unwritten.isEmpty || !unwrittenProgress.isEmpty }
+
+    /// Whether a job runs (the status loop runs while one does).
+    var isBusy: Bool { !jobs.running.isEmpty }
 }
 
 /// Final states so far (SPEC §9 `STATUS=`: `40 done, 3 failed, 1 rejected`).

@@ -36,8 +36,7 @@ extension RobustnessEndToEnd {
                 .write(to: URL(fileURLWithPath: "\(view)/incoming/.\(id).tmp"))
             try #require(rename("\(view)/incoming/.\(id).tmp", "\(view)/incoming/\(id).json") == 0)
             let running = await eventually {
-                let groups = (try? Data(contentsOf: URL(fileURLWithPath: "\(view)/active/\(id)/state.json")))
-                    .flatMap { try? JSONSerialization.jsonObject(with: $0) as? [String: Any] }?["process_groups"] as? [Any]
+                let groups = currentState(spool: view, id: id)?["process_groups"] as? [Any]
                 return groups?.isEmpty == false
             }
             try #require(running, "the job did not start: \(daemon.stderr)")

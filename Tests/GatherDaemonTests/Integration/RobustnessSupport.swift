@@ -35,13 +35,13 @@ extension DaemonHarness {
         }
     }
 
-    /// `active/ID/state.json`, decoded; `nil` while it is missing or half written.
+    /// `active/ID/state.json` with `state.log` applied (the job's state now,
+    /// as `gatherctl status` reads it), decoded; `nil` while it is missing.
     func stateFile(_ id: String) -> [String: Any]? {
-        guard let data = FileManager.default.contents(atPath: "\(spool)/active/\(id)/state.json") else { return nil }
-        return (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+        currentState(spool: spool, id: id)
     }
 
-    /// The process group IDs `state.json` lists for job `id` (empty when none yet).
+    /// The process group IDs the state lists for job `id` (empty when none yet).
     func processGroups(_ id: String) -> [pid_t] {
         let groups = stateFile(id)?["process_groups"] as? [[String: Any]] ?? []
         return groups.compactMap { ($0["pgid"] as? Int).map(pid_t.init) }

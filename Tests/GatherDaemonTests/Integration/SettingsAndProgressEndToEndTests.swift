@@ -44,10 +44,10 @@ extension RobustnessEndToEnd {
             #expect(try harness.record(id).state == "interrupted")
         }
 
-        /// While `active/ID/` cannot be written (immutable), the job's
-        /// `state.json` update fails: claiming pauses (STATUS= and the journal
-        /// say so, a dropped file waits in incoming/), and resumes once the
-        /// directory can be written again.
+        /// While `active/ID/state.log` cannot be written (immutable), the job's
+        /// progress lines fail: claiming pauses (STATUS= and the journal say
+        /// so, a dropped file waits in incoming/), and resumes, with the kept
+        /// lines appended, once the file can be written again.
         @Test func aFailedStateWritePausesClaimingUntilItWorks() async throws {
             guard TestJournald.canRun else { print("skipped: needs a journald (root)"); return }
             guard FileManager.default.isExecutableFile(atPath: "/usr/bin/chattr") else {
@@ -60,7 +60,7 @@ extension RobustnessEndToEnd {
             let go = harness.spool + "-go"
             let second = harness.spool + "-second"
             defer { unlink(go); unlink(second) }
-            // "first" ends when told; its end (and "then" starting) rewrites state.json.
+            // "first" ends when told; its end (and "then" starting) appends to state.log.
             let id = try harness.drop(harness.id("job"), """
                 {"tasks": [
                   {"name": "first", "command": ["sh", "-c", "while [ ! -e \(go) ]; do sleep 0.05; done"]},
@@ -71,14 +71,14 @@ extension RobustnessEndToEnd {
             try #require(await notify.message("READY") != nil)
             try #require(await eventually { !harness.processGroups(id).isEmpty }, "\(harness.listing())")
 
-            let directory = "\(harness.spool)/active/\(id)"
-            #expect(chattr("+i", directory) == 0)
+            let log = "\(harness.spool)/active/\(id)/state.log"
+            #expect(chattr("+i", log) == 0)
             var locked = true
-            defer { if locked { _ = chattr("-i", directory) } }
+            defer { if locked { _ = chattr("-i", log) } }
             try Data().write(to: URL(fileURLWithPath: go))
 
             let paused = await notify.message("STATUS") { $0.hasPrefix("spool write error: ") }
-            #expect(paused?.value("STATUS")?.contains("active/\(id)/.state.json.tmp") == true, "\(String(describing: paused))")
+            #expect(paused?.value("STATUS")?.contains("append active/\(id)/state.log: Operation not permitted") == true, "\(String(describing: paused))")
             #expect(paused?.value("STATUS")?.hasSuffix("; claiming paused") == true)
             var entries: [ReadBackEntry] = []
             for _ in 0..<50 where entries.isEmpty {
@@ -93,7 +93,7 @@ extension RobustnessEndToEnd {
             await pause(.milliseconds(1500))
             #expect(FileManager.default.fileExists(atPath: "\(harness.spool)/incoming/\(waiting).json"))
 
-            #expect(chattr("-i", directory) == 0)
+            #expect(chattr("-i", log) == 0)
             locked = false
             try Data().write(to: URL(fileURLWithPath: second))
             // Retried within the 10 s cycle: both jobs end in done/.

@@ -1,0 +1,69 @@
+import GatherJournal
+import GatherSpool
+
+/// What one supervisor turn wrote to the spool and must make durable before
+/// it has effects: claims whose `job.json` waits to be sealed, records whose
+/// job directory waits to move, starts whose first process waits to run.
+struct Turn: Sendable {
+    /// Something was written (a claim, a start, a record).
+    var wrote = false
+    /// Claimed jobs whose submitter's `job.json` is replaced by the daemon's
+    /// copy once their `state.json` is durable (``SpoolDirectory/seal(_:)``).
+    var unsealed: [ClaimedJob] = []
+    /// Records written in `active/ID/`, moved once durable.
+    var records: [(record: JobRecord, identity: JobIdentity)] = []
+    /// Jobs marked started, handed to the main loop once durable.
+    var starts: [JobStart] = []
+}
+
+extension Supervisor {
+    // MARK: The group commit
+
+    /// Ends a turn: one ``SpoolDirectory/commit()`` makes what it wrote
+    /// durable, then the claims are sealed, the records' directories move to
+    /// `done/`, `failed/` or `rejected/`, and the started jobs go to the main
+    /// loop, whose first `exec` therefore always follows the commit
+    /// (docs/state-json.md, "Durability": a power loss never makes a started
+    /// job look never started, so it never runs twice).
+    ///
+    /// A failed commit is a spool write error (claiming pauses): the records
+    /// stay unwritten for the retry, the claims unsealed (the submitter's file
+    /// stays in place, as recovery expects without a durable `state.json`).
+    /// Started jobs still run: their tasks are the work the daemon holds, and
+    /// a power loss would at worst make them run again.
+    func endTurn() {
+        guard turn.wrote else { return }
+        let ended = turn
+        turn = Turn()
+        do {
+            try spool.commit()
+        } catch {
+            pauseClaims(error.located, identity: nil)
+            for (record, identity) in ended.records { unwritten[record.id] = (record, identity) }
+            for start in ended.starts { starts.yield(start) }
+            return
+        }
+        for job in ended.unsealed {
+            do { try spool.seal(job) } catch { pauseClaims(error.located, identity: nil) }
+        }
+        for (record, identity) in ended.records {
+            do {
+                try spool.moveFinished(record)
+                counts.count(record.state)
+            } catch {
+                unwritten[record.id] = (record, identity)
+                pauseClaims(error.reason, identity: identity)
+            }
+        }
+        if !ended.starts.isEmpty {
+            for start in ended.starts { starts.yield(start) }
+            busyWakeup.yield()
+        }
+        updateStatus()
+    }
+}
+
+/// Spool events waiting for the supervisor (``Supervisor/post(_:)``).
+struct Inbox: Sendable {
+    var events: [SpoolEvent] = []
+}
