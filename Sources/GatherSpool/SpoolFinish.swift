@@ -29,7 +29,7 @@ extension SpoolDirectory {
         case .failure(let e): throw SpoolError(.recordWrite, "open active/\(id)", errno: e.rawValue)
         }
         defer { SystemCall.close(dir) }
-        let text = Array(record.json.serialized().utf8) + [0x0A]
+        let text = record.json.serializedBytes(trailingNewline: true)
         try writeAtomically(dir, "result.json", text, gid: record.gid, label: "active/\(id)")
         try checkpoint(.finishResultInPlace)
         // A finished job's directory holds job.json and result.json (SPEC §3);
@@ -62,7 +62,7 @@ extension SpoolDirectory {
         }
         defer { SystemCall.close(dir) }
         try writeAtomically(
-            dir, "state.json", Array(state.json.serialized().utf8) + [0x0A], gid: state.gid, label: "active/\(state.id)",
+            dir, "state.json", state.json.serializedBytes(trailingNewline: true), gid: state.gid, label: "active/\(state.id)",
             durable: durable)
     }
 
