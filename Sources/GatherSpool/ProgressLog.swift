@@ -58,47 +58,46 @@ public final class ProgressLog: Sendable {
     /// The `started` line up to and including `"pgid":`, for the child to
     /// complete with its pid and start time (`SpawnRecord`).
     public static func startedPrefix(index: Int, task: String, attempt: Int) -> [UInt8] {
-        var line = Array(#"{"event":"started","index":"#.utf8)
-        appendDecimal(Int64(index), to: &line)
-        line += Array(#","task":"#.utf8)
-        line += Array(JSONValue.string(task).serialized(pretty: false).utf8)
-        line += Array(#","attempt":"#.utf8)
-        appendDecimal(Int64(attempt), to: &line)
-        line += Array(#","pgid":"#.utf8)
-        return line
+        var line = ByteWriter(capacity: 96 + task.utf8.count)
+        line.append(#"{"event":"started","index":"#)
+        line.append(decimal: Int64(index))
+        line.append(#","task":"#)
+        JSONValue.appendString(task, to: &line)
+        line.append(#","attempt":"#)
+        line.append(decimal: Int64(attempt))
+        line.append(#","pgid":"#)
+        return line.bytes
     }
 
     /// A `started` line written by the daemon: when the child could not append its own.
     public func started(index: Int, task: String, attempt: Int, pgid: Int32, startTime: UInt64) {
-        var line = Self.startedPrefix(index: index, task: task, attempt: attempt)
-        Self.appendDecimal(Int64(pgid), to: &line)
-        line += Array(#","start_time":"#.utf8)
-        line += Array(String(startTime).utf8)
-        line += Array("}\n".utf8)
-        append(line)
+        var line = ByteWriter(capacity: 128 + task.utf8.count)
+        line.append(contentsOf: Self.startedPrefix(index: index, task: task, attempt: attempt))
+        line.append(decimal: Int64(pgid))
+        line.append(#","start_time":"#)
+        line.append(decimal: startTime)
+        line.append("}\n")
+        append(line.bytes)
     }
 
     /// The process group `pgid` of task `index` is gone.
     public func exited(index: Int, task: String, pgid: Int32) {
-        var line = Array(#"{"event":"exited","index":"#.utf8)
-        Self.appendDecimal(Int64(index), to: &line)
-        line += Array(#","task":"#.utf8) + Array(JSONValue.string(task).serialized(pretty: false).utf8)
-        line += Array(#","pgid":"#.utf8)
-        Self.appendDecimal(Int64(pgid), to: &line)
-        line += Array("}\n".utf8)
-        append(line)
+        var line = Self.taskLine("exited", index: index, task: task)
+        line.append(#","pgid":"#)
+        line.append(decimal: Int64(pgid))
+        line.append("}\n")
+        append(line.bytes)
     }
 
     /// Task `index` has its final status after `attempts` attempts.
     public func ended(index: Int, task: String, status: JobStateFile.TaskProgress.Status, attempts: Int) {
-        var line = Array(#"{"event":"ended","index":"#.utf8)
-        Self.appendDecimal(Int64(index), to: &line)
-        line += Array(#","task":"#.utf8) + Array(JSONValue.string(task).serialized(pretty: false).utf8)
-        line += Array(#","status":""#.utf8) + Array(status.rawValue.utf8)
-        line += Array(#"","attempts":"#.utf8)
-        Self.appendDecimal(Int64(attempts), to: &line)
-        line += Array("}\n".utf8)
-        append(line)
+        var line = Self.taskLine("ended", index: index, task: task)
+        line.append(#","status":"#)
+        JSONValue.appendString(status.rawValue, to: &line)
+        line.append(#","attempts":"#)
+        line.append(decimal: Int64(attempts))
+        line.append("}\n")
+        append(line.bytes)
     }
 
     /// The job's state becomes `failing`.
@@ -106,8 +105,16 @@ public final class ProgressLog: Sendable {
         append(Array(#"{"event":"failing"}"#.utf8) + [0x0A])
     }
 
-    private static func appendDecimal(_ value: Int64, to line: inout [UInt8]) {
-        line += Array(String(value).utf8)
+    /// `{"event":EVENT,"index":I,"task":NAME`, the start of a task's line.
+    private static func taskLine(_ event: StaticString, index: Int, task: String) -> ByteWriter {
+        var line = ByteWriter(capacity: 112 + task.utf8.count)
+        line.append(#"{"event":""#)
+        line.append(event)
+        line.append(#"","index":"#)
+        line.append(decimal: Int64(index))
+        line.append(#","task":"#)
+        JSONValue.appendString(task, to: &line)
+        return line
     }
 
     // MARK: Writing

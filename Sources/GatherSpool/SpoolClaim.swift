@@ -172,7 +172,7 @@ extension SpoolDirectory {
                                            user: account?.name, runAs: runAs.name, receivedAt: receivedAt,
                                            tasks: job.tasks.map { .init(name: $0.name, status: .waiting) })
         if stored == nil {
-            try writeAtomically(dir, "state.json", Array(state.json.serialized().utf8) + [0x0A], gid: gid, label: "active/\(id)")
+            try writeAtomically(dir, "state.json", state.json.serializedBytes(trailingNewline: true), gid: gid, label: "active/\(id)")
         }
         try checkpoint(.claimStateWritten)
         // The daemon's own copy of the bytes it read replaces the file (owned by

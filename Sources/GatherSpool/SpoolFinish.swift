@@ -39,7 +39,7 @@ extension SpoolDirectory {
         case .failure(let e): throw SpoolError(.recordWrite, "open active/\(id)", errno: e.rawValue)
         }
         defer { SystemCall.close(dir) }
-        let text = Array(record.json.serialized().utf8) + [0x0A]
+        let text = record.json.serializedBytes(trailingNewline: true)
         try writeAtomically(dir, "result.json", text, gid: record.gid, label: "active/\(id)")
         try checkpoint(.finishResultInPlace)
         // A finished job's directory holds job.json and result.json (SPEC §3);
@@ -85,7 +85,7 @@ extension SpoolDirectory {
 
     func writeState(_ state: JobStateFile, in dir: Int32) throws(SpoolError) {
         try writeAtomically(
-            dir, "state.json", Array(state.json.serialized().utf8) + [0x0A], gid: state.gid, label: "active/\(state.id)")
+            dir, "state.json", state.json.serializedBytes(trailingNewline: true), gid: state.gid, label: "active/\(state.id)")
     }
 
     /// A run of a job that has begun: its `state.json` as written and the log its progress goes to.

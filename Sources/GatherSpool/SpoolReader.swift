@@ -184,7 +184,7 @@ extension SpoolReader {
         }
         ProgressLog.apply(log, to: &state)
         let json = state.json
-        return Stored(bytes: Array(json.serialized().utf8) + [0x0A], json: json, value: state)
+        return Stored(bytes: json.serializedBytes(trailingNewline: true), json: json, value: state)
     }
 
     /// The largest `state.log` read: about 100 bytes a line, three lines a task attempt.

@@ -28,7 +28,7 @@ import Testing
         #expect(tasks[1]["stderr_tail"] == .string("") && tasks[1]["exit_status"] == .null)
         #expect(skipped.map(\.key) == ["name", "outcome", "reason", "attempts"])
         // The text reads back as the same value.
-        #expect(StrictJSONReader.read(Array(json.serialized().utf8)).value == json)
+        #expect(StrictJSONReader.read(json.serializedBytes()).value == json)
         #expect(record.stateDirectory == .failed)
     }
 
@@ -45,7 +45,7 @@ import Testing
                                    .init(name: "slow", outcome: .timedOut, signal: "SIGKILL", attempts: 1, startedAt: t1, durationMS: 0, stderr: Array("late".utf8)),
                                    .init(name: "prune", outcome: .skipped, reason: "dump-db did not succeed", attempts: 0),
                                ])
-        let bytes = Array(record.json.serialized().utf8) + [0x0A]
+        let bytes = record.json.serializedBytes(trailingNewline: true)
         let json = try #require(StrictJSONReader.read(bytes).value)
         let decoded = try #require(JobRecord(json: json, gid: 1001))
         #expect(decoded == record)

@@ -14,7 +14,7 @@ import Testing
             tasks: statuses.map { .init(name: "t-\($0.rawValue)", status: $0, attempts: 1) })
         guard case .array(let tasks)? = state.json["tasks"] else { Issue.record("no tasks"); return }
         #expect(tasks.map { $0["status"] } == documented.map(JSONValue.string))
-        let read = try #require(StrictJSONReader.read(Array(state.json.serialized().utf8)).value.flatMap(JobStateFile.init(json:)))
+        let read = try #require(StrictJSONReader.read(state.json.serializedBytes()).value.flatMap(JobStateFile.init(json:)))
         #expect(read == state)
         #expect(read.tasks.map(\.status) == [.waiting, .running, .retrying] + TaskOutcome.allCases.map { .ended($0) })
         #expect(JobStateFile.TaskProgress.Status(rawValue: "paused") == nil)

@@ -24,7 +24,7 @@ import Testing
         #expect(found.area == .done)
         #expect(found.record.value == record)
         // As stored, byte for byte: `gatherctl show --json` prints these.
-        #expect(found.record.bytes == Array(record.json.serialized().utf8) + [0x0A])
+        #expect(found.record.bytes == record.json.serializedBytes(trailingNewline: true))
         #expect(try reader.finished("running") == nil)
         #expect(try reader.record("ended", in: .failed) == nil)
 
@@ -90,7 +90,7 @@ import Testing
         var record = JobRecord(id: "kept", name: "kept", file: "kept.json", state: .rejected, policy: nil, uid: 0, gid: 0,
                                user: "root", runAs: nil, receivedAt: .now(), startedAt: nil, error: "queue full", tasks: [])
         record.finishedAt = .now()
-        _ = FileManager.default.createFile(atPath: t.path + "/active/kept/result.json", contents: Data(record.json.serialized().utf8))
+        _ = FileManager.default.createFile(atPath: t.path + "/active/kept/result.json", contents: Data(record.json.serializedBytes()))
         // One that cannot be read was still written whole: the job ended, in failed/.
         _ = FileManager.default.createFile(atPath: t.path + "/active/garbled/result.json", contents: Data("{\"id\": ".utf8))
         let report = try t.reopen().recover()
