@@ -748,6 +748,17 @@ def machine() -> list[str]:
         except OSError:
             pass
         return "?"
+    def first_line(command: list[str]) -> str:
+        try:
+            out = subprocess.run(command, capture_output=True, text=True, timeout=30)
+            return (out.stdout or out.stderr).strip().splitlines()[0]
+        except (OSError, IndexError, subprocess.TimeoutExpired):
+            return "?"
+    commit = first_line(["git", "-C", ARGS.sources, "describe", "--always", "--dirty"])
+    versions = [first_line(["cc", "--version"]), first_line(["xargs", "--version"]),
+                f"Python {platform.python_version()}"]
+    if shutil.which("parallel"):
+        versions.append(first_line(["parallel", "--version"]))
     mem_kib = int(read("/proc/meminfo", "MemTotal").split()[0] or 0)
     fs = subprocess.run(["stat", "-f", "-c", "%T", ARGS.work], capture_output=True, text=True).stdout.strip()
     return [
@@ -758,8 +769,9 @@ def machine() -> list[str]:
         f"- Load average at start: {' '.join(open('/proc/loadavg').read().split()[:3])}",
         f"- Spool file system: {fs}",
         f"- Journal: {ARGS.journal}",
-        f"- gatherd: release build (`swift build -c release --product gatherd`); idle figures also from "
-        f"`--static-swift-stdlib` (scratch path `.build-static`)",
+        f"- gatherd: commit {commit}, release build (`swift build -c release --product gatherd`); idle "
+        f"figures also from `--static-swift-stdlib` (scratch path `.build-static`)",
+        f"- Contenders: {', '.join(versions)}",
     ]
 
 
@@ -814,6 +826,8 @@ def main() -> None:
                     "own, jobs dropped into `incoming/` by `rename()` from a temporary file in the same file "
                     "system, records read from `done/` or `failed/`. The machine has 2 cores and was shared "
                     "with other work during the run: absolute figures are noisy, ratios less so.\n\n")
+            f.write(f"Command: `scripts/compare-bench.sh` (full). Load average at the end: "
+                    f"{' '.join(open('/proc/loadavg').read().split()[:3])}.\n\n")
             f.write("## Results\n\n")
             for section in sections:
                 f.write(section.markdown() + "\n")
