@@ -8,3 +8,7 @@ for bench in gather-bench spawn-bench journal-bench watch-bench; do
   echo "== $bench ($size)"
   ".build/release/$bench" "--$size"
 done
+# gatherd as a whole against the tools users would pick instead (issue 10);
+# the full run (scripts/compare-bench.sh, no argument) writes docs/BENCHMARKS.md.
+echo "== compare-bench (small)"
+scripts/compare-bench.sh --small
