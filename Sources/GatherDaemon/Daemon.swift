@@ -124,6 +124,8 @@ public enum Daemon {
             signals.stop()
             group.cancelAll()
         }
+        // The last seals and moves of the last turn.
+        try? spool.commit()
         journal.flush()
         // The watch lost, not a stop asked for: exit 1 (see above).
         return watcher.failure == nil ? 0 : 1

@@ -72,6 +72,7 @@ extension SpoolDirectory {
             if e.rawValue == ENOENT { return .vanished }
             throw SpoolError(.io, "rename incoming/\(file) to active/\(id)/job.json", errno: e.rawValue)
         }
+        pendSync(areas: .incoming, .active)
         try checkpoint(.claimFileMoved)
         let problems = validName ? [] : [JobFileProblem(path: "", message: "file name must match ^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}\\.json$")]
         return try examine(dir: dir, id: id, file: file, receivedAt: .now(), stored: nil, extraProblems: problems)

@@ -38,6 +38,8 @@ public final class SpoolDirectory: Sendable {
     /// Entries of `incoming/` rejected where they lie (they could not be moved),
     /// by device and inode: a rescan must not record them again.
     let leftInPlace = Mutex(Set<EntryKey>())
+    /// What the next ``commit()`` makes durable.
+    let pendingSync = Mutex(PendingSync())
 
     /// An entry's identity on its file system.
     struct EntryKey: Hashable, Sendable {
@@ -96,6 +98,7 @@ public final class SpoolDirectory: Sendable {
     }
 
     deinit {
+        pendingSync.withLock { pending in (pending.files + pending.directories).forEach(SystemCall.close) }
         areaFDs.values.forEach(SystemCall.close)
         SystemCall.close(rootFD)
     }
@@ -180,8 +183,8 @@ public final class SpoolDirectory: Sendable {
     /// Writes `bytes` to `name` in `dirfd` atomically: a temporary `.NAME.tmp`
     /// created `O_EXCL|O_NOFOLLOW`, owned by the daemon with group `gid`, mode
     /// 0640, then renamed over `name`. A failure is a record write error.
-    /// Never fsynced here: the daemon's writes share one ``commit()``
-    /// (docs/state-json.md, "Durability").
+    /// Not synced here: the file and the directory are kept for the next
+    /// ``commit()``, which the daemon's writes share (docs/state-json.md, "Durability").
     func writeAtomically(
         _ dirfd: Int32, _ name: String, _ bytes: [UInt8], gid: UInt32, label: String
     ) throws(SpoolError) {
@@ -194,6 +197,7 @@ public final class SpoolDirectory: Sendable {
             defer { SystemCall.close(fd) }
             try setOwner(fd, gid: gid, mode: 0o640, label: "\(label)/\(temp)")
             do { try SystemCall.writeAll(fd, bytes, "\(label)/\(temp)") } catch { throw error.relabelled(.recordWrite) }
+            pendSync(file: fd, label: "\(label)/\(name)")
         } catch {
             _ = SystemCall.call { unlinkat(dirfd, temp, 0) }
             throw error
@@ -205,6 +209,7 @@ public final class SpoolDirectory: Sendable {
             _ = SystemCall.call { unlinkat(dirfd, temp, 0) }
             throw error
         }
+        pendSync(directory: dirfd, label: label)
     }
 
     /// `fchown` to the daemon's user and `gid`, then `fchmod`. A daemon not

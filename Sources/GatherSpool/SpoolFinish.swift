@@ -68,6 +68,7 @@ extension SpoolDirectory {
         try SystemCall.sys("rename active/\(id) to \(target.rawValue)/\(id)", code: .recordWrite) {
             clinux_rename_noreplace(fd(.active), id, fd(target), id)
         }
+        pendSync(areas: .active, target)
         try checkpoint(.finishDirectoryMoved)
     }
 
@@ -119,11 +120,93 @@ extension SpoolDirectory {
         return StartedRun(state: state, log: log)
     }
 
-    /// Makes everything written to the spool so far durable, with one
-    /// `syncfs(2)` of its file system: the group commit of claims, starts and
-    /// records that arrive together (docs/state-json.md, "Durability").
-    /// - Throws: ``SpoolError`` with code ``SpoolError/Code/recordWrite`` (EIO: what was written may be lost).
+    /// Makes everything the daemon wrote to the spool since the last commit
+    /// durable: the group commit of the claims, starts and records of one
+    /// supervisor turn (docs/state-json.md, "Durability"). Writeback of every
+    /// file written is started first, then each file and each directory that
+    /// changed is fsynced: on a journaling file system the first fsync's
+    /// commit carries the rest, so a turn of many jobs costs about one sync.
+    /// Only the spool's own files are synced, whatever else the file system holds.
+    /// - Throws: ``SpoolError`` with code ``SpoolError/Code/recordWrite``: what
+    ///   was written may not be durable (every descriptor was still tried).
     public func commit() throws(SpoolError) {
-        try SystemCall.sys("syncfs \(path)", code: .recordWrite) { clinux_syncfs(rootFD) }
+        let batch = pendingSync.withLock { pending in
+            defer { pending = PendingSync() }
+            return pending
+        }
+        try sync(batch)
+    }
+
+    /// Syncs a batch and closes its descriptors; the first failure is thrown
+    /// (or one an earlier, early commit of this turn kept).
+    func sync(_ batch: PendingSync) throws(SpoolError) {
+        var failure = batch.failure
+        for fd in batch.files { _ = clinux_start_writeback(fd) }
+        for (fd, label) in zip(batch.files + batch.directories, batch.fileLabels + batch.directoryLabels) {
+            if case .failure(let e) = SystemCall.call({ fsync(fd) }), failure == nil {
+                failure = SpoolError(.recordWrite, "fsync \(label)", errno: e.rawValue)
+            }
+            SystemCall.close(fd)
+        }
+        for area in Area.allCases where batch.areas.contains(area) {
+            if case .failure(let e) = SystemCall.call({ fsync(fd(area)) }), failure == nil {
+                failure = SpoolError(.recordWrite, "fsync \(area.rawValue)", errno: e.rawValue)
+            }
+        }
+        if let failure { throw failure }
+    }
+}
+
+/// What the next ``SpoolDirectory/commit()`` syncs: descriptors of files and
+/// job directories written since the last one (duplicates, owned here), and
+/// the areas whose entries changed.
+struct PendingSync: Sendable {
+    var files: [Int32] = []
+    var fileLabels: [String] = []
+    var directories: [Int32] = []
+    var directoryLabels: [String] = []
+    var areas: Set<SpoolDirectory.Area> = []
+    /// A failure of an early commit (too many descriptors kept), for the turn's own.
+    var failure: SpoolError?
+
+    /// Descriptors kept before a commit is made early: a burst of thousands
+    /// of claims in one turn must not run out of descriptors.
+    static let limit = 512
+}
+
+extension SpoolDirectory {
+    /// Keeps `fd` (a file written, or a job directory whose entries changed)
+    /// for the next commit: a duplicate, so the caller closes its own.
+    func pendSync(file fd: Int32, label: String) { pend(fd, label: label, directory: false) }
+    func pendSync(directory fd: Int32, label: String) { pend(fd, label: label, directory: true) }
+
+    /// The entries of `areas` changed (a claim, a move): their directories are synced at the next commit.
+    func pendSync(areas: Area...) {
+        pendingSync.withLock { $0.areas.formUnion(areas) }
+    }
+
+    private func pend(_ fd: Int32, label: String, directory: Bool) {
+        guard case .success(let copy) = SystemCall.call({ fcntl(fd, F_DUPFD_CLOEXEC, 3) }) else {
+            // No descriptor to keep: sync it now instead.
+            _ = SystemCall.call { fsync(fd) }
+            return
+        }
+        let early: PendingSync? = pendingSync.withLock { pending in
+            if directory {
+                pending.directories.append(copy)
+                pending.directoryLabels.append(label)
+            } else {
+                pending.files.append(copy)
+                pending.fileLabels.append(label)
+            }
+            guard pending.files.count + pending.directories.count >= PendingSync.limit else { return nil }
+            defer { pending = PendingSync() }
+            return pending
+        }
+        if let early {
+            do throws(SpoolError) { try sync(early) } catch {
+                pendingSync.withLock { if $0.failure == nil { $0.failure = error } }
+            }
+        }
     }
 }

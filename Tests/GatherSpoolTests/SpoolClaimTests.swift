@@ -220,3 +220,24 @@ extension ClaimOutcome {
     var isIgnored: Bool { if case .ignored = self { true } else { false } }
     var isVanished: Bool { if case .vanished = self { true } else { false } }
 }
+
+extension SpoolClaimTests {
+    /// The group commit keeps a duplicate of every descriptor it will sync:
+    /// at most ``PendingSync/limit`` at once (a burst is committed early
+    /// rather than running out of descriptors), and none after the commit.
+    @Test func theGroupCommitKeepsABoundedNumberOfDescriptors() throws {
+        func openDescriptors() -> Int { (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").count) ?? -1 }
+        let t = try TestSpool()
+        let before = openDescriptors()
+        var most = 0
+        for n in 0..<600 {
+            t.drop("burst-\(n).json", validJob)
+            guard case .claimed = try t.spool.claim("burst-\(n).json") else { Issue.record("burst-\(n) not claimed"); return }
+            most = max(most, openDescriptors() - before)
+        }
+        // Each claim keeps two (state.json and its directory).
+        #expect(most > 100 && most <= PendingSync.limit + 2, "kept \(most)")
+        try t.spool.commit()
+        #expect(openDescriptors() == before)
+    }
+}

@@ -17,9 +17,10 @@
 /// renameat2(2) with RENAME_NOREPLACE: fails with EEXIST instead of replacing.
 int clinux_rename_noreplace(int olddirfd, const char *oldpath, int newdirfd, const char *newpath);
 
-/// syncfs(2): writes out everything of the file system that holds `fd` and
-/// waits for it (the spool's group commit).
-int clinux_syncfs(int fd);
+/// sync_file_range(2) with SYNC_FILE_RANGE_WRITE over the whole file: starts
+/// writing its dirty pages without waiting, so that the fsyncs of a group
+/// commit that follow find them under way together.
+int clinux_start_writeback(int fd);
 
 /// pipe2(2) with O_CLOEXEC (and O_NONBLOCK when `nonblock` is non-zero).
 int clinux_pipe_cloexec(int fds[2], int nonblock);

@@ -20,9 +20,9 @@ extension Supervisor {
     // MARK: The group commit
 
     /// Ends a turn: one ``SpoolDirectory/commit()`` makes what it wrote
-    /// durable, then the claims are sealed, the records' directories move to
-    /// `done/`, `failed/` or `rejected/`, and the started jobs go to the main
-    /// loop, whose first `exec` therefore always follows the commit
+    /// durable, then the started jobs go to the main loop (whose first `exec`
+    /// therefore always follows the commit), the claims are sealed and the
+    /// records' directories move to `done/`, `failed/` or `rejected/`
     /// (docs/state-json.md, "Durability": a power loss never makes a started
     /// job look never started, so it never runs twice).
     ///
@@ -43,6 +43,11 @@ extension Supervisor {
             for start in ended.starts { starts.yield(start) }
             return
         }
+        // The starts first: nothing else here has to come before their exec.
+        if !ended.starts.isEmpty {
+            for start in ended.starts { starts.yield(start) }
+            busyWakeup.yield()
+        }
         for job in ended.unsealed {
             do { try spool.seal(job) } catch { pauseClaims(error.located, identity: nil) }
         }
@@ -55,10 +60,7 @@ extension Supervisor {
                 pauseClaims(error.reason, identity: identity)
             }
         }
-        if !ended.starts.isEmpty {
-            for start in ended.starts { starts.yield(start) }
-            busyWakeup.yield()
-        }
+        // The seals and moves wait for the next commit; none is needed before it.
         updateStatus()
     }
 }
