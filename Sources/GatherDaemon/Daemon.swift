@@ -58,7 +58,9 @@ public enum Daemon {
         await supervisor.ready(recovered: recovered)
 
         await withTaskGroup(of: Void.self) { group in
-            group.addTask {
+            // The spool's events reach the supervisor on its own thread (the
+            // executor preference): one hop from the watcher, none through the pool.
+            group.addTask(executorPreference: executor) {
                 // Never waits for the supervisor: what arrives while it is busy
                 // is handled in one turn (Supervisor.post).
                 for await event in watcher.events { supervisor.post(event) }
@@ -71,7 +73,7 @@ public enum Daemon {
                     await supervisor.handle(DaemonSignal.terminate)
                 }
             }
-            group.addTask {
+            group.addTask(executorPreference: executor) {
                 for await _ in supervisor.inboxWakeups { await supervisor.handleInbox() }
             }
             group.addTask {

@@ -91,7 +91,7 @@ extension SpoolDirectory {
             return .vanished
         }
         let kind = Self.nonRegularKind(st) ?? "a file"
-        let account = UserAccount.lookup(uid: st.st_uid)
+        let account = UserAccount.cached(uid: st.st_uid)
         let error = "the entry cannot be moved out of incoming/ (\(kind)): \(Errno(errno)); left in incoming/"
         let record = JobRecord(id: id, name: id, file: file, state: .rejected, policy: nil, uid: st.st_uid,
                                gid: account?.gid ?? daemonGID, user: account?.name, runAs: nil, receivedAt: .now(),
@@ -145,11 +145,13 @@ extension SpoolDirectory {
         }
         // After a crash the file already belongs to the daemon: the submitter is in state.json.
         if let stored { owner = stored.uid }
-        let account = UserAccount.lookup(uid: owner)
+        let account = UserAccount.cached(uid: owner)
         let gid = stored?.gid ?? account?.gid ?? daemonGID
         var validation: JobFileValidation? = nil
         if let bytes {
-            let v = JobFileValidator.validate(bytes, context: JobFileContext(ownerUID: owner, daemonUID: daemonUID))
+            let v = JobFileValidator.validate(bytes, context: JobFileContext(
+                ownerUID: owner, daemonUID: daemonUID,
+                lookupName: { UserAccount.cached(name: $0) }, lookupUID: { UserAccount.cached(uid: $0) }))
             problems += v.problems
             validation = v
         }

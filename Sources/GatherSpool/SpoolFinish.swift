@@ -165,6 +165,9 @@ struct PendingSync: Sendable {
     var fileLabels: [String] = []
     var directories: [Int32] = []
     var directoryLabels: [String] = []
+    /// Where each label is in `files` and `directories`.
+    var fileIndex: [String: Int] = [:]
+    var directoryIndex: [String: Int] = [:]
     var areas: Set<SpoolDirectory.Area> = []
     /// A failure of an early commit (too many descriptors kept), for the turn's own.
     var failure: SpoolError?
@@ -192,12 +195,26 @@ extension SpoolDirectory {
             return
         }
         let early: PendingSync? = pendingSync.withLock { pending in
+            // A file written again (state.json at the claim, then at the start)
+            // needs its last version synced only; a directory once.
             if directory {
-                pending.directories.append(copy)
-                pending.directoryLabels.append(label)
+                if let same = pending.directoryIndex[label] {
+                    SystemCall.close(pending.directories[same])
+                    pending.directories[same] = copy
+                } else {
+                    pending.directoryIndex[label] = pending.directories.count
+                    pending.directories.append(copy)
+                    pending.directoryLabels.append(label)
+                }
             } else {
-                pending.files.append(copy)
-                pending.fileLabels.append(label)
+                if let same = pending.fileIndex[label] {
+                    SystemCall.close(pending.files[same])
+                    pending.files[same] = copy
+                } else {
+                    pending.fileIndex[label] = pending.files.count
+                    pending.files.append(copy)
+                    pending.fileLabels.append(label)
+                }
             }
             guard pending.files.count + pending.directories.count >= PendingSync.limit else { return nil }
             defer { pending = PendingSync() }

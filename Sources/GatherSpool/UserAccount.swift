@@ -1,4 +1,5 @@
 import GatherSystem
+import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -24,6 +25,23 @@ public struct UserAccount: Sendable, Hashable {
         self.home = home
         self.shell = shell
     }
+
+    /// ``lookup(name:)`` through a cache of at most ``cacheLifetime``: a burst
+    /// of files from one user costs one passwd and group look-up, not one per
+    /// file (each reads `/etc/passwd` and `/etc/group`, or asks NSS's other
+    /// sources). A change to an account applies within that time.
+    public static func cached(name: String) -> UserAccount? {
+        cache.lookup(.name(name)) { lookup(name: name) }
+    }
+
+    /// ``lookup(uid:)`` through the same cache.
+    public static func cached(uid: UInt32) -> UserAccount? {
+        cache.lookup(.uid(uid)) { lookup(uid: uid) }
+    }
+
+    /// How long a looked-up account (or its absence) is reused.
+    public static let cacheLifetime = Duration.seconds(1)
+    private static let cache = AccountCache()
 
     /// The account named `name`; `nil` when there is no passwd entry.
     public static func lookup(name: String) -> UserAccount? {
@@ -68,5 +86,31 @@ public struct UserAccount: Sendable, Hashable {
             count = max(n, count * 2)
         }
         return [gid]
+    }
+}
+
+/// Accounts looked up in the last ``UserAccount/cacheLifetime``, by name and
+/// by uid. At most ``limit`` entries; a full cache starts again empty.
+final class AccountCache: Sendable {
+    enum Key: Hashable, Sendable {
+        case name(String)
+        case uid(UInt32)
+    }
+    private struct Entry: Sendable {
+        let account: UserAccount?
+        let expires: ContinuousClock.Instant
+    }
+    static let limit = 1024
+    private let entries = Mutex<[Key: Entry]>([:])
+
+    func lookup(_ key: Key, _ load: () -> UserAccount?) -> UserAccount? {
+        let now = ContinuousClock.now
+        if let entry = entries.withLock({ $0[key] }), entry.expires > now { return entry.account }
+        let account = load()
+        entries.withLock { entries in
+            if entries.count >= Self.limit { entries.removeAll(keepingCapacity: true) }
+            entries[key] = Entry(account: account, expires: now.advanced(by: UserAccount.cacheLifetime))
+        }
+        return account
     }
 }

@@ -12,10 +12,15 @@ import Glibc
 ///
 ///     nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 ///
+/// It is a task executor too: a task started with it as its preference
+/// (`group.addTask(executorPreference:)`) runs its nonisolated code on this
+/// thread, so a loop that feeds the actor reaches it without a hop through
+/// the cooperative pool.
+///
 /// Jobs run in the order they were enqueued. The thread sleeps in `poll` on
 /// an eventfd while there is nothing to run and is woken only when work
 /// arrives to an idle thread.
-public final class ThreadExecutor: SerialExecutor, Sendable {
+public final class ThreadExecutor: SerialExecutor, TaskExecutor, Sendable {
     private struct Queue: ~Copyable {
         var jobs: [UnownedJob] = []
         /// The thread found nothing to do and sleeps (or is about to): the next enqueue wakes it.
@@ -53,6 +58,7 @@ public final class ThreadExecutor: SerialExecutor, Sendable {
 
     private func run() {
         let executor = asUnownedSerialExecutor()
+        let taskExecutor = asUnownedTaskExecutor()
         var batch: [UnownedJob] = []
         while true {
             batch = queue.withLock { queue in
@@ -67,7 +73,7 @@ public final class ThreadExecutor: SerialExecutor, Sendable {
                 EventWait.drain(eventFD: wake)
                 continue
             }
-            for job in batch { job.runSynchronously(on: executor) }
+            for job in batch { job.runSynchronously(isolatedTo: executor, taskExecutor: taskExecutor) }
         }
     }
 }
