@@ -57,7 +57,10 @@ public enum Daemon {
         }
         await supervisor.ready(recovered: recovered)
 
-        await withTaskGroup(of: Void.self) { group in
+        // A discarding group: each job's child task is freed when it ends. A plain
+        // task group keeps every finished child until `next()` takes it, and this
+        // one never does, so it held some KB per job for the daemon's life.
+        await withDiscardingTaskGroup { group in
             // The spool's events reach the supervisor on its own thread (the
             // executor preference): one hop from the watcher, none through the pool.
             group.addTask(executorPreference: executor) {

@@ -21,6 +21,8 @@ extension Supervisor {
                 pendingCancels.insert(id)  // kept until the job is claimed (SPEC §3)
                 return
             }
+            // No longer waiting (withdrawn, or rejected when claimed): forget a request kept for it.
+            pendingCancels.remove(id)
             removeCancelRequest(id)
             journal.log(.cancelRefused(unknownJob: id, requestOwner: owner.uid, reason: "no such job waiting or running"))
             return
