@@ -11,14 +11,9 @@ import Synchronization
 ///
 /// Timers (kill graces, group-drain polls) run short actions on this thread.
 final class ChildWatcher: Sendable {
-    private struct Timer {
-        let due: UInt64
-        let action: @Sendable () -> Void
-    }
-
     private struct State {
         var watched: [UInt64: RunningProcess] = [:]
-        var timers: [Timer] = []
+        var timers = TimerQueue<@Sendable () -> Void>()
         var nextToken: UInt64 = 1
     }
 
@@ -57,12 +52,7 @@ final class ChildWatcher: Sendable {
     /// (a `kill`, resuming a continuation).
     func schedule(after delay: Duration, _ action: @escaping @Sendable () -> Void) {
         let due = EventWait.monotonicNanoseconds() &+ delay.clampedNanoseconds
-        let isEarliest = state.withLock { state in
-            let earliest = state.timers.first.map { due < $0.due } ?? true
-            let index = state.timers.firstIndex { $0.due > due } ?? state.timers.count
-            state.timers.insert(Timer(due: due, action: action), at: index)
-            return earliest
-        }
+        let isEarliest = state.withLock { $0.timers.add(due: due, action) }
         if isEarliest {
             EventWait.signal(eventFD: wake)
         }
@@ -99,7 +89,7 @@ final class ChildWatcher: Sendable {
     }
 
     private func millisecondsToNextTimer() -> Int32 {
-        guard let due = state.withLock({ $0.timers.first?.due }) else { return -1 }
+        guard let due = state.withLock({ $0.timers.nextDue }) else { return -1 }
         let now = EventWait.monotonicNanoseconds()
         if due <= now { return 0 }
         // Round up so a timer never fires early.
@@ -108,13 +98,8 @@ final class ChildWatcher: Sendable {
 
     private func fireTimers() {
         let now = EventWait.monotonicNanoseconds()
-        let due: [Timer] = state.withLock { state in
-            let end = state.timers.firstIndex { $0.due > now } ?? state.timers.count
-            let due = Array(state.timers[..<end])
-            state.timers.removeFirst(end)
-            return due
-        }
-        for timer in due { timer.action() }
+        let due = state.withLock { $0.timers.takeDue(now: now) }
+        for action in due { action() }
     }
 
     private func reap(_ token: UInt64) {
