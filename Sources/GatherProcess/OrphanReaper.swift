@@ -12,13 +12,24 @@ import Synchronization
 /// `waitid(P_ALL)` would take the launcher's children too and their exit
 /// status would be lost to the exit watcher. The reaper therefore peeks at an
 /// exited child (`WNOWAIT`) and reaps it only if the launcher did not start it.
-/// While the reaper is active, a spawn registers its pid under the same lock,
-/// so no task can exit unregistered between `clone` and the registration.
+///
+/// A spawn holds no lock while it runs (the clone waits for the child's
+/// `exec`): it counts itself in flight and registers its pid when it returns,
+/// and a sweep that finds a spawn in flight stops and is made again once the
+/// last one has registered, so no task can exit unregistered and be taken for
+/// an orphan. A sweep stopped by one of the launcher's own exited children is
+/// made again when the exit watcher has reaped that child, not after every reap.
 enum OrphanReaper {
     private struct State {
         var source: (any DispatchSourceSignal)?
         /// Children the launcher started and its exit watcher still has to reap.
         var own: Set<pid_t> = []
+        /// Spawns between `clone` and their registration.
+        var inFlight = 0
+        /// A sweep stopped for a spawn in flight: made again when the last one registers.
+        var sweepOwed = false
+        /// The own child a sweep stopped at: made again when it is reaped.
+        var blockedBy: pid_t = 0
         var active: Bool { source != nil }
     }
     private static let state = Mutex(State())
@@ -38,35 +49,51 @@ enum OrphanReaper {
         queue.async { sweep() }
     }
 
-    /// Runs a spawn; while the reaper is active, under its lock, recording the
-    /// new child's pid (the spawn returns it, or nil when it failed).
+    /// Runs a spawn, counted in flight while the reaper is active, and
+    /// registers the new child's pid (the spawn returns it, or nil when it failed).
     static func spawning(_ spawn: () -> pid_t?) {
-        state.withLock { state in
-            guard state.active else {
-                _ = spawn()
-                return
-            }
-            if let pid = spawn() { state.own.insert(pid) }
+        let active = state.withLock { state in
+            if state.active { state.inFlight += 1 }
+            return state.active
         }
+        let pid = spawn()
+        guard active else { return }
+        let sweepNow = state.withLock { state in
+            if let pid { state.own.insert(pid) }
+            state.inFlight -= 1
+            guard state.inFlight == 0, state.sweepOwed else { return false }
+            state.sweepOwed = false
+            return true
+        }
+        if sweepNow { queue.async { sweep() } }
     }
 
     /// The exit watcher reaped `pid`: orphans that exited behind it can go now.
     static func reaped(_ pid: pid_t) {
-        let active = state.withLock { state in
+        let sweepNow = state.withLock { state in
             state.own.remove(pid)
-            return state.active
+            guard state.active, state.blockedBy == pid else { return false }
+            state.blockedBy = 0
+            return true
         }
-        if active { queue.async { sweep() } }
+        if sweepNow { queue.async { sweep() } }
     }
 
     private static func sweep() {
         state.withLock { state in
+            guard state.inFlight == 0 else {
+                state.sweepOwed = true
+                return
+            }
             while true {
                 let pid = cspawn_peek_exited()
                 guard pid > 0 else { return }
                 // The launcher's own child: its exit watcher reaps it and calls
                 // `reaped`, which sweeps again for anything behind it.
-                if state.own.contains(pid) { return }
+                if state.own.contains(pid) {
+                    state.blockedBy = pid
+                    return
+                }
                 _ = cspawn_reap_pid(pid)
             }
         }
