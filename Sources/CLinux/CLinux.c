@@ -32,6 +32,8 @@ int clinux_rename_noreplace(int olddirfd, const char *oldpath, int newdirfd, con
 
 int clinux_start_writeback(int fd) { return sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE); }
 
+int clinux_syncfs(int fd) { return syncfs(fd); }
+
 int clinux_pipe_cloexec(int fds[2], int nonblock) {
     return pipe2(fds, O_CLOEXEC | (nonblock ? O_NONBLOCK : 0));
 }

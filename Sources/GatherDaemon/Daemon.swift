@@ -121,7 +121,7 @@ public enum Daemon {
             for await start in starts {
                 group.addTask {
                     let end = await runner.run(start)
-                    await supervisor.jobEnded(start.job.id, end)
+                    supervisor.post(.jobEnded(id: start.job.id, end))
                 }
             }
             // The supervisor ends the stream once no job runs any more.

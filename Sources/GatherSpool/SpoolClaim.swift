@@ -18,6 +18,9 @@ public struct ClaimedJob: Sendable {
     /// The bytes read at the claim, which replace the submitter's `job.json`
     /// once `state.json` is durable (``SpoolDirectory/seal(_:)``); nil once done.
     public internal(set) var unsealedJobFile: [UInt8]?
+    /// Whether `state.json` was written (a claim ``SpoolDirectory/claim(_:deferringState:)``
+    /// asked to defer it has not).
+    public internal(set) var stateWritten: Bool
 }
 
 /// What became of a file the daemon tried to claim.
@@ -43,7 +46,11 @@ extension SpoolDirectory {
     /// - Throws: ``SpoolError``; code ``SpoolError/Code/recordWrite`` means a
     ///   record could not be written (stop claiming, retry later: the job stays
     ///   in `active/` and recovery or ``finish(_:)`` completes it).
-    public func claim(_ name: [UInt8]) throws(SpoolError) -> ClaimOutcome {
+    /// - Parameter deferringState: leave `state.json` to the caller, who writes
+    ///   it (``writeState(_:)``, or ``markStarted(_:)`` for a job that starts at
+    ///   once) before the commit that precedes ``seal(_:)``; until then the
+    ///   submitter's file in place names the submitter, as recovery expects.
+    public func claim(_ name: [UInt8], deferringState: Bool = false) throws(SpoolError) -> ClaimOutcome {
         guard JobID.isCandidate(name) else { return .ignored }
         if isLeftInPlace(name) { return .ignored }
         let file = String(decoding: name, as: UTF8.self)
@@ -75,7 +82,8 @@ extension SpoolDirectory {
         pendSync(areas: .incoming, .active)
         try checkpoint(.claimFileMoved)
         let problems = validName ? [] : [JobFileProblem(path: "", message: "file name must match ^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}\\.json$")]
-        return try examine(dir: dir, id: id, file: file, receivedAt: .now(), stored: nil, extraProblems: problems)
+        return try examine(dir: dir, id: id, file: file, receivedAt: .now(), stored: nil, deferringState: deferringState,
+                           extraProblems: problems)
     }
 
     /// An entry of `incoming/` that cannot be moved into `active/ID/`: its record
@@ -115,7 +123,7 @@ extension SpoolDirectory {
     /// Opens, checks and reads `job.json` in a claimed directory, then either
     /// completes the claim (state, ownership) or records a rejection. Shared by
     /// the claim and recovery (which passes the `state.json` it found).
-    func examine(dir: Int32, id: String, file: String, receivedAt: Timestamp, stored: JobStateFile?,
+    func examine(dir: Int32, id: String, file: String, receivedAt: Timestamp, stored: JobStateFile?, deferringState: Bool = false,
                  extraProblems: [JobFileProblem]) throws(SpoolError) -> ClaimOutcome {
         var problems = extraProblems
         var owner: UInt32
@@ -174,7 +182,7 @@ extension SpoolDirectory {
         let state = stored ?? JobStateFile(id: id, file: file, name: name, policy: job.policy, uid: owner, gid: gid,
                                            user: account?.name, runAs: runAs.name, receivedAt: receivedAt,
                                            tasks: job.tasks.map { .init(name: $0.name, status: .waiting) })
-        if stored == nil {
+        if stored == nil, !deferringState {
             try writeAtomically(dir, "state.json", state.json.serializedBytes(trailingNewline: true), gid: gid, label: "active/\(id)")
         }
         try checkpoint(.claimStateWritten)
@@ -195,7 +203,8 @@ extension SpoolDirectory {
         }
         try checkpoint(.claimFileOwned)
         try setOwner(dir, gid: gid, mode: 0o750, label: "active/\(id)")
-        return .claimed(ClaimedJob(id: id, job: job, owner: account, runAs: runAs, state: state, unsealedJobFile: unsealed))
+        return .claimed(ClaimedJob(id: id, job: job, owner: account, runAs: runAs, state: state, unsealedJobFile: unsealed,
+                                   stateWritten: stored != nil || !deferringState))
     }
 
     /// Replaces the submitter's `job.json` of a claimed job with the daemon's

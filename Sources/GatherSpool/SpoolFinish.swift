@@ -122,11 +122,16 @@ extension SpoolDirectory {
 
     /// Makes everything the daemon wrote to the spool since the last commit
     /// durable: the group commit of the claims, starts and records of one
-    /// supervisor turn (docs/state-json.md, "Durability"). Writeback of every
-    /// file written is started first, then each file and each directory that
-    /// changed is fsynced: on a journaling file system the first fsync's
-    /// commit carries the rest, so a turn of many jobs costs about one sync.
-    /// Only the spool's own files are synced, whatever else the file system holds.
+    /// supervisor turn (docs/state-json.md, "Durability").
+    ///
+    /// A few descriptors (one job's claim or record) are fsynced one by one,
+    /// writeback of the files started first: that costs what the job wrote,
+    /// whatever else the file system holds, and on a journaling file system
+    /// the first fsync's commit carries the rest. From ``PendingSync/groupSize``
+    /// on (a burst), one `syncfs(2)` of the spool's file system replaces them:
+    /// one pass over the dirty inodes and one device flush for the whole
+    /// batch, where per-file fsyncs would flush once each (a file system
+    /// without a journal cannot share them at all).
     /// - Throws: ``SpoolError`` with code ``SpoolError/Code/recordWrite``: what
     ///   was written may not be durable (every descriptor was still tried).
     public func commit() throws(SpoolError) {
@@ -141,6 +146,14 @@ extension SpoolDirectory {
     /// (or one an earlier, early commit of this turn kept).
     func sync(_ batch: PendingSync) throws(SpoolError) {
         var failure = batch.failure
+        if batch.files.count + batch.directories.count >= PendingSync.groupSize {
+            if case .failure(let e) = SystemCall.call({ clinux_syncfs(rootFD) }), failure == nil {
+                failure = SpoolError(.recordWrite, "syncfs \(path)", errno: e.rawValue)
+            }
+            (batch.files + batch.directories).forEach(SystemCall.close)
+            if let failure { throw failure }
+            return
+        }
         for fd in batch.files { _ = clinux_start_writeback(fd) }
         for (fd, label) in zip(batch.files + batch.directories, batch.fileLabels + batch.directoryLabels) {
             if case .failure(let e) = SystemCall.call({ fsync(fd) }), failure == nil {
@@ -175,6 +188,8 @@ struct PendingSync: Sendable {
     /// Descriptors kept before a commit is made early: a burst of thousands
     /// of claims in one turn must not run out of descriptors.
     static let limit = 512
+    /// Descriptors from which one `syncfs` replaces the fsyncs (several jobs' worth).
+    static let groupSize = 8
 }
 
 extension SpoolDirectory {

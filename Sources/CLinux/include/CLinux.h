@@ -22,6 +22,10 @@ int clinux_rename_noreplace(int olddirfd, const char *oldpath, int newdirfd, con
 /// commit that follow find them under way together.
 int clinux_start_writeback(int fd);
 
+/// syncfs(2): writes out every dirty inode of the file system that holds `fd`
+/// and flushes the device once (the group commit of a burst).
+int clinux_syncfs(int fd);
+
 /// pipe2(2) with O_CLOEXEC (and O_NONBLOCK when `nonblock` is non-zero).
 int clinux_pipe_cloexec(int fds[2], int nonblock);
 

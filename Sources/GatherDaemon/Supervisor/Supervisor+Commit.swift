@@ -33,8 +33,22 @@ extension Supervisor {
     /// a power loss would at worst make them run again.
     func endTurn() {
         guard turn.wrote else { return }
-        let ended = turn
+        var ended = turn
         turn = Turn()
+        // The claims' state.json, deferred so that a job started in the same
+        // turn writes one (markStarted's) rather than two: jobs still waiting
+        // get theirs now, before the commit (a claim whose file cannot be
+        // written is not sealed; its start writes the file later).
+        ended.unsealed = ended.unsealed.filter { job in
+            guard !job.stateWritten, jobs.waitingJob(job.id) != nil else { return true }
+            do throws(SpoolError) {
+                try spool.writeState(job.state)
+                return true
+            } catch {
+                pauseClaims(error.located, identity: nil)
+                return false
+            }
+        }
         do {
             try spool.commit()
         } catch {
@@ -65,7 +79,15 @@ extension Supervisor {
     }
 }
 
-/// Spool events waiting for the supervisor (``Supervisor/post(_:)``).
+/// What waits for the supervisor's next turn (``Supervisor/post(_:)``).
+enum SupervisorEvent: Sendable {
+    /// A spool event from the watcher.
+    case spool(SpoolEvent)
+    /// A job run ended (the main loop's child task reports it).
+    case jobEnded(id: String, JobRunEnd)
+}
+
+/// Events waiting for the supervisor.
 struct Inbox: Sendable {
-    var events: [SpoolEvent] = []
+    var events: [SupervisorEvent] = []
 }

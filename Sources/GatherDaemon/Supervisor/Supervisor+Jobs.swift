@@ -9,7 +9,7 @@ extension Supervisor {
         guard case .running = state, writeError == nil else { return }
         let outcome: ClaimOutcome
         do {
-            outcome = try spool.claim(name.bytes)
+            outcome = try spool.claim(name.bytes, deferringState: true)
         } catch {
             claimFailed(error)
             return
@@ -71,7 +71,8 @@ extension Supervisor {
         updateStatus()
     }
 
-    /// A job run ended (the main loop's child task calls this).
+    /// A job run ended (the main loop's child task posts it): its record is
+    /// written in this turn, and what may start next starts at its end.
     func jobEnded(_ id: String, _ end: JobRunEnd) {
         guard let ended = jobs.ended(id) else {
             fatalError("Supervisor.jobEnded: job \(id) is not running (it was started by this supervisor, so it must be)")
@@ -84,15 +85,6 @@ extension Supervisor {
         case .keepForRestart:
             break
         }
-        if case .stopping = state {
-            endTurn()
-            if jobs.running.isEmpty { finishStopping() }
-            updateStatus()
-            return
-        }
-        startWaitingJobs()
-        endTurn()
-        checkIdle()
     }
 
     func identity(of job: ClaimedJob, run: String) -> JobIdentity {

@@ -205,14 +205,16 @@ actor Supervisor {
 
     // MARK: Events
 
-    /// Takes a spool event from the watcher's consumer, which never waits for
-    /// the actor: events that come while it is busy (a burst of drops) wait
-    /// here and are handled in one turn, whose writes share one commit.
-    /// Beyond ``inboxLimit`` they give way to one rescan, which finds them all.
-    nonisolated func post(_ event: SpoolEvent) {
+    /// Takes a spool event from the watcher's consumer, or a job's end from
+    /// the main loop; neither waits for the actor. What comes while it is busy
+    /// (a burst of drops, jobs ending together) is handled in one turn, whose
+    /// writes share one commit. Beyond ``inboxLimit`` spool events give way to
+    /// one rescan, which finds them all (a job's end is always kept).
+    nonisolated func post(_ event: SupervisorEvent) {
         let wake: Bool = inbox.withLock { inbox in
-            if inbox.events.count >= Self.inboxLimit {
-                inbox.events = [.rescan]
+            if case .spool = event, inbox.events.count >= Self.inboxLimit {
+                inbox.events.removeAll { if case .spool = $0 { return true } else { return false } }
+                inbox.events.append(.spool(.rescan))
             } else {
                 inbox.events.append(event)
             }
@@ -221,7 +223,9 @@ actor Supervisor {
         if wake { inboxWakeup.yield() }
     }
 
-    /// Events kept for a busy supervisor; more become one rescan.
+    nonisolated func post(_ event: SpoolEvent) { post(.spool(event)) }
+
+    /// Events kept for a busy supervisor; more spool events become one rescan.
     static let inboxLimit = 65_536
 
     /// Handles every event posted so far, in one turn.
@@ -234,18 +238,26 @@ actor Supervisor {
         handle(events)
     }
 
-    /// Handles spool events in order, then starts what may start; what they
-    /// wrote is made durable once, before any of the jobs runs (``endTurn()``).
-    func handle(_ events: [SpoolEvent]) {
+    /// Handles events in order, then starts what may start; what they wrote
+    /// is made durable once, before any of the jobs runs (``endTurn()``).
+    func handle(_ events: [SupervisorEvent]) {
         for event in events {
             switch event {
-            case .incoming(let name, _):
+            case .spool(.incoming(let name, _)):
                 claim(name)
-            case .cancelRequest(let name):
+            case .spool(.cancelRequest(let name)):
                 cancelRequest(name)
-            case .rescan:
+            case .spool(.rescan):
                 rescan(checkingIdle: false)
+            case .jobEnded(let id, let end):
+                jobEnded(id, end)
             }
+        }
+        if case .stopping = state {
+            endTurn()
+            if jobs.running.isEmpty { finishStopping() }
+            updateStatus()
+            return
         }
         startWaitingJobs()
         endTurn()
