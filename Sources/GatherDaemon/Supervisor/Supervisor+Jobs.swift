@@ -56,7 +56,9 @@ extension Supervisor {
             do {
                 run = try spool.markStarted(job)
             } catch {
-                pauseClaims(error.located, identity: identity(of: job, run: JobRecord.newRunID()))
+                // A claim whose state.json was deferred to this start is no job
+                // yet for the journal: no job fields made up for it.
+                pauseClaims(error.located, identity: job.stateWritten ? identity(of: job, run: JobRecord.newRunID()) : nil)
                 return
             }
             var claimed = job
