@@ -188,8 +188,8 @@ struct PendingSync: Sendable {
     /// Descriptors kept before a commit is made early: a burst of thousands
     /// of claims in one turn must not run out of descriptors.
     static let limit = 512
-    /// Descriptors from which one `syncfs` replaces the fsyncs (several jobs' worth).
-    static let groupSize = 8
+    /// Descriptors from which one `syncfs` replaces the fsyncs: more than one job's worth.
+    static let groupSize = 3
 }
 
 extension SpoolDirectory {
