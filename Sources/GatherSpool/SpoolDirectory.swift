@@ -98,7 +98,7 @@ public final class SpoolDirectory: Sendable {
     }
 
     deinit {
-        pendingSync.withLock { pending in (pending.files + pending.directories).forEach(SystemCall.close) }
+        pendingSync.withLock { pending in (pending.files.descriptors + pending.directories.descriptors).forEach(SystemCall.close) }
         areaFDs.values.forEach(SystemCall.close)
         SystemCall.close(rootFD)
     }

@@ -146,16 +146,16 @@ extension SpoolDirectory {
     /// (or one an earlier, early commit of this turn kept).
     func sync(_ batch: PendingSync) throws(SpoolError) {
         var failure = batch.failure
-        if batch.files.count + batch.directories.count >= PendingSync.groupSize {
+        if batch.count >= PendingSync.groupSize {
             if case .failure(let e) = SystemCall.call({ clinux_syncfs(rootFD) }), failure == nil {
                 failure = SpoolError(.recordWrite, "syncfs \(path)", errno: e.rawValue)
             }
-            (batch.files + batch.directories).forEach(SystemCall.close)
+            (batch.files.descriptors + batch.directories.descriptors).forEach(SystemCall.close)
             if let failure { throw failure }
             return
         }
-        for fd in batch.files { _ = clinux_start_writeback(fd) }
-        for (fd, label) in zip(batch.files + batch.directories, batch.fileLabels + batch.directoryLabels) {
+        for fd in batch.files.descriptors { _ = clinux_start_writeback(fd) }
+        for (fd, label) in zip(batch.files.descriptors + batch.directories.descriptors, batch.files.labels + batch.directories.labels) {
             if case .failure(let e) = SystemCall.call({ fsync(fd) }), failure == nil {
                 failure = SpoolError(.recordWrite, "fsync \(label)", errno: e.rawValue)
             }
@@ -174,13 +174,28 @@ extension SpoolDirectory {
 /// job directories written since the last one (duplicates, owned here), and
 /// the areas whose entries changed.
 struct PendingSync: Sendable {
-    var files: [Int32] = []
-    var fileLabels: [String] = []
-    var directories: [Int32] = []
-    var directoryLabels: [String] = []
-    /// Where each label is in `files` and `directories`.
-    var fileIndex: [String: Int] = [:]
-    var directoryIndex: [String: Int] = [:]
+    /// Descriptors by label (`active/ID/state.json`, `active/ID`): one per
+    /// label, the last one kept (a file written again needs its last version
+    /// synced only; a directory once).
+    struct Kept: Sendable {
+        private(set) var descriptors: [Int32] = []
+        private(set) var labels: [String] = []
+        private var index: [String: Int] = [:]
+
+        mutating func keep(_ fd: Int32, label: String) {
+            if let same = index[label] {
+                SystemCall.close(descriptors[same])
+                descriptors[same] = fd
+            } else {
+                index[label] = descriptors.count
+                descriptors.append(fd)
+                labels.append(label)
+            }
+        }
+    }
+    var files = Kept()
+    var directories = Kept()
+    var count: Int { files.descriptors.count + directories.descriptors.count }
     var areas: Set<SpoolDirectory.Area> = []
     /// A failure of an early commit (too many descriptors kept), for the turn's own.
     var failure: SpoolError?
@@ -210,28 +225,8 @@ extension SpoolDirectory {
             return
         }
         let early: PendingSync? = pendingSync.withLock { pending in
-            // A file written again (state.json at the claim, then at the start)
-            // needs its last version synced only; a directory once.
-            if directory {
-                if let same = pending.directoryIndex[label] {
-                    SystemCall.close(pending.directories[same])
-                    pending.directories[same] = copy
-                } else {
-                    pending.directoryIndex[label] = pending.directories.count
-                    pending.directories.append(copy)
-                    pending.directoryLabels.append(label)
-                }
-            } else {
-                if let same = pending.fileIndex[label] {
-                    SystemCall.close(pending.files[same])
-                    pending.files[same] = copy
-                } else {
-                    pending.fileIndex[label] = pending.files.count
-                    pending.files.append(copy)
-                    pending.fileLabels.append(label)
-                }
-            }
-            guard pending.files.count + pending.directories.count >= PendingSync.limit else { return nil }
+            if directory { pending.directories.keep(copy, label: label) } else { pending.files.keep(copy, label: label) }
+            guard pending.count >= PendingSync.limit else { return nil }
             defer { pending = PendingSync() }
             return pending
         }
