@@ -72,6 +72,8 @@ public final class ProgressLog: Sendable {
     /// A `started` line written by the daemon: when the child could not append its own.
     public func started(index: Int, task: String, attempt: Int, pgid: Int32, startTime: UInt64) {
         var line = ByteWriter(capacity: 128 + task.utf8.count)
+        // After the child's write failed (perhaps in part): a line of its own.
+        line.append(0x0A)
         line.append(contentsOf: Self.startedPrefix(index: index, task: task, attempt: attempt))
         line.append(decimal: Int64(pgid))
         line.append(#","start_time":"#)
@@ -204,7 +206,8 @@ public final class ProgressLog: Sendable {
             }
         case "exited":
             guard let pgid = int("pgid").flatMap({ Int32(exactly: $0) }) else { return }
-            state.processGroups.removeAll { $0.pgid == pgid }
+            // The earliest with that pgid: a reused pid's newer group stays.
+            if let first = state.processGroups.firstIndex(where: { $0.pgid == pgid }) { state.processGroups.remove(at: first) }
             if state.tasks[index].pid == pgid { state.tasks[index].pid = nil }
         case "ended":
             guard case .string(let raw)? = line["status"], let status = JobStateFile.TaskProgress.Status(rawValue: raw),

@@ -202,7 +202,10 @@ extension SpoolDirectory {
             try setOwner(fd, gid: gid, mode: 0o640, label: "active/\(id)/job.json")
         }
         try checkpoint(.claimFileOwned)
-        try setOwner(dir, gid: gid, mode: 0o750, label: "active/\(id)")
+        // The submitter's group may look in only once job.json is the daemon's:
+        // until the seal the directory stays 0700, so the file (still the
+        // submitter's) cannot be reached through it.
+        try setOwner(dir, gid: gid, mode: unsealed == nil ? 0o750 : 0o700, label: "active/\(id)")
         return .claimed(ClaimedJob(id: id, job: job, owner: account, runAs: runAs, state: state, unsealedJobFile: unsealed,
                                    stateWritten: stored != nil || !deferringState))
     }
@@ -218,6 +221,7 @@ extension SpoolDirectory {
         }
         defer { SystemCall.close(dir) }
         try writeAtomically(dir, "job.json", bytes, gid: job.state.gid, label: label)
+        try setOwner(dir, gid: job.state.gid, mode: 0o750, label: label)
     }
 
     /// Why a job file's `fstat` fails SPEC §8, or `nil` when it passes.

@@ -142,11 +142,23 @@ extension SpoolDirectory {
         try sync(batch)
     }
 
+    /// Syncs the whole spool (`syncfs`) with whatever the next commit would
+    /// have synced: after a failed commit, whose descriptors are gone, and at
+    /// recovery, for what a crashed daemon left in the page cache.
+    public func commitAll() throws(SpoolError) {
+        let batch = pendingSync.withLock { pending in
+            defer { pending = PendingSync() }
+            return pending
+        }
+        (batch.files.descriptors + batch.directories.descriptors).forEach(SystemCall.close)
+        try SystemCall.sys("syncfs \(path)", code: .recordWrite) { clinux_syncfs(rootFD) }
+    }
+
     /// Syncs a batch and closes its descriptors; the first failure is thrown
     /// (or one an earlier, early commit of this turn kept).
     func sync(_ batch: PendingSync) throws(SpoolError) {
         var failure = batch.failure
-        if batch.count >= PendingSync.groupSize {
+        if batch.count >= PendingSync.groupSize, SystemMemory.dirtyBytes().map({ $0 <= PendingSync.syncfsDirtyLimit }) ?? false {
             if case .failure(let e) = SystemCall.call({ clinux_syncfs(rootFD) }), failure == nil {
                 failure = SpoolError(.recordWrite, "syncfs \(path)", errno: e.rawValue)
             }
@@ -205,6 +217,11 @@ struct PendingSync: Sendable {
     static let limit = 512
     /// Descriptors from which one `syncfs` replaces the fsyncs: more than one job's worth.
     static let groupSize = 3
+    /// `syncfs` writes out everything dirty on the file system, the spool's
+    /// or not: only while the machine's dirty data (`Dirty:` in
+    /// `/proc/meminfo`) is below this does a batch take it. Above it (a
+    /// backup writing gigabytes), the batch's own fsyncs bound the wait.
+    static let syncfsDirtyLimit: UInt64 = 64 << 20
 }
 
 extension SpoolDirectory {

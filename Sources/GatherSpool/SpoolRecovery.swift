@@ -43,6 +43,11 @@ extension SpoolDirectory {
     public func recover(skipping known: Set<String> = []) throws(SpoolError) -> RecoveryReport {
         var report = RecoveryReport()
         var pending: [(Timestamp, RecoveredJob)] = []
+        // What a crashed daemon wrote may still be only in the page cache: made
+        // durable first, so that nothing recovery does (sealing a job.json by
+        // the state.json that names its submitter, completing moves) rests on
+        // a file a power loss could still take back.
+        try commitAll()
         for raw in try names(in: .active) {
             let id = String(decoding: raw, as: UTF8.self)
             if known.contains(id) { continue }
@@ -50,7 +55,7 @@ extension SpoolDirectory {
             guard case .success(let st) = SystemCall.lstat(raw, in: fd(.active)), st.st_mode & S_IFMT == S_IFDIR else { continue }
             let dir = try SystemCall.sys("open active/\(id)") { openat(fd(.active), id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
             defer { SystemCall.close(dir) }
-            for temp in [".result.json.tmp", ".state.json.tmp"] { _ = SystemCall.call { unlinkat(dir, temp, 0) } }
+            for temp in [".result.json.tmp", ".state.json.tmp", ".job.json.tmp"] { _ = SystemCall.call { unlinkat(dir, temp, 0) } }
             if let area = finishedArea(dir, id: id) {
                 try moveFinished(id: id, to: area)
                 report.completed.append(id)
@@ -61,7 +66,17 @@ extension SpoolDirectory {
                 report.removed.append(id)
                 continue
             }
-            let stored = try? SpoolReader.readState(in: dir, label: "active/\(id)").value
+            let stored: JobStateFile?
+            do {
+                stored = try SpoolReader.readState(in: dir, label: "active/\(id)").value
+            } catch where error.errno?.rawValue == ENOENT {
+                stored = nil  // the claim stopped before it: job.json is still the submitter's
+            } catch {
+                // There but unreadable (cut short, corrupt): the submitter is
+                // known only from it, never from a job.json the daemon may own.
+                report.rejected.append(try rejectUnknownSubmitter(dir: dir, id: id, reason: "\(error)"))
+                continue
+            }
             let file = stored?.file ?? "\(id).json"
             switch try examine(dir: dir, id: id, file: file, receivedAt: .now(), stored: stored, extraProblems: []) {
             case .rejected(let record): report.rejected.append(record)
@@ -120,5 +135,24 @@ extension SpoolDirectory {
         } catch {
             return .failed
         }
+    }
+}
+
+extension SpoolDirectory {
+    /// A job whose `state.json` cannot be read after a crash: recorded
+    /// `rejected`, never run. Its submitter is taken from `job.json` only when
+    /// the daemon does not own that file (the daemon's copy replaces the
+    /// submitter's file once state.json names the submitter); else the
+    /// record names the daemon's user.
+    func rejectUnknownSubmitter(dir: Int32, id: String, reason: String) throws(SpoolError) -> JobRecord {
+        var uid = daemonUID
+        if case .success(let st) = SystemCall.lstat(Array("job.json".utf8), in: dir), st.st_uid != daemonUID { uid = st.st_uid }
+        let account = UserAccount.lookup(uid: uid)
+        let record = JobRecord(id: id, name: id, file: "\(id).json", state: .rejected, policy: nil, uid: uid,
+                               gid: account?.gid ?? daemonGID, user: account?.name, runAs: nil, receivedAt: .now(),
+                               startedAt: nil, error: "the job's state was lost in a crash (\(reason)); it was not run",
+                               tasks: [])
+        try finishRejection(record)
+        return record
     }
 }

@@ -217,3 +217,24 @@ extension SpoolCrashTests {
         #expect(t.entries("../small").isEmpty)
     }
 }
+
+extension SpoolCrashTests {
+    /// A `state.json` that is there but cannot be read (cut short by a power
+    /// loss) names the submitter no more: the job is recorded `rejected` and
+    /// never run, whoever owns `job.json` (the daemon, once sealed).
+    @Test func anUnreadableStateIsRejectedNotRun() throws {
+        let t = try TestSpool()
+        t.drop("lost.json", validJob)
+        guard case .claimed(let job) = try t.spool.claim("lost.json") else { Issue.record("not claimed"); return }
+        try t.spool.commit()
+        try t.spool.seal(job)
+        let state = "\(t.path)/active/lost/state.json"
+        try #require(truncate(state, 7) == 0)
+        let report = try t.reopen().recover()
+        #expect(report.jobs.isEmpty)
+        let record = try #require(report.rejected.first)
+        #expect(record.id == "lost" && record.state == .rejected)
+        #expect(record.error?.hasPrefix("the job's state was lost in a crash") == true, "\(record.error ?? "")")
+        #expect(t.records() == ["rejected/lost"])
+    }
+}

@@ -87,6 +87,9 @@ struct JobQueue<Waiting: QueueEntry, Running: QueueEntry>: Sendable {
         (queues[uid]?.count ?? 0) + runningPerUser[uid, default: 0]
     }
 
+    /// Whether `id` waits to start.
+    func isWaiting(_ id: String) -> Bool { waitingUsers[id] != nil }
+
     /// Whether `id` waits or runs here.
     func contains(_ id: String) -> Bool {
         running[id] != nil || waitingUsers[id] != nil

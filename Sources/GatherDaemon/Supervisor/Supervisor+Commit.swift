@@ -28,9 +28,10 @@ extension Supervisor {
     ///
     /// A failed commit is a spool write error (claiming pauses): the records
     /// stay unwritten for the retry, the claims unsealed (the submitter's file
-    /// stays in place, as recovery expects without a durable `state.json`).
-    /// Started jobs still run: their tasks are the work the daemon holds, and
-    /// a power loss would at worst make them run again.
+    /// stays in place, as recovery expects without a durable `state.json`),
+    /// and the started jobs are held: none runs before a later sync of the
+    /// whole spool succeeds (``releaseHeldStarts()``, from the retry), so a
+    /// power loss can still never make one run twice.
     func endTurn() {
         guard turn.wrote else { return }
         var ended = turn
@@ -40,7 +41,7 @@ extension Supervisor {
         // get theirs now, before the commit (a claim whose file cannot be
         // written is not sealed; its start writes the file later).
         ended.unsealed = ended.unsealed.filter { job in
-            guard !job.stateWritten, jobs.waitingJob(job.id) != nil else { return true }
+            guard !job.stateWritten, jobs.isWaiting(job.id) else { return true }
             do throws(SpoolError) {
                 try spool.writeState(job.state)
                 return true
@@ -54,7 +55,7 @@ extension Supervisor {
         } catch {
             pauseClaims(error.located, identity: nil)
             for (record, identity) in ended.records { unwritten[record.id] = (record, identity) }
-            for start in ended.starts { starts.yield(start) }
+            heldStarts += ended.starts
             return
         }
         // The starts first: nothing else here has to come before their exec.
@@ -76,6 +77,21 @@ extension Supervisor {
         }
         // The seals and moves wait for the next commit; none is needed before it.
         updateStatus()
+    }
+}
+
+extension Supervisor {
+    /// Runs the starts a failed commit held, once a sync of the whole spool
+    /// succeeds (what they wrote is then durable). At shutdown they go to the
+    /// main loop anyway: their control is cancelled, so no task runs.
+    /// - Throws: the sync's error; they stay held.
+    func releaseHeldStarts(force: Bool = false) throws(SpoolError) {
+        guard !heldStarts.isEmpty else { return }
+        if !force { try spool.commitAll() }
+        let held = heldStarts
+        heldStarts = []
+        for start in held { starts.yield(start) }
+        busyWakeup.yield()
     }
 }
 

@@ -50,6 +50,13 @@ extension Supervisor {
         // A state.json that failed since the last look must hold claiming too.
         checkProgressWrites()
         guard writeError != nil else { return }
+        do throws(SpoolError) {
+            try releaseHeldStarts()
+        } catch {
+            writeError = error.located
+            updateStatus()
+            return
+        }
         for id in unwrittenProgress.sorted() {
             do {
                 try jobs.running[id]?.progress.retryWrite()

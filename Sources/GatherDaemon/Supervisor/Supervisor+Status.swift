@@ -17,6 +17,8 @@ extension Supervisor {
         let grace = running.map(\.settings.killGrace).max() ?? .zero
         _ = notifier.extendTimeout(grace + .seconds(10))
         for job in running { job.control.cancel(.daemonStopping) }
+        // Held by a failed commit: they go to the main loop cancelled, and end at once.
+        try? releaseHeldStarts(force: true)
         if running.isEmpty { finishStopping() }
     }
 

@@ -70,6 +70,8 @@ actor Supervisor {
     var counts = StateCounts()
     /// What this turn wrote; durable with one commit at its end (``endTurn()``).
     var turn = Turn()
+    /// Started jobs whose commit failed: they run once a sync succeeds.
+    var heldStarts: [JobStart] = []
 
     /// Spool events posted by the watcher's consumer and not handled yet
     /// (``post(_:)``): those that arrive while the actor is busy are handled
@@ -301,7 +303,7 @@ actor Supervisor {
     }
 
     /// Whether a spool write error holds claiming (the retry loop runs while it does).
-    var isPaused: Bool { writeError != nil || !unwritten.isEmpty || !unwrittenProgress.isEmpty }
+    var isPaused: Bool { writeError != nil || !unwritten.isEmpty || !unwrittenProgress.isEmpty || !heldStarts.isEmpty }
 
     /// Whether a job runs (the status loop runs while one does).
     var isBusy: Bool { !jobs.running.isEmpty }
