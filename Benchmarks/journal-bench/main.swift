@@ -10,6 +10,7 @@
 // With no journald answering it says so and exits 0.
 import Gather
 import GatherJournal
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif

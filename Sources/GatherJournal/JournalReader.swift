@@ -100,7 +100,7 @@ public final class JournalReader {
     /// - Returns: `true` when entries were added or files changed, `false` on timeout.
     @discardableResult
     public func wait(timeout: Duration?) throws(JournalError) -> Bool {
-        let micros: UInt64 = timeout.map { UInt64(max(0, $0.seconds * 1e6)) } ?? UInt64.max
+        let micros: UInt64 = timeout.map { $0.clampedNanoseconds / 1_000 } ?? UInt64.max
         // A signal that ends the wait early starts it again, with the whole
         // timeout: the caller only learns of a change or the timeout.
         switch SystemCall.callReturningNegativeError({ sd_journal_wait(journal, micros) }) {

@@ -1,5 +1,4 @@
 import GatherSystem
-import Foundation
 
 /// Where log entries go (`--log-target`).
 public enum LogTarget: String, Sendable, CaseIterable {
@@ -71,9 +70,9 @@ public final class JournalWriter: @unchecked Sendable {
     public let configuration: Configuration
     /// Whether entries are sent to the journal (decided at start for `auto`).
     public let usesJournal: Bool
-    private let condition = NSCondition()
+    private let condition = Condition()
     private var state = State() // guarded by `condition`
-    private let finished = NSCondition()
+    private let finished = Condition()
     private var threadDone = false // guarded by `finished`
 
     /// Starts the writer thread. The thread keeps the writer alive until ``close()``.
@@ -100,10 +99,10 @@ public final class JournalWriter: @unchecked Sendable {
     /// with room in the queue (the normal case) it returns at once (about 0.2 µs).
     public func log(_ entry: JournalEntry) {
         guard entry.priority <= configuration.maxEventPriority else { return }
-        let deadline = Date(timeIntervalSinceNow: configuration.eventWait.seconds)
+        let deadline = EventWait.monotonicNanoseconds() &+ configuration.eventWait.clampedNanoseconds
         condition.lock()
         while state.queue.count >= configuration.capacity && !state.closing {
-            if !condition.wait(until: deadline) { break }
+            if !condition.wait(untilMonotonic: deadline) { break }
         }
         if state.queue.count < configuration.capacity && !state.closing {
             enqueueLocked(Item(entry: entry, isOutput: false))
@@ -227,13 +226,5 @@ struct SocketCheck {
         known = JournalSender.socketExists
         checkedAt = now
         return known
-    }
-}
-
-extension Duration {
-    /// Seconds as a `TimeInterval`, for Foundation's waits.
-    var seconds: Double {
-        let (whole, atto) = components
-        return Double(whole) + Double(atto) / 1e18
     }
 }

@@ -1,5 +1,3 @@
-import Foundation
-
 /// The readable stderr line for an entry, used when the journal cannot take it.
 ///
 /// Events read `gatherd: err: job nightly-backup failed: CompoundError, …`;
@@ -26,7 +24,17 @@ enum StderrLine {
     }
 
     private static func escaped(_ text: String) -> String {
-        guard text.contains(where: { $0 == "\n" || $0 == "\r" }) else { return text }
-        return text.replacingOccurrences(of: "\r", with: "\\r").replacingOccurrences(of: "\n", with: "\\n")
+        guard text.unicodeScalars.contains(where: { $0 == "\n" || $0 == "\r" }) else { return text }
+        var escaped = ""
+        escaped.reserveCapacity(text.utf8.count + 8)
+        for character in text {
+            switch character {
+            case "\r": escaped += "\\r"
+            case "\n": escaped += "\\n"
+            case "\r\n": escaped += "\\r\\n"
+            default: escaped.append(character)
+            }
+        }
+        return escaped
     }
 }
