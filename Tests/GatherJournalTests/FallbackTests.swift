@@ -62,12 +62,15 @@ struct FallbackTests {
         writer.log(.taskSucceeded(job, task: "t", attempt: 1, elapsed: .seconds(1))) // debug: dropped at info
         let entry = try JournalEntry(["MESSAGE": "two\nlines", "PRIORITY": "4"])
         writer.log(entry)
+        // A CRLF is one Character to Swift: escaped all the same.
+        writer.log(try JournalEntry(["MESSAGE": "dos\r\nline", "PRIORITY": "4"]))
         writer.flush()
         writer.close()
         try pipe.fileHandleForWriting.close()
         let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(text == "gatherd: crit: cannot write record of nightly: No space left on device; claiming paused\ngatherd: warning: two\\nlines\n")
-        #expect(writer.statistics.toStderr == 2)
+        #expect(text == "gatherd: crit: cannot write record of nightly: No space left on device; claiming paused\ngatherd: warning: two\\nlines\n"
+            + "gatherd: warning: dos\\r\\nline\n")
+        #expect(writer.statistics.toStderr == 3)
         #expect(writer.statistics.sent == 0)
     }
 
