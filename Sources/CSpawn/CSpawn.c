@@ -33,6 +33,8 @@ struct cspawn_child {
     volatile int error;
     volatile unsigned long long start_time;
     volatile int record_error;
+    /// The child appended its `started` line (an `exited` one is owed if the exec fails).
+    volatile int recorded;
 };
 
 // Appends the decimal digits of `value` at `out`; returns the count.
@@ -87,6 +89,21 @@ static void child_record(struct cspawn_child *child, pid_t pid) {
     do { written = write(r->record_fd, line, n); } while (written < 0 && errno == EINTR);
     if (written < 0) child->record_error = errno;
     else if ((size_t)written != n) child->record_error = EIO;  // a partial line: the parent writes it whole
+    else child->recorded = 1;
+}
+
+// The exec failed after the `started` line: the group is gone, as an `exited` line says.
+static void child_record_exit(struct cspawn_child *child) {
+    const struct cspawn_request *r = child->request;
+    char line[4096];
+    if (!child->recorded || r->record_exit_prefix_len + 32 > sizeof line) return;
+    size_t n = r->record_exit_prefix_len;
+    memcpy(line, r->record_exit_prefix, n);
+    n += put_decimal(line + n, (unsigned long long)syscall(SYS_getpid));
+    line[n++] = '}';
+    line[n++] = '\n';
+    ssize_t written;
+    do { written = write(r->record_fd, line, n); } while (written < 0 && errno == EINTR);
 }
 
 // Raw system calls: glibc's setuid family signals every thread of the process
@@ -114,7 +131,10 @@ static int raw_sigmask(const sigset_t *set, sigset_t *old) {
     return (int)syscall(SYS_rt_sigprocmask, SIG_SETMASK, set, old, _NSIG / 8);
 }
 
+static void child_record_exit(struct cspawn_child *child);
+
 static _Noreturn void child_fail(struct cspawn_child *child, int stage, int error) {
+    child_record_exit(child);
     child->stage = stage;
     child->error = error;
     _exit(127);
@@ -129,6 +149,13 @@ static int child_move_fd(int fd, int target) {
     return dup2(fd, target) < 0 ? -1 : 0;
 }
 
+// close_range(2), or a loop where the kernel lacks it.
+static void child_close_range(unsigned int first, unsigned int last) {
+    if (syscall(SYS_close_range, first, last, 0U) == 0) return;
+    long max = sysconf(_SC_OPEN_MAX);
+    for (long fd = first; fd < max && fd <= (long)last; fd++) close((int)fd);
+}
+
 static int is_fatal_exec_errno(int e) {
     // Like execvp: these mean "try the next PATH entry".
     return !(e == ENOENT || e == ENOTDIR || e == ESTALE || e == ENODEV || e == ETIMEDOUT || e == EACCES);
@@ -136,6 +163,11 @@ static int is_fatal_exec_errno(int e) {
 
 static void child_exec(struct cspawn_child *child) {
     const struct cspawn_request *r = child->request;
+    // Recorded just before the first execve: the task runs nothing before its
+    // group is in the log, and a setup failure before this leaves no line.
+    // The child writes it itself, so a daemon killed at any moment cannot
+    // leave a group recovery does not see.
+    if (r->record_fd >= 0) child_record(child, (pid_t)syscall(SYS_getpid));
     const char *file = r->argv[0];
     char *const *argv = (char *const *)r->argv;
     char *const *envp = (char *const *)r->envp;
@@ -182,10 +214,7 @@ static int child_main(void *arg) {
         (void)syscall(SYS_rt_sigaction, sig, &dfl, NULL, _NSIG / 8);
     }
     if (setsid() < 0) child_fail(child, CSPAWN_STAGE_SETUP, errno);
-    // Recorded before anything of the task runs (and before the descriptors
-    // are closed): a daemon killed from here on leaves its group findable.
     child->start_time = child_start_time();
-    if (r->record_fd >= 0) child_record(child, (pid_t)syscall(SYS_getpid));
 
     // Sources below 3 could be overwritten by an earlier dup2: lift them first.
     int fds[3] = { r->stdin_fd, r->stdout_fd, r->stderr_fd };
@@ -198,9 +227,13 @@ static int child_main(void *arg) {
     for (int i = 0; i < 3; i++) {
         if (child_move_fd(fds[i], i) < 0) child_fail(child, CSPAWN_STAGE_SETUP, errno);
     }
-    if (syscall(SYS_close_range, 3U, ~0U, 0U) < 0) {
-        int max = (int)sysconf(_SC_OPEN_MAX);
-        for (int fd = 3; fd < max; fd++) close(fd);
+    // Every descriptor from 3 on is closed but the progress log, kept for the
+    // child's own line just before exec (it is close-on-exec).
+    if (r->record_fd >= 3) {
+        if (r->record_fd > 3) child_close_range(3U, (unsigned int)r->record_fd - 1);
+        child_close_range((unsigned int)r->record_fd + 1, ~0U);
+    } else {
+        child_close_range(3U, ~0U);
     }
     if (r->set_nofile && setrlimit(RLIMIT_NOFILE, &r->nofile) < 0) child_fail(child, CSPAWN_STAGE_SETUP, errno);
     umask(r->umask);
@@ -238,7 +271,7 @@ int cspawn_spawn(const struct cspawn_request *request, struct cspawn_result *res
         cspawn_stack = stack;
     }
     struct cspawn_child child = { .request = request, .stage = CSPAWN_STAGE_NONE, .error = 0,
-                                  .start_time = 0, .record_error = 0 };
+                                  .start_time = 0, .record_error = 0, .recorded = 0 };
 
     // Block everything (glibc's internal signals too) so that no handler of
     // ours runs on the child's side before it resets the dispositions.

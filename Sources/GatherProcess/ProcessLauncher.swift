@@ -78,8 +78,10 @@ public final class ProcessLauncher: Sendable {
         let switchIdentity = spec.identity.map { getuid() == 0 && !Self.isCurrent($0) } ?? false
         let nofile = Self.originalFileLimit.withLock { $0 }
         let recordPrefix = spec.record?.prefix ?? []
+        let exitPrefix = spec.record?.exitPrefix ?? []
         OrphanReaper.spawning {
         recordPrefix.withUnsafeBufferPointer { prefix in
+        exitPrefix.withUnsafeBufferPointer { exitPrefix in
         withCStrings(spec.command) { argv in
             withCStrings(spec.environment) { envp in
                 spec.searchPath.withCString { searchPath in
@@ -109,11 +111,14 @@ public final class ProcessLauncher: Sendable {
                             request.record_fd = spec.record?.fd ?? -1
                             request.record_prefix = prefix.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) }
                             request.record_prefix_len = prefix.count
+                            request.record_exit_prefix = exitPrefix.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) }
+                            request.record_exit_prefix_len = exitPrefix.count
                             _ = cspawn_spawn(&request, &result)
                         }
                     }
                 }
             }
+        }
         }
         }
         return result.stage == CSPAWN_STAGE_NONE.rawValue ? result.pid : nil

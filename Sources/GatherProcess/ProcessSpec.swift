@@ -20,18 +20,22 @@ public struct ProcessIdentity: Sendable, Hashable {
     }
 }
 
-/// A line the child appends to a log before it runs anything of the task
+/// A line the child appends to a log just before its first `execve`
 /// (docs/state-json.md, `state.log`): `prefix` (up to and including `"pgid":`),
 /// then `PID,"start_time":TICKS}` and a newline, in one `write(2)` on `fd`,
-/// which must be open with `O_APPEND` and stay open until the spawn returns.
-/// A daemon killed at any moment after the clone thus leaves the new process
-/// group in the log, where recovery finds and stops it.
+/// which must be open with `O_APPEND|O_CLOEXEC` and stay open until the spawn
+/// returns. A daemon killed at any moment thus leaves the new process group
+/// in the log before the task runs anything, where recovery finds and stops
+/// it. Should the exec fail, the child appends `exitPrefix` (up to
+/// `"pgid":`), `PID}` and a newline: the group is gone.
 public struct SpawnRecord: Sendable {
     public var fd: Int32
     public var prefix: [UInt8]
-    public init(fd: Int32, prefix: [UInt8]) {
+    public var exitPrefix: [UInt8]
+    public init(fd: Int32, prefix: [UInt8], exitPrefix: [UInt8]) {
         self.fd = fd
         self.prefix = prefix
+        self.exitPrefix = exitPrefix
     }
 }
 

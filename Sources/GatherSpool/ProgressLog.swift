@@ -69,6 +69,14 @@ public final class ProgressLog: Sendable {
         return line.bytes
     }
 
+    /// The `exited` line up to and including `"pgid":`, for a child whose
+    /// exec failed after its `started` line (`SpawnRecord`).
+    public static func exitedPrefix(index: Int, task: String) -> [UInt8] {
+        var line = taskLine("exited", index: index, task: task)
+        line.append(#","pgid":"#)
+        return line.bytes
+    }
+
     /// A `started` line written by the daemon: when the child could not append its own.
     public func started(index: Int, task: String, attempt: Int, pgid: Int32, startTime: UInt64) {
         var line = ByteWriter(capacity: 128 + task.utf8.count)

@@ -148,3 +148,68 @@ struct LauncherTests {
         }
     }
 }
+
+/// The line a child appends to the progress log before its exec (`SpawnRecord`).
+@Suite struct SpawnRecordTests {
+    /// A pipe standing in for the log: close-on-exec, its read end non-blocking.
+    private func logPipe() -> [Int32]? {
+        var fds: [Int32] = [-1, -1]
+        guard pipe(&fds) == 0 else { return nil }
+        for fd in fds { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        _ = fcntl(fds[0], F_SETFL, O_NONBLOCK)
+        return fds
+    }
+
+    /// Reads what the children wrote to `fds[0]` so far.
+    private func drain(_ fd: Int32) -> String {
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let n = read(fd, &buffer, buffer.count)
+            if n <= 0 { break }
+            bytes += buffer[0..<n]
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    @Test("a started child wrote its line, with its pid and start time, before it ran")
+    func aStartedChildRecordsItself() async throws {
+        let fds = try #require(logPipe())
+        defer { close(fds[0]); close(fds[1]) }
+        let record = SpawnRecord(fd: fds[1], prefix: Array(#"{"event":"started","pgid":"#.utf8),
+                                 exitPrefix: Array(#"{"event":"exited","pgid":"#.utf8))
+        let process = try Support.launcher.spawn(ProcessSpec(command: ["true"], environment: Support.path, record: record))
+        _ = await process.exitStatus()
+        let startTime = try #require(process.startTime)
+        #expect(process.recordError == nil)
+        #expect(drain(fds[0]) == #"{"event":"started","pgid":\#(process.pid),"start_time":\#(startTime)}"# + "\n")
+    }
+
+    @Test("an exec that fails after the line adds the group's exit, so no task looks running")
+    func aFailedExecRecordsTheExit() throws {
+        let fds = try #require(logPipe())
+        defer { close(fds[0]); close(fds[1]) }
+        let record = SpawnRecord(fd: fds[1], prefix: Array(#"{"event":"started","pgid":"#.utf8),
+                                 exitPrefix: Array(#"{"event":"exited","pgid":"#.utf8))
+        #expect(throws: SpawnError.self) {
+            _ = try Support.launcher.spawn(ProcessSpec(command: ["/usr/bin/nope"], environment: Support.path, record: record))
+        }
+        let lines = drain(fds[0]).split(separator: "\n")
+        #expect(lines.count == 2, "\(lines)")
+        let pid = lines.first?.split(separator: ":").dropFirst(2).first?.split(separator: ",").first
+        #expect(lines.first?.hasPrefix(#"{"event":"started","pgid":"#) == true)
+        #expect(lines.last.map(String.init) == #"{"event":"exited","pgid":\#(pid ?? "?")}"#)
+    }
+
+    @Test("a failure before the exec (a missing working directory) writes no line")
+    func aSetupFailureWritesNothing() throws {
+        let fds = try #require(logPipe())
+        defer { close(fds[0]); close(fds[1]) }
+        let record = SpawnRecord(fd: fds[1], prefix: Array(#"{"event":"started","pgid":"#.utf8),
+                                 exitPrefix: Array(#"{"event":"exited","pgid":"#.utf8))
+        #expect(throws: SpawnError.self) {
+            _ = try Support.launcher.spawn(ProcessSpec(command: ["true"], environment: Support.path, cwd: "/no/such/dir", record: record))
+        }
+        #expect(drain(fds[0]).isEmpty)
+    }
+}

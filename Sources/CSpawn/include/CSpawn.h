@@ -48,13 +48,17 @@ struct cspawn_request {
     /// The umask the task starts with.
     mode_t umask;
     /// The job's progress log (an O_APPEND descriptor), or -1. The child
-    /// appends one line to it before it runs anything of the task, so that a
-    /// crash of the daemon at any point leaves the process group recorded:
-    /// `record_prefix` (the line up to and including `"pgid":`), then
-    /// `PID,"start_time":TICKS}` and a newline, in one write(2).
+    /// appends one line to it just before its first execve, so that a crash
+    /// of the daemon at any point leaves the process group recorded before
+    /// the task runs anything: `record_prefix` (the line up to and including
+    /// `"pgid":`), then `PID,"start_time":TICKS}` and a newline, in one
+    /// write(2). Should the exec fail after that, it appends
+    /// `record_exit_prefix` (up to `"pgid":`), `PID}` and a newline.
     int record_fd;
     const char *record_prefix;
     size_t record_prefix_len;
+    const char *record_exit_prefix;
+    size_t record_exit_prefix_len;
 };
 
 /// What happened. On success `pid` and `pidfd` (close-on-exec) are set and the

@@ -40,7 +40,10 @@ final class JobProgress: Sendable {
     /// runs anything (``SpawnRecord``).
     func spawnRecord(index: Int, task: String) -> @Sendable (Int) -> SpawnRecord? {
         let fd = log.descriptor
-        return { attempt in SpawnRecord(fd: fd, prefix: ProgressLog.startedPrefix(index: index, task: task, attempt: attempt)) }
+        let exitPrefix = ProgressLog.exitedPrefix(index: index, task: task)
+        return { attempt in
+            SpawnRecord(fd: fd, prefix: ProgressLog.startedPrefix(index: index, task: task, attempt: attempt), exitPrefix: exitPrefix)
+        }
     }
 
     /// An attempt's process started. Its child has logged it already, unless
