@@ -32,7 +32,7 @@ extension RobustnessEndToEnd {
             let go = harness.spool + "-go"
             defer { unlink(go) }
             let id = harness.id("job")
-            try Data(#"{"tasks": [{"name": "t", "command": ["sh", "-c", "while [ ! -e \#(go) ]; do sleep 0.05; done"]}]}"#.utf8)
+            try Data(#"{"tasks": [{"name": "t", "command": ["sh", "-c", "while [ ! -e \#(go) ] && kill -0 $PPID 2>/dev/null; do sleep 0.05; done"]}]}"#.utf8)
                 .write(to: URL(fileURLWithPath: "\(view)/incoming/.\(id).tmp"))
             try #require(rename("\(view)/incoming/.\(id).tmp", "\(view)/incoming/\(id).json") == 0)
             let running = await eventually {

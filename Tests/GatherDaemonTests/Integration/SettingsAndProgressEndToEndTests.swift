@@ -63,8 +63,8 @@ extension RobustnessEndToEnd {
             // "first" ends when told; its end (and "then" starting) appends to state.log.
             let id = try harness.drop(harness.id("job"), """
                 {"tasks": [
-                  {"name": "first", "command": ["sh", "-c", "while [ ! -e \(go) ]; do sleep 0.05; done"]},
-                  {"name": "then", "command": ["sh", "-c", "while [ ! -e \(second) ]; do sleep 0.05; done"], "after": ["first"]}
+                  {"name": "first", "command": ["sh", "-c", "while [ ! -e \(go) ] && kill -0 $PPID 2>/dev/null; do sleep 0.05; done"]},
+                  {"name": "then", "command": ["sh", "-c", "while [ ! -e \(second) ] && kill -0 $PPID 2>/dev/null; do sleep 0.05; done"], "after": ["first"]}
                 ]}
                 """)
             let daemon = try harness.startNiced([], notifySocket: notify.path)
