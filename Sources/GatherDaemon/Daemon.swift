@@ -129,11 +129,16 @@ public enum Daemon {
             signals.stop()
             group.cancelAll()
         }
-        // The last seals and moves of the last turn.
-        try? spool.commit()
+        // The last seals and moves of the last turn. Should that sync fail, the
+        // exit status says so (recovery completes a lost move at the next start).
+        var synced = true
+        do throws(SpoolError) { try spool.commit() } catch {
+            StartupError.report("gatherd: cannot sync the spool at exit: \(error.located)")
+            synced = false
+        }
         journal.flush()
         // The watch lost, not a stop asked for: exit 1 (see above).
-        return watcher.failure == nil ? 0 : 1
+        return watcher.failure == nil && synced ? 0 : 1
     }
 }
 

@@ -37,6 +37,8 @@ extension Supervisor {
             return
         }
         endTurn()
+        // The last turn's commit or moves failed: not idle, its records wait for the retry.
+        guard unwritten.isEmpty, writeError == nil else { return }
         state = .stopped
         starts.finish()
     }
