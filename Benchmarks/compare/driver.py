@@ -476,21 +476,20 @@ def scenario_3() -> Section:
     floor.stdout.readline()  # "ready": the watch is in place
     gatherd_ms, floor_ms, unsynced_ms = [], [], []
 
-    def drop_gatherd(i: int) -> None:
-        job_id = f"p{i:04d}"
+    def drop_into(target: Daemon | None, prefix: str, into: list[float], i: int) -> None:
+        if target is None:
+            return
+        job_id = f"{prefix}{i:04d}"
         out = os.path.join(stamps, job_id)
-        started = daemon.drop(job_id, {"tasks": [{"name": "stamp", "command": [bin_path("probe"), "stamp", out]}]})
-        daemon.wait_record(job_id)
-        gatherd_ms.append((read_stamp(out) - started) / 1e6)
+        started = target.drop(job_id, {"tasks": [{"name": "stamp", "command": [bin_path("probe"), "stamp", out]}]})
+        target.wait_record(job_id)
+        into.append((read_stamp(out) - started) / 1e6)
+
+    def drop_gatherd(i: int) -> None:
+        drop_into(daemon, "p", gatherd_ms, i)
 
     def drop_unsynced(i: int) -> None:
-        if unsynced is None:
-            return
-        job_id = f"u{i:04d}"
-        out = os.path.join(stamps, job_id)
-        started = unsynced.drop(job_id, {"tasks": [{"name": "stamp", "command": [bin_path("probe"), "stamp", out]}]})
-        unsynced.wait_record(job_id)
-        unsynced_ms.append((read_stamp(out) - started) / 1e6)
+        drop_into(unsynced, "u", unsynced_ms, i)
 
     def drop_floor(i: int) -> None:
         name = f"p{i:04d}.json"

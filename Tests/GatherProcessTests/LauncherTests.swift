@@ -151,6 +151,11 @@ struct LauncherTests {
 
 /// The line a child appends to the progress log before its exec (`SpawnRecord`).
 @Suite struct SpawnRecordTests {
+    /// The test's lines: `{"event":"started","pgid":…` and `{"event":"exited","pgid":…`.
+    private static func record(_ fd: Int32) -> SpawnRecord {
+        SpawnRecord(fd: fd, prefix: Array(#"{"event":"started","pgid":"#.utf8), exitPrefix: Array(#"{"event":"exited","pgid":"#.utf8))
+    }
+
     /// A pipe standing in for the log: close-on-exec, its read end non-blocking.
     private func logPipe() -> [Int32]? {
         var fds: [Int32] = [-1, -1]
@@ -176,8 +181,7 @@ struct LauncherTests {
     func aStartedChildRecordsItself() async throws {
         let fds = try #require(logPipe())
         defer { close(fds[0]); close(fds[1]) }
-        let record = SpawnRecord(fd: fds[1], prefix: Array(#"{"event":"started","pgid":"#.utf8),
-                                 exitPrefix: Array(#"{"event":"exited","pgid":"#.utf8))
+        let record = Self.record(fds[1])
         let process = try Support.launcher.spawn(ProcessSpec(command: ["true"], environment: Support.path, record: record))
         _ = await process.exitStatus()
         let startTime = try #require(process.startTime)
@@ -189,8 +193,7 @@ struct LauncherTests {
     func aFailedExecRecordsTheExit() throws {
         let fds = try #require(logPipe())
         defer { close(fds[0]); close(fds[1]) }
-        let record = SpawnRecord(fd: fds[1], prefix: Array(#"{"event":"started","pgid":"#.utf8),
-                                 exitPrefix: Array(#"{"event":"exited","pgid":"#.utf8))
+        let record = Self.record(fds[1])
         #expect(throws: SpawnError.self) {
             _ = try Support.launcher.spawn(ProcessSpec(command: ["/usr/bin/nope"], environment: Support.path, record: record))
         }
@@ -205,8 +208,7 @@ struct LauncherTests {
     func aSetupFailureWritesNothing() throws {
         let fds = try #require(logPipe())
         defer { close(fds[0]); close(fds[1]) }
-        let record = SpawnRecord(fd: fds[1], prefix: Array(#"{"event":"started","pgid":"#.utf8),
-                                 exitPrefix: Array(#"{"event":"exited","pgid":"#.utf8))
+        let record = Self.record(fds[1])
         #expect(throws: SpawnError.self) {
             _ = try Support.launcher.spawn(ProcessSpec(command: ["true"], environment: Support.path, cwd: "/no/such/dir", record: record))
         }
