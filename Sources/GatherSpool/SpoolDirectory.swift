@@ -188,6 +188,13 @@ public final class SpoolDirectory: Sendable {
     func writeAtomically(
         _ dirfd: Int32, _ name: String, _ bytes: [UInt8], gid: UInt32, label: String
     ) throws(SpoolError) {
+        try writeTemporary(dirfd, name, bytes, gid: gid, label: label)
+        try renameTemporary(dirfd, name, label: label)
+    }
+
+    /// The first half of ``writeAtomically(_:_:_:gid:label:)``: `.NAME.tmp`
+    /// written (and kept for the next commit), not yet renamed.
+    func writeTemporary(_ dirfd: Int32, _ name: String, _ bytes: [UInt8], gid: UInt32, label: String) throws(SpoolError) {
         let temp = ".\(name).tmp"
         _ = SystemCall.call { unlinkat(dirfd, temp, 0) }  // a leftover of a crash
         do throws(SpoolError) {
@@ -202,7 +209,12 @@ public final class SpoolDirectory: Sendable {
             _ = SystemCall.call { unlinkat(dirfd, temp, 0) }
             throw error
         }
-        if name == "result.json" { try checkpoint(.finishTemporaryWritten) }
+        pendSync(directory: dirfd, label: label)
+    }
+
+    /// The second half: `.NAME.tmp` renamed over `NAME`.
+    func renameTemporary(_ dirfd: Int32, _ name: String, label: String) throws(SpoolError) {
+        let temp = ".\(name).tmp"
         do throws(SpoolError) {
             try SystemCall.sys("rename \(label)/\(temp)", code: .recordWrite) { renameat(dirfd, temp, dirfd, name) }
         } catch {

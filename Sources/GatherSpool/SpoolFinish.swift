@@ -21,10 +21,12 @@ extension SpoolDirectory {
         try moveFinished(record)
     }
 
-    /// The first step of a finish: `active/ID/result.json` through a temporary
-    /// file (owned by the daemon's user, group `record.gid`, 0640, renamed),
-    /// `state.json` and `state.log` removed (progress ends with the record),
-    /// the directory to 0750 with that group. Durable at the next ``commit()``.
+    /// The first step of a finish: the record written to
+    /// `active/ID/.result.json.tmp` (owned by the daemon's user, group
+    /// `record.gid`, 0640), durable at the next ``commit()``. Nothing is
+    /// renamed before that commit, so no `result.json` is ever in place
+    /// before its content is durable; recovery takes a complete temporary
+    /// record for the record (it was the job's end).
     /// - Returns: false when the job was moved already (an earlier try whose last steps failed).
     /// - Throws: as ``finish(_:)``.
     @discardableResult
@@ -40,27 +42,39 @@ extension SpoolDirectory {
         }
         defer { SystemCall.close(dir) }
         let text = record.json.serializedBytes(trailingNewline: true)
-        try writeAtomically(dir, "result.json", text, gid: record.gid, label: "active/\(id)")
-        try checkpoint(.finishResultInPlace)
-        // A finished job's directory holds job.json and result.json (SPEC §3);
-        // progress ends with the record. Left behind, it would only be stale.
-        _ = SystemCall.call { unlinkat(dir, "state.json", 0) }
-        _ = SystemCall.call { unlinkat(dir, ProgressLog.fileName, 0) }
-        try setOwner(dir, gid: record.gid, mode: 0o750, label: "active/\(id)")
+        try writeTemporary(dir, "result.json", text, gid: record.gid, label: "active/\(id)")
+        try checkpoint(.finishTemporaryWritten)
         return true
     }
 
     /// The last step of a finish, after the ``commit()`` that made the record
-    /// durable: one rename of `active/ID` to `done/ID`, `failed/ID` or
-    /// `rejected/ID`. It is durable at the next commit; a power loss before
-    /// that leaves `active/ID/result.json`, and recovery completes the move.
+    /// durable: `.result.json.tmp` renamed to `result.json`, `state.json` and
+    /// `state.log` removed (progress ends with the record), the directory
+    /// 0750 with the record's group, then one rename of `active/ID` to
+    /// `done/ID`, `failed/ID` or `rejected/ID`. These are durable at the next
+    /// commit; a power loss before that leaves the durable record in
+    /// `active/ID`, and recovery completes the rest.
     public func moveFinished(_ record: JobRecord) throws(SpoolError) {
+        let id = record.id
         // Moved by an earlier try whose last steps failed.
-        if case .failure(let e) = SystemCall.lstat(Array(record.id.utf8), in: fd(.active)), e.rawValue == ENOENT,
-           case .success = SystemCall.lstat(Array(record.id.utf8), in: fd(record.stateDirectory)) {
+        if case .failure(let e) = SystemCall.lstat(Array(id.utf8), in: fd(.active)), e.rawValue == ENOENT,
+           case .success = SystemCall.lstat(Array(id.utf8), in: fd(record.stateDirectory)) {
             return
         }
-        try moveFinished(id: record.id, to: record.stateDirectory)
+        let dir = try SystemCall.sys("open active/\(id)", code: .recordWrite) {
+            openat(fd(.active), id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        }
+        defer { SystemCall.close(dir) }
+        // A retry after the rename: the record is in place already.
+        if case .success = SystemCall.lstat(Array(".result.json.tmp".utf8), in: dir) {
+            try renameTemporary(dir, "result.json", label: "active/\(id)")
+        }
+        try checkpoint(.finishResultInPlace)
+        // A finished job's directory holds job.json and result.json (SPEC §3).
+        _ = SystemCall.call { unlinkat(dir, "state.json", 0) }
+        _ = SystemCall.call { unlinkat(dir, ProgressLog.fileName, 0) }
+        try setOwner(dir, gid: record.gid, mode: 0o750, label: "active/\(id)")
+        try moveFinished(id: id, to: record.stateDirectory)
     }
 
     /// The rename of `active/ID` into its state directory.

@@ -162,8 +162,8 @@ extension SpoolReader {
     /// - Parameter label: the job directory in messages (`active/ID`).
     /// - Throws: ``SpoolError``: ``SpoolError/Code/io`` with the errno
     ///   (`ENOENT`: no record), or ``SpoolError/Code/corrupt``.
-    public static func readRecord(in jobDirectory: Int32, label: String) throws(SpoolError) -> Stored<JobRecord> {
-        let file = try readJSON(in: jobDirectory, "result.json", label: label)
+    public static func readRecord(in jobDirectory: Int32, label: String, name: String = "result.json") throws(SpoolError) -> Stored<JobRecord> {
+        let file = try readJSON(in: jobDirectory, name, label: label)
         guard let record = JobRecord(json: file.json, gid: file.gid) else {
             throw SpoolError(.corrupt, "\(label)/result.json: not a record this version can read")
         }

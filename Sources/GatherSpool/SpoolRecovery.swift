@@ -55,8 +55,16 @@ extension SpoolDirectory {
             guard case .success(let st) = SystemCall.lstat(raw, in: fd(.active)), st.st_mode & S_IFMT == S_IFDIR else { continue }
             let dir = try SystemCall.sys("open active/\(id)") { openat(fd(.active), id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) }
             defer { SystemCall.close(dir) }
+            // A complete temporary record was durable before anything of the
+            // finish was in place (writeRecord, then the commit): it is the record.
+            if case .success = SystemCall.lstat(Array(".result.json.tmp".utf8), in: dir),
+               (try? SpoolReader.readRecord(in: dir, label: "active/\(id)", name: ".result.json.tmp")) != nil {
+                _ = SystemCall.call { renameat(dir, ".result.json.tmp", dir, "result.json") }
+            }
             for temp in [".result.json.tmp", ".state.json.tmp", ".job.json.tmp"] { _ = SystemCall.call { unlinkat(dir, temp, 0) } }
             if let area = finishedArea(dir, id: id) {
+                _ = SystemCall.call { unlinkat(dir, "state.json", 0) }
+                _ = SystemCall.call { unlinkat(dir, ProgressLog.fileName, 0) }
                 try moveFinished(id: id, to: area)
                 report.completed.append(id)
                 continue

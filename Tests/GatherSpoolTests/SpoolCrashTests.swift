@@ -65,8 +65,10 @@ final class FaultSwitch: @unchecked Sendable {
         // Points the path does not pass (a rejection writes no state) simply never fire.
         let crashed = !fault.armed
         #expect(crashed != finished)
-        let resultWasInPlace = crashed && (point == .finishResultInPlace || point == .finishDirectoryMoved)
-        let recordBefore = t.json("\(t.path)/active/job/result.json") ?? t.json("\(t.path)/done/job/result.json")
+        // From the temporary record on, the record is written: recovery takes it.
+        let resultWasInPlace = crashed && [.finishTemporaryWritten, .finishResultInPlace, .finishDirectoryMoved].contains(point)
+        let recordBefore = t.json("\(t.path)/active/job/result.json") ?? t.json("\(t.path)/active/job/.result.json.tmp")
+            ?? t.json("\(t.path)/done/job/result.json")
         let reruns = try restart(t)
         #expect(t.records().count == 1, "\(point) valid=\(valid): \(t.records())")
         #expect(t.entries("active").isEmpty && t.entries("incoming").isEmpty)
@@ -78,12 +80,6 @@ final class FaultSwitch: @unchecked Sendable {
             #expect(reruns == 0)
             #expect(t.records() == ["done/job"])
             #expect(t.json("\(t.path)/done/job/result.json")?["run"] == recordBefore?["run"])
-        } else if point == .finishTemporaryWritten {
-            // Started, never recorded, not restartable: interrupted.
-            #expect(reruns == 0)
-            #expect(t.records() == ["failed/job"])
-            let r = t.json("\(t.path)/failed/job/result.json")
-            #expect(r?["state"] == .string("interrupted"))
         } else {
             // Crashed during the claim: never started, so it runs once now.
             #expect(reruns == 1)
