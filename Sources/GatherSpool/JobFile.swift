@@ -1,4 +1,5 @@
 import Gather
+import GatherSystem
 
 /// A valid job file (SPEC §4), as the daemon runs it. Made only by
 /// ``JobFileValidator``; every default of the SPEC is already filled in
@@ -25,6 +26,8 @@ public struct JobFile: Sendable {
     public var user: String?
     public var output: Output
     public var restartable: Bool
+    /// `memory_max`, `cpu_max`, `tasks_max` of the whole job (its cgroup, SPEC §11).
+    public var limits = ResourceLimits()
     public var tasks: [Task]
 
     /// Where task output goes (SPEC §7).
@@ -49,6 +52,8 @@ public struct JobFile: Sendable {
         /// The task's `cwd`; `nil` means the job's.
         public var cwd: String?
         public var after: [String]
+        /// `memory_max`, `cpu_max`, `tasks_max` of this task (its own cgroup, SPEC §11).
+        public var limits = ResourceLimits()
     }
 
     /// The name messages show: `name`, else the job ID.
