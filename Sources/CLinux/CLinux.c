@@ -2,6 +2,9 @@
 // declaration below sees the same feature set.
 #include "CLinux.h"
 
+#include <linux/magic.h>
+#include <sys/vfs.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -186,4 +189,10 @@ int clinux_sigpipe_harmless(void) {
     sigemptyset(&action.sa_mask);
     action.sa_flags = SA_RESTART;
     return sigaction(SIGPIPE, &action, NULL);
+}
+
+int clinux_is_cgroup2(const char *path) {
+    struct statfs fs;
+    if (statfs(path, &fs) < 0) return -1;
+    return fs.f_type == CGROUP2_SUPER_MAGIC ? 1 : 0;
 }

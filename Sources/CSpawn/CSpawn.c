@@ -9,6 +9,8 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -35,7 +37,59 @@ struct cspawn_child {
     volatile int record_error;
     /// The child appended its `started` line (an `exited` one is owed if the exec fails).
     volatile int recorded;
+    /// Set by the parent: the child moves itself into `cgroup_fd` (no clone3).
+    int move_to_cgroup;
 };
+
+// clone3(2)'s arguments (linux/sched.h, declared here so the uapi header and
+// glibc's <sched.h> never meet).
+struct cspawn_clone_args {
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size, cgroup;
+};
+#define CSPAWN_CLONE_INTO_CGROUP 0x200000000ULL
+#define CSPAWN_SYS_clone3 435
+
+// Cleared when the kernel refuses clone3 or CLONE_INTO_CGROUP (before 5.7).
+static atomic_int cspawn_clone3_works = 1;
+
+int cspawn_clone_into_cgroup(void) {
+#if defined(__x86_64__)
+    return atomic_load(&cspawn_clone3_works);
+#else
+    return 0;
+#endif
+}
+
+#if defined(__x86_64__)
+// clone3 runs the child on `args->stack`: no C function can return into a
+// frame on the new stack, so the child's first instructions are here, as in
+// glibc's and musl's clone. The child calls fn(arg) and exits with its
+// result (child_main never returns: it execs or _exits). syscall clobbers
+// rcx and r11 only; fn and arg sit in r12/r13, which the kernel copies into
+// the child. The new stack's top is 16-byte aligned, as `call` needs.
+// Returns the child's pid, or -errno.
+static long cspawn_clone3(struct cspawn_clone_args *args, int (*fn)(void *), void *arg) {
+    long ret;
+    register int (*r12)(void *) __asm__("r12") = fn;
+    register void *r13 __asm__("r13") = arg;
+    __asm__ volatile(
+        "syscall\n\t"
+        "test %%rax, %%rax\n\t"
+        "jnz 1f\n\t"
+        "xor %%ebp, %%ebp\n\t"
+        "mov %%r13, %%rdi\n\t"
+        "call *%%r12\n\t"
+        "mov %%eax, %%edi\n\t"
+        "mov $60, %%eax\n\t"  // SYS_exit
+        "syscall\n\t"
+        "hlt\n"
+        "1:\n\t"
+        : "=a"(ret)
+        : "0"((long)CSPAWN_SYS_clone3), "D"(args), "S"(sizeof *args), "r"(r12), "r"(r13)
+        : "rcx", "r11", "memory");
+    return ret;
+}
+#endif
 
 // Appends the decimal digits of `value` at `out`; returns the count.
 static size_t put_decimal(char *out, unsigned long long value) {
@@ -213,6 +267,17 @@ static int child_main(void *arg) {
         if (sig == SIGKILL || sig == SIGSTOP) continue;
         (void)syscall(SYS_rt_sigaction, sig, &dfl, NULL, _NSIG / 8);
     }
+    // Without CLONE_INTO_CGROUP the child places itself first, before it
+    // can run anything that forks: writing 0 moves the writer.
+    if (child->move_to_cgroup) {
+        int procs = openat(r->cgroup_fd, "cgroup.procs", O_WRONLY | O_CLOEXEC);
+        if (procs < 0) child_fail(child, CSPAWN_STAGE_CGROUP, errno);
+        ssize_t moved;
+        do { moved = write(procs, "0", 1); } while (moved < 0 && errno == EINTR);
+        int moved_errno = errno;
+        close(procs);
+        if (moved != 1) child_fail(child, CSPAWN_STAGE_CGROUP, moved < 0 ? moved_errno : EIO);
+    }
     if (setsid() < 0) child_fail(child, CSPAWN_STAGE_SETUP, errno);
     child->start_time = child_start_time();
 
@@ -271,7 +336,7 @@ int cspawn_spawn(const struct cspawn_request *request, struct cspawn_result *res
         cspawn_stack = stack;
     }
     struct cspawn_child child = { .request = request, .stage = CSPAWN_STAGE_NONE, .error = 0,
-                                  .start_time = 0, .record_error = 0, .recorded = 0 };
+                                  .start_time = 0, .record_error = 0, .recorded = 0, .move_to_cgroup = 0 };
 
     // Block everything (glibc's internal signals too) so that no handler of
     // ours runs on the child's side before it resets the dispositions.
@@ -279,10 +344,39 @@ int cspawn_spawn(const struct cspawn_request *request, struct cspawn_result *res
     sigset_all(&all, 1);
     raw_sigmask(&all, &old);
     int pidfd = -1;
-    // Exit signal 0 until it execs (execve resets it to SIGCHLD; see header).
-    pid_t pid = clone(child_main, (char *)cspawn_stack + CSPAWN_STACK_SIZE,
-                      CLONE_VM | CLONE_VFORK | CLONE_PIDFD, &child, &pidfd);
-    int clone_errno = errno;
+    pid_t pid = -1;
+    int clone_errno = 0;
+    int cloned = 0;
+#if defined(__x86_64__)
+    if (request->cgroup_fd >= 0 && atomic_load(&cspawn_clone3_works)) {
+        // Exit signal 0 until it execs (execve resets it to SIGCHLD; see header).
+        struct cspawn_clone_args args = {
+            .flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD | CSPAWN_CLONE_INTO_CGROUP,
+            .pidfd = (uint64_t)(uintptr_t)&pidfd,
+            .stack = (uint64_t)(uintptr_t)cspawn_stack,
+            .stack_size = CSPAWN_STACK_SIZE,
+            .cgroup = (uint64_t)request->cgroup_fd,
+        };
+        long ret = cspawn_clone3(&args, child_main, &child);
+        if (ret >= 0) {
+            pid = (pid_t)ret;
+            cloned = 1;
+        } else if (ret == -ENOSYS || ret == -E2BIG) {
+            // A kernel without clone3 (before 5.3) or its cgroup field (before 5.7).
+            atomic_store(&cspawn_clone3_works, 0);
+        } else {
+            clone_errno = (int)-ret;
+            cloned = -1;
+        }
+    }
+#endif
+    if (cloned == 0) {
+        child.move_to_cgroup = request->cgroup_fd >= 0;
+        // Exit signal 0 until it execs (execve resets it to SIGCHLD; see header).
+        pid = clone(child_main, (char *)cspawn_stack + CSPAWN_STACK_SIZE,
+                    CLONE_VM | CLONE_VFORK | CLONE_PIDFD, &child, &pidfd);
+        clone_errno = errno;
+    }
     raw_sigmask(&old, NULL);
 
     if (pid < 0) {

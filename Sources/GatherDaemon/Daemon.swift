@@ -25,6 +25,7 @@ public enum Daemon {
         let watcher: SpoolWatcher
         let launcher: ProcessLauncher
         let executor: ThreadExecutor
+        let cgroups: CgroupAvailability
         do {
             signals = try SignalEvents()
             try ProcessLauncher.raiseFileLimit()
@@ -32,6 +33,9 @@ public enum Daemon {
             launcher = try ProcessLauncher.shared
             spool = try SpoolDirectory(path: configuration.spool)
             try spool.lockForDaemon()
+            // After the lock: a second daemon on this spool must not move
+            // into the first one's subtree.
+            cgroups = try CgroupTree.prepare(configuration.cgroup).get()
             executor = try ThreadExecutor(name: "gatherd-supervisor")
             // The watches exist before the first scan, so no file falls between them.
             watcher = try SpoolWatcher(incoming: spool.path + "/incoming", cancel: spool.path + "/cancel")
@@ -40,13 +44,16 @@ public enum Daemon {
             return 1
         }
 
+        // SPEC §11: one line saying what the host gives.
+        journal.log(.daemonNotice(cgroups.startLine))
+
         let (starts, startsContinuation) = AsyncStream.makeStream(of: JobStart.self)
         let supervisor = Supervisor(
             spool: spool, journal: journal, notifier: notifier, configuration: configuration, starts: startsContinuation,
-            executor: executor)
+            executor: executor, cgroups: cgroups)
         let runner = JobRunner(
             spool: spool, journal: journal, launcher: launcher, pool: TaskSlotPool(slots: configuration.maxTasks),
-            configuration: configuration, daemonIsRoot: geteuid() == 0)
+            configuration: configuration, daemonIsRoot: geteuid() == 0, cgroups: cgroups.tree)
 
         let recovered = await supervisor.recover()
         do {

@@ -10,26 +10,127 @@ import Synchronization
 /// children cost nothing; each exit or timer costs one wake-up.
 ///
 /// Timers (kill graces, group-drain polls) run short actions on this thread.
+///
+/// The same thread tells when a task's cgroup is empty: an inotify descriptor
+/// in the epoll set watches the `cgroup.events` file of each cgroup someone
+/// waits on (``waitUntilEmpty(_:within:)``); the kernel reports a change of
+/// `populated` as `IN_MODIFY`. Only cgroups with processes left after their
+/// task's exit are watched, and only while they are.
 final class ChildWatcher: Sendable {
     private struct State {
         var watched: [UInt64: RunningProcess] = [:]
         var timers = TimerQueue<@Sendable () -> Void>()
         var nextToken: UInt64 = 1
+        /// Waits for empty cgroups, by inotify watch descriptor.
+        var emptyWaits: [Int32: [EmptyWait]] = [:]
+        var nextWait: UInt64 = 1
+    }
+
+    /// Someone waiting for a cgroup to be empty.
+    private struct EmptyWait {
+        let id: UInt64
+        let cgroup: Cgroup
+        let continuation: CheckedContinuation<Bool, Never>
     }
 
     private let epoll: Int32
     private let wake: Int32
+    private let inotify: Int32
     private let state = Mutex(State())
 
     /// Token 0 in the epoll set is the wake-up eventfd (``EventWait/makeEpollWithWake()``).
     private static let wakeToken: UInt64 = 0
+    /// The inotify descriptor's token (process tokens count up from 1).
+    private static let inotifyToken = UInt64.max
 
     init() throws(SystemCallError) {
-        (epoll, wake) = try EventWait.makeEpollWithWake().get()
+        let (epoll, wake) = try EventWait.makeEpollWithWake().get()
+        let inotify: Int32
+        do throws(SystemCallError) {
+            inotify = try SystemCall.call("inotify_init1") { inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC)) }.get()
+            if case .failure(let error) = SystemCall.call("epoll_ctl", { clinux_epoll_add(epoll, inotify, Self.inotifyToken) }) {
+                SystemCall.close(inotify)
+                throw error
+            }
+        } catch {
+            SystemCall.close(epoll)
+            SystemCall.close(wake)
+            throw error
+        }
+        self.epoll = epoll
+        self.wake = wake
+        self.inotify = inotify
         if case .failure(let errno) = OSThread.start(name: "gatherd-exits", detached: true, { [self] in run() }) {
             SystemCall.close(epoll)
             SystemCall.close(wake)
+            SystemCall.close(inotify)
             throw SystemCallError("pthread_create", errno: errno)
+        }
+    }
+
+    /// Waits until `cgroup` has no process left (`cgroup.events` `populated
+    /// 0`), woken by inotify on this thread, not by polling. Returns false
+    /// when `limit` passed first. Ignores Swift cancellation, like ``sleep(for:)``.
+    func waitUntilEmpty(_ cgroup: Cgroup, within limit: Duration) async -> Bool {
+        guard cgroup.isPopulated else { return true }
+        return await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            let wd = inotify_add_watch(inotify, cgroup.eventsPath, UInt32(IN_MODIFY))
+            guard wd >= 0 else {
+                // No watch to be had (the per-user limit): look on the timer
+                // thread instead, every 10 ms, as long as this lasts.
+                pollUntilEmpty(cgroup, until: EventWait.monotonicNanoseconds() &+ limit.clampedNanoseconds, continuation)
+                return
+            }
+            let id = state.withLock { state in
+                let id = state.nextWait
+                state.nextWait += 1
+                state.emptyWaits[wd, default: []].append(EmptyWait(id: id, cgroup: cgroup, continuation: continuation))
+                return id
+            }
+            // Emptied between the first look and the watch: no event comes for that.
+            if !cgroup.isPopulated {
+                finishWait(wd: wd, id: id, empty: true)
+            } else {
+                schedule(after: limit) { [self] in finishWait(wd: wd, id: id, empty: !cgroup.isPopulated) }
+            }
+        }
+    }
+
+    private func pollUntilEmpty(_ cgroup: Cgroup, until due: UInt64, _ continuation: CheckedContinuation<Bool, Never>) {
+        let empty = !cgroup.isPopulated
+        if empty || EventWait.monotonicNanoseconds() >= due {
+            continuation.resume(returning: empty)
+            return
+        }
+        schedule(after: .milliseconds(10)) { [self] in pollUntilEmpty(cgroup, until: due, continuation) }
+    }
+
+    /// Ends one wait (once: a second call finds nothing); the last wait on a
+    /// watch removes it.
+    private func finishWait(wd: Int32, id: UInt64, empty: Bool) {
+        let wait: EmptyWait? = state.withLock { state in
+            guard var waits = state.emptyWaits[wd], let index = waits.firstIndex(where: { $0.id == id }) else { return nil }
+            let wait = waits.remove(at: index)
+            state.emptyWaits[wd] = waits.isEmpty ? nil : waits
+            if waits.isEmpty { _ = inotify_rm_watch(inotify, wd) }
+            return wait
+        }
+        wait?.continuation.resume(returning: empty)
+    }
+
+    /// On this thread: the watched `cgroup.events` files that changed.
+    private func readCgroupEvents() {
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { raw in read(inotify, raw.baseAddress, raw.count) }
+            guard count > 0 else { return }
+            let records = buffer.withUnsafeBytes { InotifyRecord.decode(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
+            for wd in Set(records.map(\.watch)) {
+                let waits = state.withLock { $0.emptyWaits[wd] ?? [] }
+                for wait in waits where !wait.cgroup.isPopulated {
+                    finishWait(wd: wd, id: wait.id, empty: true)
+                }
+            }
         }
     }
 
@@ -80,6 +181,8 @@ final class ChildWatcher: Sendable {
                 let token = tokens[i]
                 if token == Self.wakeToken {
                     EventWait.drain(eventFD: wake)
+                } else if token == Self.inotifyToken {
+                    readCgroupEvents()
                 } else {
                     reap(token)
                 }

@@ -1,3 +1,6 @@
+import GatherSystem
+import Glibc
+
 /// How a process ended, as `waitid` saw it.
 public enum ExitStatus: Sendable, Hashable, CustomStringConvertible {
     /// It called `exit` with this status (0 … 255).
@@ -54,11 +57,29 @@ public struct ProcessExit: Sendable, Hashable {
     public let stderrTail: [UInt8]
     /// Run time from spawn to exit.
     public let duration: Duration
+    /// What the task used so far, this attempt and the ones before (read
+    /// from its cgroup once empty); nil without cgroups.
+    public let usage: CgroupUsage?
+    /// The `memory_max` (as `512M`) inside which the OOM killer ended it: set
+    /// when it died of SIGKILL and its cgroup's `oom_kill` count grew.
+    public let oomLimit: String?
 
-    public init(pid: Int32, status: ExitStatus, stderrTail: [UInt8], duration: Duration) {
+    public init(
+        pid: Int32, status: ExitStatus, stderrTail: [UInt8], duration: Duration, usage: CgroupUsage? = nil,
+        oomLimit: String? = nil
+    ) {
         self.pid = pid
         self.status = status
         self.stderrTail = stderrTail
         self.duration = duration
+        self.usage = usage
+        self.oomLimit = oomLimit
+    }
+
+    /// The error line's text after `name: ` (SPEC §5): the status, or
+    /// `killed by the OOM killer (memory_max 512M)`.
+    public var errorText: String {
+        if let oomLimit, status == .signaled(SIGKILL) { return "killed by the OOM killer (memory_max \(oomLimit))" }
+        return status.description
     }
 }

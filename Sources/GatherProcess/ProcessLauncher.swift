@@ -113,6 +113,7 @@ public final class ProcessLauncher: Sendable {
                             request.record_prefix_len = prefix.count
                             request.record_exit_prefix = exitPrefix.baseAddress.map { UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self) }
                             request.record_exit_prefix_len = exitPrefix.count
+                            request.cgroup_fd = spec.cgroup?.fd ?? -1
                             _ = cspawn_spawn(&request, &result)
                         }
                     }
@@ -131,7 +132,8 @@ public final class ProcessLauncher: Sendable {
             throw Self.spawnError(result, spec: spec, program: program)
         }
         let process = RunningProcess(
-            pid: result.pid, pidfd: result.pidfd, startTime: result.start_time == 0 ? nil : result.start_time,
+            pid: result.pid, pidfd: result.pidfd, cgroup: spec.cgroup,
+            startTime: result.start_time == 0 ? nil : result.start_time,
             recordError: spec.record == nil || result.record_error == 0 ? nil : Errno(result.record_error),
             watcher: watcher, reader: reader)
         // Pipes the output thread owns so far (it closes them at their end).
@@ -156,6 +158,12 @@ public final class ProcessLauncher: Sendable {
             throw SpawnError(code: .launcher, errno: error.code, context: program)
         }
         return process
+    }
+
+    /// Waits until `cgroup` is empty (inotify on the exit thread); false when
+    /// `limit` passed first.
+    public func waitUntilEmpty(_ cgroup: Cgroup, within limit: Duration) async -> Bool {
+        await watcher.waitUntilEmpty(cgroup, within: limit)
     }
 
     private func pipe() throws(SpawnError) -> (read: Int32, write: Int32) {
@@ -184,10 +192,15 @@ public final class ProcessLauncher: Sendable {
         case CSPAWN_STAGE_IDENTITY:
             let name = spec.identity.map { $0.name ?? String($0.uid) } ?? String(getuid())
             return SpawnError(code: .identity, errno: result.error, context: "user \(name)")
+        case CSPAWN_STAGE_CLONE where spec.cgroup != nil:
+            // clone3 into the cgroup failed: say which cgroup.
+            return SpawnError(code: .cgroup, errno: result.error, context: "cgroup \(spec.cgroup!.path)")
         case CSPAWN_STAGE_EXEC:
             return SpawnError(code: .command, errno: result.error, context: program)
         case CSPAWN_STAGE_SETUP:
             return SpawnError(code: .setup, errno: result.error, context: program)
+        case CSPAWN_STAGE_CGROUP:
+            return SpawnError(code: .cgroup, errno: result.error, context: "cgroup \(spec.cgroup?.path ?? "?")")
         default:
             return SpawnError(code: .launcher, errno: result.error, context: program)
         }

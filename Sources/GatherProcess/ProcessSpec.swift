@@ -1,3 +1,4 @@
+import GatherSystem
 import Glibc
 
 /// The account a task runs as (SPEC §8). The spool layer looks it up; the
@@ -52,11 +53,15 @@ public struct ProcessSpec: Sendable {
     public var identity: ProcessIdentity?
     /// Where the child records its process group before it runs anything; nil: nowhere.
     public var record: SpawnRecord?
+    /// The cgroup the process starts in (`CLONE_INTO_CGROUP`), with
+    /// everything it starts; nil: the daemon's own (process groups only).
+    public var cgroup: Cgroup?
 
     public init(
         command: [String], environment: [String], cwd: String = "/", identity: ProcessIdentity? = nil,
-        record: SpawnRecord? = nil
+        record: SpawnRecord? = nil, cgroup: Cgroup? = nil
     ) {
+        self.cgroup = cgroup
         self.command = command
         self.environment = environment
         self.cwd = cwd

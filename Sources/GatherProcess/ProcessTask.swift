@@ -1,6 +1,7 @@
 import Gather
 import GatherSystem
 import Glibc
+import Synchronization
 
 /// What happened to one attempt's process, for `state.json` and the record.
 public enum ProcessEvent: Sendable {
@@ -13,6 +14,41 @@ public enum ProcessEvent: Sendable {
     case exited(task: String, attempt: Int, ProcessExit)
     /// It could not start.
     case spawnFailed(task: String, attempt: Int, SpawnError)
+}
+
+/// Where a task's attempts run in the job's cgroup (SPEC §11): each attempt
+/// in a fresh `task-NAME` below `job`, made with the task's limits just
+/// before the spawn and removed once empty, after its usage was read.
+public struct TaskCgroupPlan: Sendable {
+    /// The job's cgroup.
+    public var job: Cgroup
+    /// The task's own `memory_max`, `cpu_max`, `tasks_max`.
+    public var limits: ResourceLimits
+    /// The `memory_max` an OOM kill of this task is inside: the task's, else the job's.
+    public var memoryMax: UInt64?
+    /// The task's usage over its attempts so far.
+    let total = UsageTotal()
+
+    public init(job: Cgroup, limits: ResourceLimits, jobLimits: ResourceLimits) {
+        self.job = job
+        self.limits = limits
+        self.memoryMax = limits.memoryMax ?? jobLimits.memoryMax
+    }
+
+    /// The cgroup name of task `name` (a bare name could be `cgroup.procs`).
+    public static func cgroupName(of task: String) -> String { CgroupTree.taskPrefix + task }
+}
+
+/// A task's usage summed over its attempts (attempts run one after another).
+final class UsageTotal: Sendable {
+    private let total = Mutex<CgroupUsage?>(nil)
+    func add(_ usage: CgroupUsage) -> CgroupUsage {
+        total.withLock { total in
+            let sum = total.map { $0.adding(usage) } ?? usage
+            total = sum
+            return sum
+        }
+    }
 }
 
 /// A job task as a process: everything the glue needs to run its attempts.
@@ -38,6 +74,8 @@ public struct ProcessTaskSpec: Sendable {
     /// Each attempt's line in a progress log, which the child appends before
     /// it runs anything (``SpawnRecord``); nil: none.
     public var record: (@Sendable (_ attempt: Int) -> SpawnRecord?)?
+    /// The cgroup each attempt runs in; nil: process groups only.
+    public var cgroup: TaskCgroupPlan?
 
     /// - Parameters:
     ///   - killGrace: the job's `kill_grace` as the daemon resolved it
@@ -47,9 +85,11 @@ public struct ProcessTaskSpec: Sendable {
         name: String, command: [String], environment: TaskEnvironment, cwd: String = "/",
         identity: ProcessIdentity? = nil, successExitCodes: Set<Int32> = [0],
         killGrace: Duration, outputGrace: Duration = .seconds(2),
-        record: (@Sendable (_ attempt: Int) -> SpawnRecord?)? = nil
+        record: (@Sendable (_ attempt: Int) -> SpawnRecord?)? = nil,
+        cgroup: TaskCgroupPlan? = nil
     ) {
         self.record = record
+        self.cgroup = cgroup
         self.name = name
         self.command = command
         self.environment = environment
@@ -100,13 +140,21 @@ extension GatherTask where Value == ProcessExit {
         _ spec: ProcessTaskSpec, attempt: GatherAttempt, launcher: ProcessLauncher,
         output: (@Sendable (Int) -> ProcessOutputHandler?)?, onEvent: (@Sendable (ProcessEvent) -> Void)?
     ) async throws -> ProcessExit {
+        let cgroup: Cgroup?
+        do {
+            cgroup = try spec.cgroup.map { plan throws(SpawnError) in try makeCgroup(plan, task: spec.name) }
+        } catch {
+            onEvent?(.spawnFailed(task: spec.name, attempt: attempt.number, error))
+            throw ProcessTaskError(spawnError: error)
+        }
         let processSpec = ProcessSpec(
             command: spec.command, environment: spec.environment.entries(attempt: attempt.number),
-            cwd: spec.cwd, identity: spec.identity, record: spec.record?(attempt.number))
+            cwd: spec.cwd, identity: spec.identity, record: spec.record?(attempt.number), cgroup: cgroup)
         let process: RunningProcess
         do {
             process = try launcher.spawn(processSpec, output: output?(attempt.number))
         } catch {
+            cgroup?.remove()
             onEvent?(.spawnFailed(task: spec.name, attempt: attempt.number, error))
             throw ProcessTaskError(spawnError: error)
         }
@@ -130,11 +178,33 @@ extension GatherTask where Value == ProcessExit {
         let cancelledBeforeExit = Task.isCancelled
         await process.stopRemaining(grace: grace)
         await process.outputFinished(within: spec.outputGrace)
-        let exit = ProcessExit(pid: process.pid, status: status, stderrTail: process.stderrTail, duration: duration)
+        var usage: CgroupUsage?
+        var oomLimit: String?
+        if let cgroup, let plan = spec.cgroup {
+            // Empty now (or stuck past the kill: the job's end tries again).
+            usage = plan.total.add(cgroup.usage())
+            if let limit = plan.memoryMax, status == .signaled(SIGKILL), (cgroup.oomKills() ?? 0) > 0 {
+                oomLimit = ResourceLimits.sizeText(limit)
+            }
+            cgroup.remove()
+        }
+        let exit = ProcessExit(
+            pid: process.pid, status: status, stderrTail: process.stderrTail, duration: duration, usage: usage,
+            oomLimit: oomLimit)
         onEvent?(.exited(task: spec.name, attempt: attempt.number, exit))
         // Stopped by the outer task's cancellation alone: the engine records `cancelled`.
         if stopRequest == nil, cancelledBeforeExit { throw CancellationError() }
         if case .exited(let code) = status, spec.successExitCodes.contains(code) { return exit }
         throw ProcessTaskError(exit: exit)
+    }
+
+    /// The attempt's `task-NAME` with the task's limits; a failure is the
+    /// attempt's `spawn-failed` (`could not start: Permission denied (cgroup …)`).
+    private static func makeCgroup(_ plan: TaskCgroupPlan, task: String) throws(SpawnError) -> Cgroup {
+        do {
+            return try plan.job.makeChild(TaskCgroupPlan.cgroupName(of: task), limits: plan.limits)
+        } catch {
+            throw SpawnError(code: .cgroup, errno: error.errno.rawValue, context: "cgroup \(error.call)")
+        }
     }
 }

@@ -35,7 +35,7 @@ public struct ProcessTaskError: GatherTaskError, Sendable, CustomStringConvertib
 
     public var description: String {
         if let spawnError { return spawnError.description }
-        return exit.map { $0.status.description } ?? "ended"
+        return exit.map(\.errorText) ?? "ended"
     }
 
     /// `failed`, `killed` or `spawn-failed` (SPEC §5).

@@ -39,7 +39,15 @@ public final class RunningProcess: Sendable {
     /// log; nil when it did (or none was asked for). The caller records the group then.
     public let recordError: Errno?
 
-    init(pid: pid_t, pidfd: Int32, startTime: UInt64? = nil, recordError: Errno? = nil, watcher: ChildWatcher, reader: OutputReader) {
+    /// The cgroup it started in with everything it starts (SPEC §11); nil:
+    /// process groups only.
+    public let cgroup: Cgroup?
+
+    init(
+        pid: pid_t, pidfd: Int32, cgroup: Cgroup? = nil, startTime: UInt64? = nil, recordError: Errno? = nil,
+        watcher: ChildWatcher, reader: OutputReader
+    ) {
+        self.cgroup = cgroup
         self.pid = pid
         self.pidfd = pidfd
         self.startTime = startTime
@@ -86,6 +94,10 @@ public final class RunningProcess: Sendable {
 
     /// Stops the group: SIGTERM now, SIGKILL after `grace`. Only the first
     /// call acts; safe from any thread (a stop hook, a cancellation handler).
+    ///
+    /// With a cgroup, the SIGTERM goes to every process in it (those that
+    /// left the group too: `setsid`, daemons) and the stop ends with
+    /// `cgroup.kill` (SPEC §11).
     public func terminate(grace: Duration) {
         let first = state.withLock { state in
             guard state.killAt == nil else { return false }
@@ -93,16 +105,37 @@ public final class RunningProcess: Sendable {
             return true
         }
         guard first else { return }
-        signalGroup(SIGTERM)
+        if let cgroup { cgroup.signalAll(SIGTERM) } else { signalGroup(SIGTERM) }
         // The SIGKILL goes to the group whatever the leader did: a grandchild
         // that ignores SIGTERM must not outlive its task (SPEC §5).
-        watcher.schedule(after: grace) { [self] in signalGroup(SIGKILL) }
+        watcher.schedule(after: grace) { [self] in
+            cgroup?.kill()
+            signalGroup(SIGKILL)
+        }
     }
 
-    /// After the exit: stops whatever is left in the group (SIGTERM, SIGKILL
-    /// after `grace`) and waits until the group is empty, or at most one second
-    /// past the SIGKILL (a zombie whose parent does not reap it stays a member).
+    /// How long past the `cgroup.kill` a task waits for its cgroup to empty:
+    /// only a process stuck in the kernel (a dead NFS server) takes longer,
+    /// and the job's end tries again (``JobCgroupEnd``).
+    static let cgroupDrainLimit = Duration.seconds(5)
+
+    /// After the exit: stops whatever is left (SIGTERM, SIGKILL after
+    /// `grace`) and waits until nothing is.
+    ///
+    /// With a cgroup, "left" is every process in it, and the wait ends when
+    /// `cgroup.events` says `populated 0` (inotify, on the exit thread), or
+    /// ``cgroupDrainLimit`` past the kill. Without one, it is the process
+    /// group, polled, and the wait ends at most one second past the SIGKILL
+    /// (a zombie whose parent does not reap it stays a member).
     public func stopRemaining(grace: Duration) async {
+        if let cgroup {
+            guard cgroup.isPopulated else { return }
+            terminate(grace: grace)
+            let killAt = state.withLock { $0.killAt } ?? .now
+            let limit = ContinuousClock.now.duration(to: killAt) + Self.cgroupDrainLimit
+            _ = await watcher.waitUntilEmpty(cgroup, within: max(limit, .zero))
+            return
+        }
         guard groupExists else { return }
         terminate(grace: grace)
         let giveUp = (state.withLock { $0.killAt } ?? .now).advanced(by: .seconds(1))

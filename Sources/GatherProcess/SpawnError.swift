@@ -16,6 +16,8 @@ public struct SpawnError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let identity = Code(name: "identity")
         /// Setting up the child's session, descriptors or limits.
         public static let setup = Code(name: "setup")
+        /// Creating the task's cgroup, or starting the child in it.
+        public static let cgroup = Code(name: "cgroup")
         /// The parent's side: pipes, `clone`, descriptors.
         public static let launcher = Code(name: "launcher")
         public var description: String { name }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import GatherSystem
 @testable import GatherDaemon
 
 @Suite("Spool watcher: lost events become a rescan", .timeLimit(.minutes(2)))

@@ -90,6 +90,12 @@ int clinux_signals_take(int signo);
 /// with the default SIGPIPE action. Returns 0 or -1 with errno.
 int clinux_sigpipe_harmless(void);
 
+// MARK: cgroups
+
+/// 1 when `path` is on a cgroup2 file system (statfs f_type
+/// CGROUP2_SUPER_MAGIC), 0 when not, -1 with errno when it cannot be checked.
+int clinux_is_cgroup2(const char *path);
+
 // MARK: inotify
 
 /// Byte offset of `name` in `struct inotify_event` (16, checked at compile

@@ -22,6 +22,8 @@ enum cspawn_stage {
     CSPAWN_STAGE_SETUP = 4,
     /// The parent could not create the child (clone, stack).
     CSPAWN_STAGE_CLONE = 5,
+    /// The child could not be placed in its cgroup.
+    CSPAWN_STAGE_CGROUP = 6,
 };
 
 /// What to start and in which state (SPEC §4 "Task process state").
@@ -59,6 +61,13 @@ struct cspawn_request {
     size_t record_prefix_len;
     const char *record_exit_prefix;
     size_t record_exit_prefix_len;
+    /// The task's cgroup (a directory descriptor), or -1. The child starts
+    /// inside it: `clone3` with `CLONE_INTO_CGROUP`, so it never runs, let
+    /// alone forks, anywhere else. Where `clone3` cannot (a kernel before 5.7,
+    /// an architecture without the assembly below), the child moves itself
+    /// (writes 0 to `cgroup.procs`) before anything else, which costs a
+    /// migration but still places it before it can fork.
+    int cgroup_fd;
 };
 
 /// What happened. On success `pid` and `pidfd` (close-on-exec) are set and the
@@ -77,6 +86,10 @@ struct cspawn_result {
     /// and the parent must record the group itself).
     int record_error;
 };
+
+/// 1 when spawns with a `cgroup_fd` use `clone3` with `CLONE_INTO_CGROUP`;
+/// 0 once the kernel refused it (the child then moves itself).
+int cspawn_clone_into_cgroup(void);
 
 /// Starts a child in a new session. Returns 0 when the child exec'd, -1 on
 /// failure (see `result`). Wait for it with `cspawn_wait_pidfd`. It is created

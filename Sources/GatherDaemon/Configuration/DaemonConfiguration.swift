@@ -1,6 +1,7 @@
 import Gather
 import GatherJournal
 import GatherSpool
+import GatherSystem
 
 /// Everything `gatherd` is told on its command line (SPEC §9), with the
 /// SPEC's defaults.
@@ -25,6 +26,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var debug = false
     /// Exit 0 once nothing is claimable, queued or running (`--exit-when-idle`).
     public var exitWhenIdle = false
+    /// Where jobs' cgroups go (`--cgroup auto|off|PATH`, SPEC §11).
+    public var cgroup: CgroupSetting = .auto
 
     public init() {}
 
@@ -33,6 +36,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
         usage: gatherd [--spool DIR] [--max-jobs N] [--max-tasks N] [--max-jobs-per-user N]
                        [--max-queued-per-user N] [--kill-grace DUR] [--retain DUR]
                        [--log-target auto|journal|stderr] [--log-level info|debug] [--exit-when-idle]
+                       [--cgroup auto|off|PATH]
         """
 
     /// Parses the arguments (without the program name). `--flag value` and
@@ -97,6 +101,12 @@ public struct DaemonConfiguration: Sendable, Equatable {
                 case "debug": config.debug = true
                 case let other: throw UsageError("--log-level: \"\(other)\" is not one of info, debug")
                 }
+            case "--cgroup":
+                let text = try value()
+                guard let setting = CgroupSetting(text) else {
+                    throw UsageError("--cgroup: \"\(text)\" is not auto, off or an absolute path")
+                }
+                config.cgroup = setting
             case "--exit-when-idle":
                 guard inline == nil else { throw UsageError("--exit-when-idle takes no value") }
                 config.exitWhenIdle = true

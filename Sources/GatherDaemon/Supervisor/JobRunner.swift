@@ -2,6 +2,7 @@ import Gather
 import GatherJournal
 import GatherProcess
 import GatherSpool
+import GatherSystem
 
 /// How a job run ended, for the supervisor.
 enum JobRunEnd: Sendable {
@@ -24,6 +25,8 @@ struct JobRunner: Sendable {
     let configuration: DaemonConfiguration
     /// Tasks switch to their submitter only when the daemon is root (SPEC §8).
     let daemonIsRoot: Bool
+    /// gatherd's cgroup subtree; nil: process groups only (SPEC §11).
+    let cgroups: CgroupTree?
 
     /// Runs the job to its end.
     /// - Parameter start: the claimed job (its `state.json` already says
@@ -37,18 +40,40 @@ struct JobRunner: Sendable {
         let startedAt = Timestamp.now()
         let clock = ContinuousClock()
         let began = clock.now
+        let jobCgroup: Cgroup?
+        switch makeJobCgroup(job) {
+        case .success(let cgroup):
+            jobCgroup = cgroup
+        case .failure(let reason):
+            // Never run what asked for a limit without it, nor a job whose
+            // processes could escape because its cgroup could not be made.
+            progress.close()
+            let compound = CompoundError(failures: [TaskFailure(task: "job", error: reason, outcome: .failed)])
+            let record = JobRecordBuilder.unrunnable(job, run: identity.run, startedAt: startedAt, error: compound)
+            journal.log(.jobFailed(identity, policy: policy, error: compound))
+            return .record(record)
+        }
         journal.log(.jobStarted(identity, tasks: file.tasks.count, policy: policy))
 
         let tasks = file.tasks.enumerated().map { index, task in
-            makeTask(task, index: index, of: job, settings: start.settings, identity: identity, progress: progress)
+            makeTask(
+                task, index: index, of: job, settings: start.settings, identity: identity, progress: progress,
+                cgroup: jobCgroup)
         }
         let options = GatherOptions(
             policy: policy, maxParallel: file.maxParallel, timeout: file.timeout,
             slotPool: pool, control: control,
             onEvent: { event in self.log(event, identity: identity, policy: policy, progress: progress) })
         let results: GatheredResults<ProcessExit>
+        let gathered: Result<GatheredResults<ProcessExit>, any Error>
         do {
-            results = try await gather(tasks, options: options)
+            gathered = .success(try await gather(tasks, options: options))
+        } catch {
+            gathered = .failure(error)
+        }
+        let usage = await endJobCgroup(jobCgroup, identity: identity)
+        do {
+            results = try gathered.get()
         } catch {
             // The validator checks the graph first; this is a last line of defence.
             let compound = CompoundError(failures: [TaskFailure(task: "job", error: error, outcome: .failed)])
@@ -78,9 +103,45 @@ struct JobRunner: Sendable {
         return .record(record)
     }
 
+    /// The job's cgroup with its limits (nil without cgroups), or why the job
+    /// cannot run: a limit with no cgroups to enforce it (a job recovered
+    /// after a restart with `--cgroup off`), or a cgroup that cannot be made.
+    private func makeJobCgroup(_ job: ClaimedJob) -> Result<Cgroup?, JobCgroupError> {
+        let file = job.job
+        guard let cgroups else {
+            let limited = ([file.limits] + file.tasks.map(\.limits)).first { !$0.isEmpty }
+            guard let limited, let key = limited.needs.first?.key else { return .success(nil) }
+            return .failure(JobCgroupError("\(key): cannot be enforced here: cgroups are off"))
+        }
+        do {
+            return .success(try cgroups.makeJob(job.id, limits: file.limits))
+        } catch {
+            return .failure(JobCgroupError("cannot make the job's cgroup: \(error)"))
+        }
+    }
+
+    /// At the job's end: its usage (SPEC §6), then its cgroup removed. Each
+    /// task's cgroup was emptied and removed at the task's end; whatever a
+    /// stuck task left is killed here, and a cgroup that still cannot go
+    /// is logged and left to the next start's recovery.
+    private func endJobCgroup(_ cgroup: Cgroup?, identity: JobIdentity) async -> CgroupUsage? {
+        guard let cgroup else { return nil }
+        if cgroup.isPopulated {
+            cgroup.kill()
+            _ = await launcher.waitUntilEmpty(cgroup, within: .seconds(5))
+        }
+        let usage = cgroup.usage()
+        if let error = cgroup.removeTree() {
+            journal.log(.daemonNotice(
+                "job \(identity.id): cannot remove its cgroup \(cgroup.path): \(error); the next start removes it",
+                warning: true))
+        }
+        return usage
+    }
+
     private func makeTask(
         _ task: JobFile.Task, index: Int, of job: ClaimedJob, settings: JobSettings, identity: JobIdentity,
-        progress: JobProgress
+        progress: JobProgress, cgroup: Cgroup?
     ) -> GatherTask<ProcessExit> {
         let file = job.job
         let account = job.runAs
@@ -93,7 +154,8 @@ struct JobRunner: Sendable {
                 ? ProcessIdentity(uid: account.uid, gid: account.gid, groups: account.groups, name: account.name) : nil,
             successExitCodes: Set(task.successExitCodes),
             killGrace: settings.killGrace,
-            record: progress.spawnRecord(index: index, task: task.name))
+            record: progress.spawnRecord(index: index, task: task.name),
+            cgroup: cgroup.map { TaskCgroupPlan(job: $0, limits: task.limits, jobLimits: file.limits) })
         let output = file.output == .discard ? nil : outputHandlers(task: task.name, identity: identity)
         return .process(
             spec, after: task.after, timeout: task.timeout, retries: task.retries,
@@ -158,4 +220,10 @@ struct JobRunner: Sendable {
         if let error = failure.error as? ProcessTaskError { return error.exit }
         return progress.exit(of: failure.task, attempt: attempt)
     }
+}
+
+/// Why a job's cgroup could not be had; the job's error line (`job: …`).
+struct JobCgroupError: Error, Sendable, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }

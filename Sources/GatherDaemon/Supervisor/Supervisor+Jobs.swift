@@ -17,6 +17,16 @@ extension Supervisor {
         switch outcome {
         case .claimed(let job):
             turn.wrote = true
+            let refusals = limitRefusals(job.job)
+            if !refusals.isEmpty {
+                // SPEC §11: never run silently unlimited.
+                do {
+                    logRejected(try spool.reject(job, reason: refusals.joined(separator: "; ")))
+                } catch {
+                    claimFailed(error)
+                }
+                return
+            }
             if case .queueFull(let waiting) = jobs.admit(admitted(job)) {
                 do {
                     let record = try spool.reject(job, reason: "queue full: \(waiting) jobs of uid \(job.state.uid) waiting or running (--max-queued-per-user)")
@@ -33,6 +43,16 @@ extension Supervisor {
         case .ignored, .vanished:
             break
         }
+    }
+
+    /// Each limit of `file` this host cannot enforce, with its key path
+    /// (`tasks[1].memory_max: cannot be enforced here: …`); empty when all can.
+    func limitRefusals(_ file: JobFile) -> [String] {
+        var lines = cgroups.refusals(of: file.limits).map { "\($0.key): \($0.reason)" }
+        for (index, task) in file.tasks.enumerated() {
+            lines += cgroups.refusals(of: task.limits).map { "tasks[\(index)].\($0.key): \($0.reason)" }
+        }
+        return lines
     }
 
     /// The job with its settings resolved: the one place the daemon's defaults meet a job file.

@@ -93,14 +93,17 @@ actor Supervisor {
     let configuration: DaemonConfiguration
     let starts: AsyncStream<JobStart>.Continuation
     let executor: ThreadExecutor
+    /// gatherd's cgroup subtree, or why it has none (SPEC §11).
+    let cgroups: CgroupAvailability
 
     nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
     init(
         spool: SpoolDirectory, journal: JournalWriter, notifier: SystemdNotifier,
         configuration: DaemonConfiguration, starts: AsyncStream<JobStart>.Continuation,
-        executor: ThreadExecutor
+        executor: ThreadExecutor, cgroups: CgroupAvailability = .off(reason: "--cgroup off")
     ) {
+        self.cgroups = cgroups
         self.executor = executor
         self.spool = spool
         self.journal = journal
@@ -132,15 +135,18 @@ actor Supervisor {
     // MARK: Start-up
 
     /// Recovery of `active/` (SPEC §3). Returns how many jobs it found.
+    ///
+    /// With cgroups, every job cgroup present now is a previous run's: what is
+    /// left in them is stopped with the recorded groups, and they are removed.
     func recover() -> Int {
         defer { endTurn() }
-        return recoverActive(skipping: [])
+        return recoverActive(skipping: [], leftoverCgroups: cgroups.tree?.jobCgroups() ?? [])
     }
 
     /// Recovery of the jobs in `active/` but `known`; at start, and when
     /// claiming resumes after a spool write error, for a claim the error cut
     /// short (its file is in `active/` already, so no rescan would find it).
-    func recoverActive(skipping known: Set<String>) -> Int {
+    func recoverActive(skipping known: Set<String>, leftoverCgroups: [(id: String, cgroup: Cgroup)] = []) -> Int {
         let report: RecoveryReport
         do {
             report = try spool.recover(skipping: known)
@@ -167,10 +173,27 @@ actor Supervisor {
         }
         // Each job's own grace can be up to 5m: tell systemd, so a slow stop
         // of leftovers does not fail the start (TimeoutStartSec), as for a stop.
-        if let longest = leftovers.map(\.grace).max() {
+        // A job cgroup gets its job's grace; one with no job in active/ any
+        // more (its record was written, the cgroup not yet removed) the default.
+        var graces: [String: Duration] = [:]
+        for recovered in report.jobs {
+            switch recovered {
+            case .run(let job, _): graces[job.id] = JobSettings(job.job, configuration: configuration).killGrace
+            case .interrupt(let record, _, let grace): graces[record.id] = JobSettings(killGrace: grace, configuration: configuration).killGrace
+            }
+        }
+        let cgroupLeftovers = leftoverCgroups.map {
+            LeftoverProcesses.Cgroup(cgroup: $0.cgroup, grace: graces[$0.id] ?? configuration.killGrace)
+        }
+        if let longest = (leftovers.map(\.grace) + cgroupLeftovers.map(\.grace)).max() {
             _ = notifier.extendTimeout(longest + .seconds(10))
         }
-        LeftoverProcesses.kill(leftovers)
+        LeftoverProcesses.kill(leftovers, cgroups: cgroupLeftovers)
+        for leftover in cgroupLeftovers {
+            if let error = leftover.cgroup.removeTree() {
+                journal.log(.daemonNotice("cannot remove the cgroup \(leftover.cgroup.path) a previous run left: \(error)", warning: true))
+            }
+        }
         // Admitted before the crash: queued again whatever the per-user limits.
         for job in again {
             jobs.readmit(job)

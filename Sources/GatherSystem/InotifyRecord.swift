@@ -1,26 +1,34 @@
 import CLinux
 
-/// One `struct inotify_event` as read from an inotify descriptor.
+/// One `struct inotify_event` as read from an inotify descriptor (the spool
+/// watcher's directories, the child watcher's `cgroup.events` files).
 ///
 /// The records are decoded by hand: Swift cannot read a C struct that ends in
 /// a flexible array member, so the layout is taken from the kernel ABI
 /// (`wd`, `mask`, `cookie`, `len` as 4-byte fields, then `len` bytes of name
 /// padded with NULs) and checked by `_Static_assert`s in the CLinux shim.
-struct InotifyRecord: Hashable, Sendable {
-    var watch: Int32
-    var mask: UInt32
-    var cookie: UInt32
+public struct InotifyRecord: Hashable, Sendable {
+    public var watch: Int32
+    public var mask: UInt32
+    public var cookie: UInt32
     /// The name without its NUL padding; empty for events on the watched
     /// directory itself (`IN_IGNORED`, `IN_Q_OVERFLOW`…).
-    var name: [UInt8]
+    public var name: [UInt8]
+
+    public init(watch: Int32, mask: UInt32, cookie: UInt32, name: [UInt8]) {
+        self.watch = watch
+        self.mask = mask
+        self.cookie = cookie
+        self.name = name
+    }
 
     /// Size of the fixed part before the name.
-    static let headerSize = Int(CLINUX_INOTIFY_EVENT_HEADER)
+    public static let headerSize = Int(CLINUX_INOTIFY_EVENT_HEADER)
 
     /// Decodes every complete record in `buffer` (what one `read` returned).
     /// A truncated tail — which the kernel never produces — is dropped rather
     /// than read past the end.
-    static func decode(_ buffer: UnsafeRawBufferPointer) -> [InotifyRecord] {
+    public static func decode(_ buffer: UnsafeRawBufferPointer) -> [InotifyRecord] {
         var records: [InotifyRecord] = []
         var offset = 0
         while buffer.count - offset >= headerSize {
@@ -40,7 +48,7 @@ struct InotifyRecord: Hashable, Sendable {
 
     /// Encodes records the way the kernel does (name NUL-padded to a multiple
     /// of 4 bytes) — for tests of `decode` with buffers no kernel would make.
-    static func encode(_ records: [InotifyRecord]) -> [UInt8] {
+    public static func encode(_ records: [InotifyRecord]) -> [UInt8] {
         var bytes: [UInt8] = []
         for record in records {
             let length = record.name.isEmpty ? 0 : (record.name.count + 4) / 4 * 4
