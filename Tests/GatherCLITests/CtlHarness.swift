@@ -19,9 +19,12 @@ final class CtlHarness: @unchecked Sendable {
     let prefix: String
     /// A folder for the job files the tests write (outside the spool).
     let files: String
+    /// The daemon's own cgroup subtree (`--cgroup PATH`; `off` where none can be made).
+    let cgroup: TestCgroup?
 
     init(_ name: String) throws {
         prefix = "\(name)-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
+        cgroup = TestCgroup.make("ctl-" + name, quiet: true)
         spool = NSTemporaryDirectory() + "gatherctl-it-" + prefix
         files = spool + "-files"
         // incoming/ and cancel/ as the daemon (or the tmpfiles entry) leaves them.
@@ -71,7 +74,8 @@ final class CtlHarness: @unchecked Sendable {
     /// it sent `READY=1` (its watch is in place); stop it with ``RunningCommand/stop()``.
     func startDaemon(_ arguments: [String] = []) async throws -> RunningCommand {
         let notify = try NotifyReceiver()
-        let daemon = try RunningCommand(Self.gatherd, ["--spool", spool, "--log-target", "journal"] + arguments,
+        let cgroupArguments = arguments.contains("--cgroup") ? [] : ["--cgroup", cgroup?.path ?? "off"]
+        let daemon = try RunningCommand(Self.gatherd, ["--spool", spool, "--log-target", "journal"] + cgroupArguments + arguments,
                                         environment: ["NOTIFY_SOCKET": notify.path])
         let ready = await Blocking.run { () -> Bool in
             let deadline = ContinuousClock.now.advanced(by: .seconds(20))

@@ -14,8 +14,14 @@ final class DaemonHarness: @unchecked Sendable {
     /// A prefix for job IDs, unique per harness, because every test shares one journal.
     let prefix: String
 
+    /// This harness's own cgroup subtree: every daemon it starts gets
+    /// `--cgroup PATH` (or `--cgroup off` where none can be made), so daemons
+    /// of parallel tests never share one and never sweep each other's jobs.
+    let cgroup: TestCgroup?
+
     init(_ name: String) throws {
         prefix = "\(name)-\(UInt32.random(in: 0...UInt32.max))"
+        cgroup = TestCgroup.make(name, quiet: true)
         spool = NSTemporaryDirectory() + "gatherd-it-" + prefix
         try FileManager.default.createDirectory(atPath: spool + "/incoming", withIntermediateDirectories: true)
         chmod(spool + "/incoming", 0o700)
@@ -52,8 +58,9 @@ final class DaemonHarness: @unchecked Sendable {
         environment.removeValue(forKey: "NOTIFY_SOCKET")
         if let notifySocket { environment["NOTIFY_SOCKET"] = notifySocket }
         if let watchdogUSec { environment["WATCHDOG_USEC"] = String(watchdogUSec) }
+        let cgroupArguments = arguments.contains("--cgroup") ? [] : ["--cgroup", cgroup?.path ?? "off"]
         return try RunningDaemon(
-            binary: Self.binary, arguments: ["--spool", spool, "--log-target", "journal"] + arguments,
+            binary: Self.binary, arguments: ["--spool", spool, "--log-target", "journal"] + cgroupArguments + arguments,
             environment: environment)
     }
 
