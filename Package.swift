@@ -75,7 +75,7 @@ let testTargets: [Target] = [
     ),
     .testTarget(
         name: "GatherJournalTests",
-        dependencies: ["GatherJournal", "Gather", "GatherTestSupport", "journal-probe"]
+        dependencies: ["GatherJournal", "Gather", "GatherSystem", "GatherTestSupport", "journal-probe"]
     ),
     .testTarget(name: "GatherSpoolTests", dependencies: ["GatherSpool", "GatherSystem", "Gather", "gather-spool-helper"]),
     .testTarget(

@@ -1,5 +1,6 @@
 import Gather
 import GatherSpool
+import GatherSystem
 
 /// A result record (SPEC §6) as gatherctl prints it, from the typed
 /// ``JobRecord``: ``SpoolReader`` decodes only what this version wrote, and
@@ -35,6 +36,7 @@ struct RecordView {
         }
         header.append(("finished", finished))
         header.append(("run", record.run))
+        if let usage = record.usage.flatMap(Self.usage) { header.append(("usage", usage)) }
         if let error { header.append(("error", error)) }
         out += header.map { "  \(Self.pad($0.0 + ":", 11))\($0.1)" }
         guard !record.tasks.isEmpty else { return out }
@@ -49,6 +51,7 @@ struct RecordView {
         let table = Self.table(rows, indent: "  ")
         for (task, row) in zip(record.tasks, table) {
             out.append(row)
+            if let usage = task.usage.flatMap(Self.usage) { out.append("    usage: \(usage)") }
             // The record's `stderr_tail`, which the decoder keeps as the task's bytes.
             let tail = String(decoding: task.stderr, as: UTF8.self)
             if !tail.isEmpty {
@@ -59,6 +62,40 @@ struct RecordView {
             }
         }
         return out
+    }
+
+    /// `cpu 1.234s, memory peak 12.5M, tasks peak 3`: what a cgroup used (the
+    /// record's `cpu_usec`, `memory_peak`, `tasks_peak`), the parts it has;
+    /// `nil` when it has none.
+    static func usage(_ usage: CgroupUsage) -> String? {
+        var parts: [String] = []
+        if let cpu = usage.cpuUsec { parts.append("cpu \(cpuTime(microseconds: cpu))") }
+        if let memory = usage.memoryPeak { parts.append("memory peak \(size(bytes: memory))") }
+        if let tasks = usage.tasksPeak { parts.append("tasks peak \(tasks)") }
+        return parts.isEmpty ? nil : parts.joined(separator: ", ")
+    }
+
+    /// `1.234s`: CPU time in seconds, to the millisecond.
+    static func cpuTime(microseconds us: UInt64) -> String {
+        let ms = us / 1000 + (us % 1000 >= 500 ? 1 : 0)
+        let fraction = String(ms % 1000)
+        return "\(ms / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction)s"
+    }
+
+    /// `900B`, `4K`, `12.5M`, `1.2G`: bytes in the largest binary unit they
+    /// reach, to one decimal (none when it is 0).
+    static func size(bytes: UInt64) -> String {
+        let units: [(String, UInt64)] = [("T", 1 << 40), ("G", 1 << 30), ("M", 1 << 20), ("K", 1 << 10)]
+        guard let index = units.firstIndex(where: { bytes >= $0.1 }) else { return "\(bytes)B" }
+        var (unit, scale) = units[index]
+        var tenths = (Double(bytes) / Double(scale) * 10).rounded()
+        // 1023.96K rounds to 1024.0K: that is 1M.
+        if tenths >= 10240, index > 0 {
+            (unit, scale) = units[index - 1]
+            tenths = (Double(bytes) / Double(scale) * 10).rounded()
+        }
+        let t = UInt64(tenths)
+        return "\(t / 10)" + (t % 10 == 0 ? "" : ".\(t % 10)") + unit
     }
 
     /// `812ms`, `4.2s`, `3m12s`, `2h5m`: a measured duration, rounded for people.

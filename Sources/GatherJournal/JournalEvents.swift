@@ -1,4 +1,5 @@
 import Gather
+import GatherSystem
 
 /// Who a job entry is about: the fields every job entry carries (SPEC §7).
 public struct JobIdentity: Sendable, Hashable {
@@ -23,6 +24,11 @@ public struct JobIdentity: Sendable, Hashable {
 /// SPEC text), MESSAGE_ID, PRIORITY, `SYSLOG_IDENTIFIER=gatherd` and the job
 /// fields. Hand the result to ``JournalWriter/log(_:)``.
 ///
+/// The end entries of a task or a job (task error, task succeeded, job
+/// succeeded, failed, cancelled, interrupted) take the `usage` its cgroup
+/// reported, carried as `GATHER_CPU_USEC` and `GATHER_MEMORY_PEAK` (each only
+/// when known; neither without cgroups).
+///
 /// `GATHER_STATE` on entries of a job still running holds `running` (started)
 /// or `failing` (first error), the words `gatherctl status` uses.
 extension JournalEntry {
@@ -43,11 +49,14 @@ extension JournalEntry {
     }
 
     /// `job NAME succeeded: 3 tasks in 4.2s` (priority 6).
-    public static func jobSucceeded(_ job: JobIdentity, tasks: Int, policy: GatherPolicy, elapsed: Duration) -> JournalEntry {
+    /// - Parameter usage: what the job's cgroup used, where gatherd has cgroups.
+    public static func jobSucceeded(_ job: JobIdentity, tasks: Int, policy: GatherPolicy, elapsed: Duration,
+                                    usage: CgroupUsage? = nil) -> JournalEntry {
         var entry = event(.jobSucceeded, job: job,
                           "job \(job.name) succeeded: \(tasks) task\(tasks == 1 ? "" : "s") in \(DurationText.format(elapsed))")
         entry.appendKnown("GATHER_STATE", JobState.succeeded.rawValue)
         entry.appendKnown("GATHER_POLICY", policy.rawValue)
+        appendUsage(&entry, usage)
         return entry
     }
 
@@ -56,7 +65,9 @@ extension JournalEntry {
     /// MESSAGE lists at most ``maxMessageErrors`` errors (`; … and N more]`);
     /// one `GATHER_FAILURE` per error up to ``maxFailureFields``, then
     /// `GATHER_FAILURES_OMITTED=N`; `GATHER_ERROR_COUNT` counts them all.
-    public static func jobFailed(_ job: JobIdentity, policy: GatherPolicy, error: CompoundError) -> JournalEntry {
+    /// - Parameter usage: what the job's cgroup used, where gatherd has cgroups.
+    public static func jobFailed(_ job: JobIdentity, policy: GatherPolicy, error: CompoundError,
+                                 usage: CgroupUsage? = nil) -> JournalEntry {
         var entry = event(.jobFailed, job: job,
                           "job \(job.name) failed: \(error.line(maxErrors: maxMessageErrors))")
         entry.appendKnown("GATHER_STATE", JobState.failed.rawValue)
@@ -68,6 +79,7 @@ extension JournalEntry {
         if error.failures.count > maxFailureFields {
             entry.appendKnown("GATHER_FAILURES_OMITTED", String(error.failures.count - maxFailureFields))
         }
+        appendUsage(&entry, usage)
         return entry
     }
 
@@ -85,12 +97,14 @@ extension JournalEntry {
     ///   - errorLine: the SPEC §5 line, `task: text`.
     ///   - exitStatus: what `waitpid` saw, if the process exited.
     ///   - signal: the signal name in `SIGKILL` form, if it was signalled.
+    ///   - usage: what the task's cgroup used, where gatherd has cgroups.
     public static func taskError(
         _ job: JobIdentity, task: String, attempt: Int, outcome: TaskOutcome,
-        errorLine: String, exitStatus: Int32? = nil, signal: String? = nil
+        errorLine: String, exitStatus: Int32? = nil, signal: String? = nil, usage: CgroupUsage? = nil
     ) -> JournalEntry {
         var entry = event(.taskError, job: job, "job \(job.name): \(errorLine)")
         appendTask(&entry, task: task, attempt: attempt, outcome: outcome, exitStatus: exitStatus, signal: signal)
+        appendUsage(&entry, usage)
         return entry
     }
 
@@ -110,13 +124,16 @@ extension JournalEntry {
     }
 
     /// A successful task end (priority 7), logged only with `--log-level debug`; no MESSAGE_ID.
-    public static func taskSucceeded(_ job: JobIdentity, task: String, attempt: Int, elapsed: Duration) -> JournalEntry {
+    /// - Parameter usage: what the task's cgroup used, where gatherd has cgroups.
+    public static func taskSucceeded(_ job: JobIdentity, task: String, attempt: Int, elapsed: Duration,
+                                     usage: CgroupUsage? = nil) -> JournalEntry {
         var entry = JournalEntry()
         entry.appendKnown("MESSAGE", "job \(job.name): \(task): succeeded in \(DurationText.format(elapsed))")
         entry.appendKnown("PRIORITY", "7")
         entry.appendKnown("SYSLOG_IDENTIFIER", "gatherd")
         appendJob(&entry, job)
         appendTask(&entry, task: task, attempt: attempt, outcome: .succeeded, exitStatus: 0, signal: nil)
+        appendUsage(&entry, usage)
         return entry
     }
 
@@ -138,10 +155,12 @@ extension JournalEntry {
     }
 
     /// `job NAME cancelled by request` (priority 5).
-    public static func jobCancelled(_ job: JobIdentity, policy: GatherPolicy) -> JournalEntry {
+    /// - Parameter usage: what the job's cgroup used, where gatherd has cgroups.
+    public static func jobCancelled(_ job: JobIdentity, policy: GatherPolicy, usage: CgroupUsage? = nil) -> JournalEntry {
         var entry = event(.jobCancelled, job: job, "job \(job.name) cancelled by request")
         entry.appendKnown("GATHER_STATE", JobState.cancelled.rawValue)
         entry.appendKnown("GATHER_POLICY", policy.rawValue)
+        appendUsage(&entry, usage)
         return entry
     }
 
@@ -169,11 +188,15 @@ extension JournalEntry {
     }
 
     /// `job NAME interrupted: daemon stopped` (priority 4).
-    /// - Parameter reason: why, e.g. `daemon stopped` or `daemon crashed`.
-    public static func jobInterrupted(_ job: JobIdentity, policy: GatherPolicy, reason: String = "daemon stopped") -> JournalEntry {
+    /// - Parameters:
+    ///   - reason: why, e.g. `daemon stopped` or `daemon crashed`.
+    ///   - usage: what the job's cgroup used, where gatherd has cgroups.
+    public static func jobInterrupted(_ job: JobIdentity, policy: GatherPolicy, reason: String = "daemon stopped",
+                                      usage: CgroupUsage? = nil) -> JournalEntry {
         var entry = event(.jobInterrupted, job: job, "job \(job.name) interrupted: \(reason)")
         entry.appendKnown("GATHER_STATE", JobState.interrupted.rawValue)
         entry.appendKnown("GATHER_POLICY", policy.rawValue)
+        appendUsage(&entry, usage)
         return entry
     }
 
@@ -229,6 +252,12 @@ extension JournalEntry {
         entry.appendKnown("GATHER_OUTCOME", outcome.rawValue)
         if let exitStatus { entry.appendKnown("GATHER_EXIT_STATUS", String(exitStatus)) }
         if let signal { entry.appendKnown("GATHER_SIGNAL", signal) }
+    }
+
+    /// `GATHER_CPU_USEC` and `GATHER_MEMORY_PEAK` (SPEC §7), each only when known.
+    private static func appendUsage(_ entry: inout JournalEntry, _ usage: CgroupUsage?) {
+        if let cpu = usage?.cpuUsec { entry.appendKnown("GATHER_CPU_USEC", String(cpu)) }
+        if let memory = usage?.memoryPeak { entry.appendKnown("GATHER_MEMORY_PEAK", String(memory)) }
     }
 
     /// `text` cut to at most `bytes` UTF-8 bytes at a character boundary, `…` marking the cut.

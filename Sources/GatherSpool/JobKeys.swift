@@ -59,6 +59,21 @@ public enum JobKeyTable {
              section: "§3") { v, path, job, p in
             if case .bool(let b) = v { job.restartable = b } else { p.add(path, "must be true or false") }
         },
+        .job("memory_max", type: sizeType, default: "no limit",
+             meaning: "memory limit of the job's cgroup (memory.max); an OOM kill inside it is the outcome killed; "
+                 + "rejected where gatherd cannot enforce it", section: "§11") { v, path, job, p in
+            job.limits.memoryMax = p.size(v, path)
+        },
+        .job("cpu_max", type: cpuType, default: "no limit",
+             meaning: "CPU limit of the job's cgroup (cpu.max), in percent of one CPU: 150% is one and a half CPUs; "
+                 + "rejected where gatherd cannot enforce it", section: "§11") { v, path, job, p in
+            job.limits.cpuMax = p.cpuPercent(v, path)
+        },
+        .job("tasks_max", type: tasksType, default: "no limit",
+             meaning: "processes and threads at once in the job's cgroup (pids.max); "
+                 + "rejected where gatherd cannot enforce it", section: "§11") { v, path, job, p in
+            job.limits.tasksMax = p.integer(v, path, 1...Problems.maxTasks, tasksWhat).map(Int.init)
+        },
         .job("tasks", type: "array of 1 to 10000 task objects", default: nil,
              meaning: "the tasks of the job, with the task keys below", section: "§4") { v, _, job, p in
             job.tasks = JobFileValidator.tasks(v, problems: &p)
@@ -112,5 +127,27 @@ public enum JobKeyTable {
                 p.add(path, "must be an array of task names")
             }
         },
+        .task("memory_max", type: sizeType, default: "no limit",
+              meaning: "memory limit of this task's cgroup (memory.max), inside the job's; "
+                  + "an OOM kill inside it is the outcome killed", section: "§11") { v, path, task, p in
+            task.limits.memoryMax = p.size(v, path)
+        },
+        .task("cpu_max", type: cpuType, default: "no limit",
+              meaning: "CPU limit of this task's cgroup (cpu.max), in percent of one CPU, inside the job's",
+              section: "§11") { v, path, task, p in
+            task.limits.cpuMax = p.cpuPercent(v, path)
+        },
+        .task("tasks_max", type: tasksType, default: "no limit",
+              meaning: "processes and threads at once in this task's cgroup (pids.max), inside the job's",
+              section: "§11") { v, path, task, p in
+            task.limits.tasksMax = p.integer(v, path, 1...Problems.maxTasks, tasksWhat).map(Int.init)
+        },
     ]
+
+    /// The types of the limit keys, the same at both scopes.
+    private static let sizeType = #"integer of bytes, or string of digits with an optional binary unit K, M, G or T ("512M"); at least 1"#
+    private static let cpuType = #"string "N%", N from 1 to 100000"#
+    private static let tasksType = "integer 1 to 4194304"
+    /// What a wrong `tasks_max` is told it must be.
+    private static let tasksWhat = "an integer from 1 to 4194304"
 }

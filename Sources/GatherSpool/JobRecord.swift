@@ -1,4 +1,5 @@
 import Gather
+import GatherSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -18,13 +19,17 @@ public struct JobRecord: Sendable, Equatable {
         public var attempts: Int
         public var startedAt: Timestamp?
         public var durationMS: Int64?
+        /// What the task's cgroup used over all its attempts (`cpu_usec`,
+        /// `memory_peak`, `tasks_peak`); `nil` where gatherd has no cgroups.
+        /// Written for a task that ran, each value only when it is known.
+        public var usage: CgroupUsage?
         /// Stderr bytes of the last attempt, as the process wrote them; only
         /// error outcomes show them, rendered and capped by ``json`` (``StderrTailText``).
         public var stderr: [UInt8]
 
         public init(name: String, outcome: TaskOutcome, reason: String? = nil, exitStatus: Int32? = nil,
                     signal: String? = nil, attempts: Int, startedAt: Timestamp? = nil,
-                    durationMS: Int64? = nil, stderr: [UInt8] = []) {
+                    durationMS: Int64? = nil, usage: CgroupUsage? = nil, stderr: [UInt8] = []) {
             self.name = name
             self.outcome = outcome
             self.reason = reason
@@ -33,6 +38,7 @@ public struct JobRecord: Sendable, Equatable {
             self.attempts = attempts
             self.startedAt = startedAt
             self.durationMS = durationMS
+            self.usage = usage
             self.stderr = stderr
         }
     }
@@ -57,6 +63,10 @@ public struct JobRecord: Sendable, Equatable {
     public var receivedAt: Timestamp
     public var startedAt: Timestamp?
     public var finishedAt: Timestamp
+    /// What the job's cgroup used (the top-level `cpu_usec`, `memory_peak`,
+    /// `tasks_peak`, each only when it is known); `nil` where gatherd has no
+    /// cgroups or the job never ran.
+    public var usage: CgroupUsage?
     /// The compound error line (`failed`) or every validation error (`rejected`); else `nil`.
     public var error: String?
     public var tasks: [TaskEntry]
@@ -64,7 +74,7 @@ public struct JobRecord: Sendable, Equatable {
     public init(id: String, run: String = JobRecord.newRunID(), name: String, file: String, state: JobState,
                 policy: GatherPolicy?, uid: UInt32, gid: UInt32, user: String?, runAs: String?,
                 receivedAt: Timestamp, startedAt: Timestamp?, finishedAt: Timestamp = .now(),
-                error: String?, tasks: [TaskEntry]) {
+                usage: CgroupUsage? = nil, error: String?, tasks: [TaskEntry]) {
         self.id = id
         self.run = run
         self.name = name
@@ -78,6 +88,7 @@ public struct JobRecord: Sendable, Equatable {
         self.receivedAt = receivedAt
         self.startedAt = startedAt
         self.finishedAt = finishedAt
+        self.usage = usage
         self.error = error
         self.tasks = tasks
     }
@@ -121,18 +132,30 @@ public struct JobRecord: Sendable, Equatable {
             m.append(("attempts", .integer(Int64(t.attempts))))
             m.append(("started_at", t.startedAt.map { .string($0.text) } ?? .null))
             m.append(("duration_ms", t.durationMS.map { .integer($0) } ?? .null))
+            m += Self.usageMembers(t.usage)
             m.append(("stderr_tail", .string(tails[i])))
             return .object(m)
         }
-        return .object([
+        var members: [(key: String, value: JSONValue)] = [
             ("id", .string(id)), ("run", .string(run)), ("name", .string(name)), ("file", .string(file)),
             ("state", .string(state.rawValue)), ("policy", policy.map { .string($0.rawValue) } ?? .null),
             ("uid", .integer(Int64(uid))), ("user", user.map(JSONValue.string) ?? .null),
             ("run_as", runAs.map(JSONValue.string) ?? .null),
             ("received_at", .string(receivedAt.text)), ("started_at", startedAt.map { .string($0.text) } ?? .null),
-            ("finished_at", .string(finishedAt.text)), ("error", error.map(JSONValue.string) ?? .null),
-            ("tasks", .array(taskValues)),
-        ])
+            ("finished_at", .string(finishedAt.text)),
+        ]
+        members += Self.usageMembers(usage)
+        members += [("error", error.map(JSONValue.string) ?? .null), ("tasks", .array(taskValues))]
+        return .object(members)
+    }
+
+    /// `cpu_usec`, `memory_peak`, `tasks_peak` (SPEC §6), each only when it
+    /// is known: absent, not `null`, where the host does not report it.
+    static func usageMembers(_ usage: CgroupUsage?) -> [(key: String, value: JSONValue)] {
+        guard let usage else { return [] }
+        let values: [(String, UInt64?)] = [("cpu_usec", usage.cpuUsec), ("memory_peak", usage.memoryPeak),
+                                            ("tasks_peak", usage.tasksPeak)]
+        return values.compactMap { key, value in value.map { (key, .integer(Int64(clamping: $0))) } }
     }
 }
 
@@ -140,7 +163,7 @@ extension JobRecord {
     /// Reads `result.json` as ``json`` writes it; `nil` if it is not a record
     /// this version wrote.
     ///
-    /// Members this version does not write (`hooks`, `cpu_usec`, `slurm_job`…)
+    /// Members this version does not write (`hooks`, `slurm_job`…)
     /// are passed over, so a newer daemon's record still reads. A member it
     /// does write must have its type, and a time must read back as the same
     /// text: whatever shows a decoded record then prints what is stored.
@@ -158,7 +181,8 @@ extension JobRecord {
               let uid = M.integer(json["uid"]).flatMap({ UInt32(exactly: $0) }),
               let user = M.optional(json["user"], M.text), let runAs = M.optional(json["run_as"], M.text),
               let receivedAt = M.timestamp(json["received_at"]), let startedAt = M.optional(json["started_at"], M.timestamp),
-              let finishedAt = M.timestamp(json["finished_at"]), let error = M.optional(json["error"], M.text),
+              let finishedAt = M.timestamp(json["finished_at"]), let usage = M.usage(json),
+              let error = M.optional(json["error"], M.text),
               case .array(let taskValues)? = json["tasks"] else { return nil }
         var tasks: [TaskEntry] = []
         for value in taskValues {
@@ -169,7 +193,7 @@ extension JobRecord {
         }
         self.init(id: id, run: run, name: name, file: file, state: state, policy: policy, uid: uid, gid: gid,
                   user: user, runAs: runAs, receivedAt: receivedAt, startedAt: startedAt, finishedAt: finishedAt,
-                  error: error, tasks: tasks)
+                  usage: usage, error: error, tasks: tasks)
     }
 }
 
@@ -183,10 +207,10 @@ extension JobRecord.TaskEntry {
               let attempts = M.integer(json["attempts"]).flatMap({ Int(exactly: $0) }),
               let exitStatus = M.optional(json["exit_status"], { M.integer($0).flatMap { Int32(exactly: $0) } }),
               let signal = M.optional(json["signal"], M.text), let startedAt = M.optional(json["started_at"], M.timestamp),
-              let durationMS = M.optional(json["duration_ms"], M.integer),
+              let durationMS = M.optional(json["duration_ms"], M.integer), let usage = M.usage(json),
               let tail = M.optional(json["stderr_tail"], M.text) else { return nil }
         self.init(name: name, outcome: outcome, reason: reason, exitStatus: exitStatus, signal: signal, attempts: attempts,
-                  startedAt: startedAt, durationMS: durationMS, stderr: tail.map { Array($0.utf8) } ?? [])
+                  startedAt: startedAt, durationMS: durationMS, usage: usage, stderr: tail.map { Array($0.utf8) } ?? [])
     }
 }
 
@@ -200,6 +224,20 @@ enum RecordMember {
 
     static func integer(_ value: JSONValue?) -> Int64? {
         if case .integer(let i)? = value { return i } else { return nil }
+    }
+
+    /// An integer of at least 0.
+    static func unsigned(_ value: JSONValue?) -> UInt64? {
+        integer(value).flatMap { UInt64(exactly: $0) }
+    }
+
+    /// The `cpu_usec`, `memory_peak`, `tasks_peak` members of a record or a
+    /// task: `.some(nil)` when none is there, `nil` when one is not a count.
+    static func usage(_ object: JSONValue) -> CgroupUsage?? {
+        guard let cpu = optional(object["cpu_usec"], unsigned), let memory = optional(object["memory_peak"], unsigned),
+              let tasks = optional(object["tasks_peak"], unsigned) else { return nil }
+        if cpu == nil && memory == nil && tasks == nil { return .some(nil) }
+        return .some(CgroupUsage(cpuUsec: cpu, memoryPeak: memory, tasksPeak: tasks))
     }
 
     /// A time in the one form ``Timestamp/text`` writes: `Timestamp(text:)`

@@ -1,4 +1,5 @@
 import Gather
+import GatherSystem
 
 /// The text rules of SPEC §3 and §4 (names, IDs, environment keys).
 enum TextRules {
@@ -121,5 +122,58 @@ struct Problems {
             if let s = string(value, keyPath) { out.append((key, s)) }
         }
         return out
+    }
+}
+
+extension Problems {
+    /// The largest `cpu_max`, in percent of one CPU (a thousand CPUs).
+    static let maxCPUPercent = 100_000
+    /// The largest `tasks_max` (the kernel's `pid_max` limit, 2²²).
+    static let maxTasks: Int64 = 4_194_304
+
+    /// A size (SPEC §4 `memory_max`): a JSON integer of bytes, or a string of
+    /// digits with an optional binary unit (`"512M"`), from 1 byte to
+    /// ``ResourceLimits/maxSize``.
+    mutating func size(_ v: JSONValue, _ path: String) -> UInt64? {
+        let what = #"a size like "512M" or a number of bytes"#
+        let maxText = ResourceLimits.sizeText(ResourceLimits.maxSize)
+        switch v {
+        case .integer(let i):
+            if i < 1 { add(path, "must be at least 1 byte"); return nil }
+            if UInt64(i) > ResourceLimits.maxSize { add(path, "must be at most \(maxText)"); return nil }
+            return UInt64(i)
+        case .number:
+            add(path, "must be \(what), not a fraction or exponent")
+        case .string(let s):
+            if let bytes = ResourceLimits.parseSize(s) { return bytes }
+            // Digits and a unit that still do not parse are 0 or too large.
+            let digits = s.last.map { "KMGT".contains($0) } == true ? s.dropLast() : Substring(s)
+            if !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }) {
+                add(path, digits.allSatisfy { $0 == "0" } ? "must be at least 1 byte" : "must be at most \(maxText)")
+            } else {
+                add(path, "must be \(what)")
+            }
+        default:
+            add(path, "must be \(what), found \(v.typeName)")
+        }
+        return nil
+    }
+
+    /// A CPU limit (SPEC §4 `cpu_max`): a string `"N%"`, N an integer from 1
+    /// to ``maxCPUPercent`` percent of one CPU (`"150%"` is one and a half CPUs).
+    mutating func cpuPercent(_ v: JSONValue, _ path: String) -> Int? {
+        let what = #"a percent of one CPU like "150%""#
+        guard case .string(let s) = v else { add(path, "must be \(what), found \(v.typeName)"); return nil }
+        let digits = s.hasSuffix("%") ? s.dropLast() : ""
+        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else {
+            add(path, "must be \(what)")
+            return nil
+        }
+        // Digits too many for an Int are out of range too.
+        guard let percent = Int(digits), (1...Self.maxCPUPercent).contains(percent) else {
+            add(path, "must be from 1% to \(Self.maxCPUPercent)%")
+            return nil
+        }
+        return percent
     }
 }

@@ -127,8 +127,9 @@ extension GatherctlEndToEnd {
             #expect(lines.contains { $0.hasPrefix("  dump ") && $0.contains("failed") && $0.contains("exit 1") && $0.contains("1 attempt") }, "\(lines)")
             #expect(lines.contains { $0.hasPrefix("  sync ") && $0.contains("cancelled") && $0.contains("SIGTERM") && $0.hasSuffix("dump failed") }, "\(lines)")
             #expect(lines.contains { $0.hasPrefix("  prune ") && $0.contains("skipped") && $0.hasSuffix("dump did not succeed") }, "\(lines)")
-            // The stderr tail, indented under its task.
-            if let index = lines.firstIndex(where: { $0.hasPrefix("  dump ") }), index + 3 < lines.count {
+            // The stderr tail, indented under its task (after its usage, where gatherd has cgroups).
+            if var index = lines.firstIndex(where: { $0.hasPrefix("  dump ") }), index + 3 < lines.count {
+                if lines[index + 1].hasPrefix("    usage: cpu ") { index += 1 }
                 #expect(Array(lines[(index + 1)...(index + 3)]) == ["    stderr:", "      first", "      connection refused"])
             } else {
                 Issue.record("no dump line in \(lines)")
@@ -143,6 +144,69 @@ extension GatherctlEndToEnd {
             let missing = try await harness.ctl(["show", harness.id("never")])
             #expect(missing.status == 1)
             #expect(missing.stderrText.contains("no job \(harness.id("never"))"), "\(missing.output)")
+        }
+
+        @Test func showPrintsTheCgroupUsageOfTheJobAndEachTask() async throws {
+            // A record as a gatherd with cgroups writes it, planted: no daemon needed.
+            let harness = try CtlHarness("usage")
+            let id = harness.id("used")
+            let record = """
+                {
+                  "id": "\(id)", "run": "\(String(repeating: "0f", count: 16))", "name": "\(id)", "file": "\(id).json",
+                  "state": "failed", "policy": "collect-all", "uid": \(getuid()), "user": null, "run_as": null,
+                  "received_at": "2026-11-25T03:00:00.120Z", "started_at": "2026-11-25T03:00:00.200Z",
+                  "finished_at": "2026-11-25T03:00:04.400Z",
+                  "cpu_usec": 2500400, "memory_peak": 13107200, "tasks_peak": 7,
+                  "error": "CompoundError, 1 error [big: killed by the OOM killer (memory_max 512M)]",
+                  "tasks": [
+                    {"name": "big", "outcome": "killed", "exit_status": null, "signal": "SIGKILL", "attempts": 1,
+                     "started_at": "2026-11-25T03:00:00.200Z", "duration_ms": 4100,
+                     "cpu_usec": 1234499, "memory_peak": 536870912, "tasks_peak": 3, "stderr_tail": "oom\\n"},
+                    {"name": "small", "outcome": "succeeded", "exit_status": 0, "signal": null, "attempts": 1,
+                     "started_at": "2026-11-25T03:00:00.200Z", "duration_ms": 12, "cpu_usec": 900, "memory_peak": 1023,
+                     "stderr_tail": ""},
+                    {"name": "cpu-only", "outcome": "succeeded", "exit_status": 0, "signal": null, "attempts": 1,
+                     "started_at": "2026-11-25T03:00:00.200Z", "duration_ms": 12, "cpu_usec": 0, "stderr_tail": ""},
+                    {"name": "plain", "outcome": "succeeded", "exit_status": 0, "signal": null, "attempts": 1,
+                     "started_at": "2026-11-25T03:00:00.200Z", "duration_ms": 12, "stderr_tail": ""}
+                  ],
+                  "hooks": []
+                }
+
+                """
+            let directory = "\(harness.spool)/failed/\(id)"
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try Data(record.utf8).write(to: URL(fileURLWithPath: "\(directory)/result.json"))
+
+            let show = try await harness.ctl(["show", id])
+            #expect(show.status == 0, "\(show.output)")
+            let lines = show.stdoutText.split(separator: "\n").map(String.init)
+            #expect(lines.contains("  usage:     cpu 2.500s, memory peak 12.5M, tasks peak 7"), "\(lines)")
+            let tasks = try #require(lines.firstIndex(of: "tasks:"), "\(lines)")
+            // Each task's row, then its usage where it has any (stderr lines left out).
+            let shown: [String] = lines[(tasks + 1)...].compactMap { line in
+                if line.hasPrefix("    usage: ") { return line }
+                return line.hasPrefix("    ") ? nil : String(line.split(separator: " ")[0])
+            }
+            let expected: [String] = [
+                "big", "    usage: cpu 1.234s, memory peak 512M, tasks peak 3",
+                "small", "    usage: cpu 0.001s, memory peak 1023B",
+                "cpu-only", "    usage: cpu 0.000s",
+                "plain",
+            ]
+            #expect(shown == expected, "\(lines)")
+            // The usage line comes before the stderr tail.
+            let big = try #require(lines.firstIndex { $0.hasPrefix("  big ") })
+            #expect(Array(lines[(big + 1)...(big + 3)]) == ["    usage: cpu 1.234s, memory peak 512M, tasks peak 3",
+                                                            "    stderr:", "      oom"])
+
+            // --json is the stored record, the usage fields (and what this version does not know) included.
+            let json = try await harness.ctl(["show", "--json", id])
+            #expect(json.status == 0, "\(json.output)")
+            #expect(json.stdoutText == record)
+            let parsed = try #require(try JSONSerialization.jsonObject(with: json.stdout) as? [String: Any])
+            #expect(parsed["memory_peak"] as? Int == 13_107_200)
+            #expect((parsed["tasks"] as? [[String: Any]])?.first?["cpu_usec"] as? Int == 1_234_499)
         }
 
         @Test func logsReadsTheJobsEntriesBackFromTheJournal() async throws {

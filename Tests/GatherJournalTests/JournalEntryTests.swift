@@ -1,5 +1,6 @@
 import Gather
 @testable import GatherJournal
+import GatherSystem
 import Testing
 
 /// Entries built in memory: field-name rules, SPEC §7 texts, the output-line rule.
@@ -77,6 +78,40 @@ import Testing
         #expect(entries[3].1["GATHER_SIGNAL"] == "SIGKILL")
         #expect(entries[0].1["GATHER_UID"] == "1000")
         #expect(entries[5].1["GATHER_JOB"] == nil)
+    }
+
+    @Test func endEntriesCarryTheCgroupUsage() {
+        let usage = CgroupUsage(cpuUsec: 1_234_567, memoryPeak: 13_107_200, tasksPeak: 9)
+        let error = CompoundError(failures: [])
+        func ends(_ usage: CgroupUsage?) -> [JournalEntry] {
+            [
+                .taskError(job, task: "a", attempt: 1, outcome: .failed, errorLine: "a: exited with status 1",
+                           exitStatus: 1, usage: usage),
+                .taskSucceeded(job, task: "a", attempt: 1, elapsed: .seconds(1), usage: usage),
+                .jobSucceeded(job, tasks: 1, policy: .collectAll, elapsed: .seconds(1), usage: usage),
+                .jobFailed(job, policy: .collectAll, error: error, usage: usage),
+                .jobCancelled(job, policy: .collectAll, usage: usage),
+                .jobInterrupted(job, policy: .collectAll, usage: usage),
+            ]
+        }
+        for entry in ends(usage) {
+            #expect(entry["GATHER_CPU_USEC"] == "1234567", "\(entry.message)")
+            #expect(entry["GATHER_MEMORY_PEAK"] == "13107200", "\(entry.message)")
+            #expect(entry.fields.filter { $0.name == "GATHER_CPU_USEC" || $0.name == "GATHER_MEMORY_PEAK" }.count == 2)
+            // The pids peak is in the record only.
+            #expect(!entry.fields.contains { $0.name.contains("TASKS_PEAK") })
+            for field in entry.fields { #expect(JournalEntry.problem(withName: field.name) == nil) }
+        }
+        // Without usage (no cgroups), and without the values the host does not report, no field.
+        for entry in ends(nil) + ends(CgroupUsage()) {
+            #expect(!entry.fields.contains { $0.name == "GATHER_CPU_USEC" || $0.name == "GATHER_MEMORY_PEAK" })
+        }
+        for entry in ends(CgroupUsage(cpuUsec: 0)) {
+            #expect(entry["GATHER_CPU_USEC"] == "0" && entry["GATHER_MEMORY_PEAK"] == nil)
+        }
+        // The defaults leave the entries as they were.
+        #expect(JournalEntry.jobCancelled(job, policy: .collectAll).fields.map(\.name)
+                == ends(nil)[4].fields.map(\.name))
     }
 
     @Test func compoundErrorEntryKeepsTheCaps() {

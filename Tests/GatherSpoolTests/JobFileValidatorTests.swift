@@ -1,4 +1,5 @@
 import Gather
+import GatherSystem
 import Testing
 @testable import GatherSpool
 
@@ -69,6 +70,32 @@ let badFiles: [(String, [String])] = [
     (#"{"name":"a\u0000",\#(okTasks)}"#, ["name: must not contain NUL"]),
     (#"{"output":"file",\#(okTasks)}"#, [#"output: must be "journal" or "discard""#]),
     (#"{"restartable":"yes",\#(okTasks)}"#, ["restartable: must be true or false"]),
+    (#"{"memory_max":"512MB",\#(okTasks)}"#, [#"memory_max: must be a size like "512M" or a number of bytes"#]),
+    (#"{"memory_max":"512m",\#(okTasks)}"#, [#"memory_max: must be a size like "512M" or a number of bytes"#]),
+    (#"{"memory_max":" 512M",\#(okTasks)}"#, [#"memory_max: must be a size like "512M" or a number of bytes"#]),
+    (#"{"memory_max":"-1",\#(okTasks)}"#, [#"memory_max: must be a size like "512M" or a number of bytes"#]),
+    (#"{"memory_max":"",\#(okTasks)}"#, [#"memory_max: must be a size like "512M" or a number of bytes"#]),
+    (#"{"memory_max":"0M",\#(okTasks)}"#, ["memory_max: must be at least 1 byte"]),
+    (#"{"memory_max":0,\#(okTasks)}"#, ["memory_max: must be at least 1 byte"]),
+    (#"{"memory_max":-5,\#(okTasks)}"#, ["memory_max: must be at least 1 byte"]),
+    (#"{"memory_max":"4194305T",\#(okTasks)}"#, ["memory_max: must be at most 4194304T"]),
+    (#"{"memory_max":"99999999999999999999",\#(okTasks)}"#, ["memory_max: must be at most 4194304T"]),
+    (#"{"memory_max":4611686018427387905,\#(okTasks)}"#, ["memory_max: must be at most 4194304T"]),
+    (#"{"memory_max":1e9,\#(okTasks)}"#, [#"memory_max: must be a size like "512M" or a number of bytes, not a fraction or exponent"#]),
+    (#"{"memory_max":true,\#(okTasks)}"#, [#"memory_max: must be a size like "512M" or a number of bytes, found a boolean"#]),
+    (#"{"tasks":[{"name":"a","command":["x"]},{"name":"b","command":["x"],"memory_max":"1.5G"}]}"#, [#"tasks[1].memory_max: must be a size like "512M" or a number of bytes"#]),
+    (#"{"cpu_max":150,\#(okTasks)}"#, [#"cpu_max: must be a percent of one CPU like "150%", found a number"#]),
+    (#"{"cpu_max":"150",\#(okTasks)}"#, [#"cpu_max: must be a percent of one CPU like "150%""#]),
+    (#"{"cpu_max":"1.5%",\#(okTasks)}"#, [#"cpu_max: must be a percent of one CPU like "150%""#]),
+    (#"{"cpu_max":"%",\#(okTasks)}"#, [#"cpu_max: must be a percent of one CPU like "150%""#]),
+    (#"{"cpu_max":"0%",\#(okTasks)}"#, ["cpu_max: must be from 1% to 100000%"]),
+    (#"{"cpu_max":"100001%",\#(okTasks)}"#, ["cpu_max: must be from 1% to 100000%"]),
+    (#"{"cpu_max":"99999999999999999999%",\#(okTasks)}"#, ["cpu_max: must be from 1% to 100000%"]),
+    (#"{"tasks":[{"name":"a","command":["x"],"cpu_max":"-5%"}]}"#, [#"tasks[0].cpu_max: must be a percent of one CPU like "150%""#]),
+    (#"{"tasks_max":0,\#(okTasks)}"#, ["tasks_max: must be an integer from 1 to 4194304"]),
+    (#"{"tasks_max":4194305,\#(okTasks)}"#, ["tasks_max: must be an integer from 1 to 4194304"]),
+    (#"{"tasks_max":"64",\#(okTasks)}"#, ["tasks_max: must be an integer from 1 to 4194304, found a string"]),
+    (#"{"tasks":[{"name":"a","command":["x"],"tasks_max":6.0}]}"#, ["tasks[0].tasks_max: must be an integer from 1 to 4194304, not a fraction or exponent"]),
     (#"{"tasks":[{"name":"a","command":["x"],"after":["zz"]}]}"#, [#"tasks[0].after[0]: unknown task "zz""#]),
     (#"{"tasks":[{"name":"a","command":["x"],"after":["a"]}]}"#, ["tasks[0].after[0]: a task cannot wait for itself"]),
     (#"{"tasks":[{"name":"a","command":["x"],"after":["b"]},{"name":"b","command":["y"],"after":["a"]}]}"#, ["tasks[1].after: dependency cycle: a -> b -> a"]),
@@ -164,6 +191,49 @@ let badFiles: [(String, [String])] = [
         // Numbers of seconds are durations too.
         let n = JobFileValidator.validate(Array(#"{"timeout":1.5,\#(okTasks)}"#.utf8), context: context())
         #expect(n.job?.timeout == .milliseconds(1500))
+    }
+
+    @Test func limitsReadIntoTheJobAndEachTask() throws {
+        let text = #"""
+        {"memory_max":"2G","cpu_max":"150%","tasks_max":4194304,
+         "tasks":[{"name":"a","command":["x"],"memory_max":536870912,"cpu_max":"1%","tasks_max":1},
+                  {"name":"b","command":["x"],"memory_max":"1K"},
+                  {"name":"c","command":["x"],"memory_max":"4194304T","cpu_max":"100000%"},
+                  {"name":"d","command":["x"]}]}
+        """#
+        let v = JobFileValidator.validate(Array(text.utf8), context: context())
+        #expect(v.problems.isEmpty)
+        let job = try #require(v.job)
+        #expect(job.limits == ResourceLimits(memoryMax: 2 << 30, cpuMax: 150, tasksMax: 4_194_304))
+        #expect(job.tasks[0].limits == ResourceLimits(memoryMax: 512 << 20, cpuMax: 1, tasksMax: 1))
+        #expect(job.tasks[1].limits == ResourceLimits(memoryMax: 1024))
+        #expect(job.tasks[2].limits == ResourceLimits(memoryMax: ResourceLimits.maxSize, cpuMax: 100_000))
+        #expect(job.tasks[3].limits.isEmpty)
+        // Bytes as plain digits, and the largest size as an integer.
+        let digits = JobFileValidator.validate(Array(#"{"memory_max":"1000",\#(okTasks)}"#.utf8), context: context())
+        #expect(digits.job?.limits.memoryMax == 1000)
+        let largest = JobFileValidator.validate(Array(#"{"memory_max":4611686018427387904,\#(okTasks)}"#.utf8),
+                                                context: context())
+        #expect(largest.job?.limits.memoryMax == ResourceLimits.maxSize)
+        // The cgroup files the limits become: 150% of one CPU is 150 ms per 100 ms period.
+        #expect(job.limits.files.map(\.value) == ["2147483648", "150000 100000", "4194304"])
+    }
+
+    @Test func everyWrongLimitIsReportedWithItsPath() {
+        let text = #"""
+        {"memory_max":"lots","cpu_max":"2 CPUs","tasks_max":-1,
+         "tasks":[{"name":"a","command":["x"],"memory_max":0,"cpu_max":"0%"},
+                  {"name":"b","command":["x"],"tasks_max":"many","memory_max":"8E"}]}
+        """#
+        #expect(problems(text) == [
+            #"memory_max: must be a size like "512M" or a number of bytes"#,
+            #"cpu_max: must be a percent of one CPU like "150%""#,
+            "tasks_max: must be an integer from 1 to 4194304",
+            "tasks[0].memory_max: must be at least 1 byte",
+            "tasks[0].cpu_max: must be from 1% to 100000%",
+            "tasks[1].tasks_max: must be an integer from 1 to 4194304, found a string",
+            #"tasks[1].memory_max: must be a size like "512M" or a number of bytes"#,
+        ])
     }
 
     @Test func userRulesOfSection8() {

@@ -18,11 +18,12 @@ import Testing
             "name": #""nightly""#, "policy": #""fail-fast""#, "max_parallel": "2", "timeout": #""30m""#,
             "kill_grace": #""5s""#, "env": #"{"A":"1"}"#, "cwd": #""/srv""#, "user": #""alice""#,
             "output": #""discard""#, "restartable": "true", "tasks": #"[{"name":"c","command":["x"]}]"#,
+            "memory_max": #""512M""#, "cpu_max": #""150%""#, "tasks_max": "64",
         ],
         .task: [
             "name": #""a""#, "command": #"["/bin/true"]"#, "timeout": #""10m""#, "retries": "2",
             "retry_delay": #""5s""#, "success_exit_codes": "[0, 3]", "env": #"{"B":"2"}"#, "cwd": #""/tmp""#,
-            "after": #"["b"]"#,
+            "after": #"["b"]"#, "memory_max": "1048576", "cpu_max": #""50%""#, "tasks_max": "8",
         ],
     ]
 

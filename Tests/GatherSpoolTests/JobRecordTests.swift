@@ -1,5 +1,6 @@
 import Foundation
 import Gather
+import GatherSystem
 import Testing
 @testable import GatherSpool
 
@@ -57,9 +58,9 @@ import Testing
                                  error: "policy: must be one of collect-all, fail-fast, cancel-siblings", tasks: [])
         #expect(JobRecord(json: rejected.json, gid: 0) == rejected)
 
-        // Members a newer daemon adds (SPEC §6 cgroups, hooks) are passed over.
+        // Members a newer daemon adds (SPEC §6 Slurm, hooks) are passed over.
         guard case .object(var members) = record.json else { Issue.record("not an object"); return }
-        members += [("cpu_usec", .integer(1234)), ("hooks", .array([.object([("name", .string("on_end"))])]))]
+        members += [("slurm_job", .string("4242")), ("hooks", .array([.object([("name", .string("on_end"))])]))]
         #expect(JobRecord(json: .object(members), gid: 1001) == record)
 
         // What this version never wrote is not a record.
@@ -73,6 +74,55 @@ import Testing
         #expect(JobRecord(json: replacing("finished_at", with: .string("2026-02-30T00:00:00.000Z")), gid: 0) == nil)
         #expect(JobRecord(json: replacing("tasks", with: .array([.object([("name", .string("x")), ("attempts", .integer(0))])])), gid: 0) == nil)
         #expect(JobRecord(json: .array([]), gid: 0) == nil)
+    }
+
+    @Test func usageIsWrittenWhereKnownAndReadBack() throws {
+        let t0 = Timestamp(millisecondsSinceEpoch: 1_795_575_600_120)
+        let record = JobRecord(id: "nb", name: "nb", file: "nb.json", state: .failed, policy: .collectAll,
+                               uid: 1000, gid: 1000, user: "alice", runAs: "alice", receivedAt: t0, startedAt: t0,
+                               finishedAt: t0, usage: CgroupUsage(cpuUsec: 2_500_000, memoryPeak: 13_107_200, tasksPeak: 7),
+                               error: "CompoundError, 1 error [a: exited with status 1]",
+                               tasks: [
+                                   .init(name: "a", outcome: .failed, exitStatus: 1, attempts: 1, startedAt: t0, durationMS: 5,
+                                         usage: CgroupUsage(cpuUsec: 1_234_000, memoryPeak: 4096, tasksPeak: 3), stderr: Array("x".utf8)),
+                                   // No memory or pids controller: the CPU time only.
+                                   .init(name: "b", outcome: .succeeded, exitStatus: 0, attempts: 1, startedAt: t0, durationMS: 5,
+                                         usage: CgroupUsage(cpuUsec: 0)),
+                                   .init(name: "c", outcome: .succeeded, exitStatus: 0, attempts: 1, startedAt: t0, durationMS: 5),
+                                   .init(name: "d", outcome: .skipped, reason: "a did not succeed", attempts: 0,
+                                         usage: CgroupUsage(cpuUsec: 1)),
+                               ])
+        let json = record.json
+        guard case .object(let top) = json, case .array(let tasks)? = json["tasks"],
+              case .object(let a) = tasks[0], case .object(let b) = tasks[1], case .object(let c) = tasks[2],
+              case .object(let d) = tasks[3] else { Issue.record("shape"); return }
+        #expect(top.map(\.key) == ["id", "run", "name", "file", "state", "policy", "uid", "user", "run_as", "received_at",
+                                   "started_at", "finished_at", "cpu_usec", "memory_peak", "tasks_peak", "error", "tasks"])
+        #expect(json["cpu_usec"] == .integer(2_500_000) && json["memory_peak"] == .integer(13_107_200) && json["tasks_peak"] == .integer(7))
+        #expect(a.map(\.key) == ["name", "outcome", "exit_status", "signal", "attempts", "started_at", "duration_ms",
+                                 "cpu_usec", "memory_peak", "tasks_peak", "stderr_tail"])
+        #expect(tasks[0]["cpu_usec"] == .integer(1_234_000) && tasks[0]["memory_peak"] == .integer(4096) && tasks[0]["tasks_peak"] == .integer(3))
+        #expect(b.map(\.key) == ["name", "outcome", "exit_status", "signal", "attempts", "started_at", "duration_ms",
+                                 "cpu_usec", "stderr_tail"])
+        #expect(tasks[1]["cpu_usec"] == .integer(0))
+        #expect(!c.contains { $0.key.hasSuffix("_peak") || $0.key == "cpu_usec" })
+        // A task that never ran has no usage to show.
+        #expect(d.map(\.key) == ["name", "outcome", "reason", "attempts"])
+
+        let text = try #require(StrictJSONReader.read(json.serializedBytes()).value)
+        let decoded = try #require(JobRecord(json: text, gid: 1000))
+        #expect(decoded.usage == record.usage)
+        #expect(decoded.tasks.map(\.usage) == [record.tasks[0].usage, CgroupUsage(cpuUsec: 0), nil, nil])
+        #expect(decoded.json.serialized() == json.serialized())
+
+        // A usage value that is not a count is not a record this version wrote.
+        guard case .object(let members) = json else { return }
+        for bad: JSONValue in [.integer(-1), .string("12"), .number(1.5)] {
+            #expect(JobRecord(json: .object(members.map { $0.key == "memory_peak" ? ($0.key, bad) : $0 }), gid: 0) == nil)
+        }
+        // A null one reads as absent.
+        let nulled = JobRecord(json: .object(members.map { $0.key == "tasks_peak" ? ($0.key, .null) : $0 }), gid: 1000)
+        #expect(nulled?.usage == CgroupUsage(cpuUsec: 2_500_000, memoryPeak: 13_107_200))
     }
 
     @Test func stderrTailCaps() {
