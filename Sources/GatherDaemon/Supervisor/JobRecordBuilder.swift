@@ -1,6 +1,7 @@
 import Gather
 import GatherProcess
 import GatherSpool
+import GatherSystem
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -11,15 +12,22 @@ import Foundation
 /// Turns what the engine gathered into the result record (SPEC §6).
 enum JobRecordBuilder {
     /// The record of a job that ran.
+    /// - Parameters:
+    ///   - progress: the exits seen as they happened: a task stopped by Swift
+    ///     cancellation alone has no exit in `results`, but its usage counts.
+    ///   - usage: what the job's cgroup used (SPEC §6); nil without cgroups.
     static func record(
-        _ job: ClaimedJob, run: String, startedAt: Timestamp, results: GatheredResults<ProcessExit>
+        _ job: ClaimedJob, run: String, startedAt: Timestamp, results: GatheredResults<ProcessExit>,
+        progress: JobProgress? = nil, usage: CgroupUsage? = nil
     ) -> JobRecord {
         let entries = zip(results.tasks, results.lastAttempts).map { task, last -> JobRecord.TaskEntry in
             let exit = processExit(of: last)
+            let seen = exit ?? progress?.exit(of: task.name, attempt: task.attempts)
             return JobRecord.TaskEntry(
                 name: task.name, outcome: task.outcome, reason: task.reason?.description,
                 exitStatus: exit?.status.exitCode, signal: exit?.status.signalName, attempts: task.attempts,
                 startedAt: task.startedAt.map(timestamp), durationMS: task.duration?.gatherMilliseconds,
+                usage: task.attempts > 0 ? seen?.usage : nil,
                 stderr: task.outcome.isError ? exit?.stderrTail ?? [] : [])
         }
         let state = results.state
@@ -27,7 +35,7 @@ enum JobRecordBuilder {
             id: job.id, run: run, name: job.job.displayName(id: job.id), file: job.state.file, state: state,
             policy: job.job.policy, uid: job.state.uid, gid: job.state.gid, user: job.owner?.name,
             runAs: job.runAs.name, receivedAt: job.state.receivedAt, startedAt: startedAt, finishedAt: .now(),
-            error: state == .failed ? results.compoundError?.description : nil, tasks: entries)
+            usage: usage, error: state == .failed ? results.compoundError?.description : nil, tasks: entries)
     }
 
     /// The record of a job that could not be run as given (the engine refused it).

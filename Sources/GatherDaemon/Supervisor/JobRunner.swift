@@ -87,16 +87,18 @@ struct JobRunner: Sendable {
             journal.log(.jobInterrupted(identity, policy: policy, reason: "daemon stopped; it runs again at the next start"))
             return .keepForRestart
         }
-        let record = JobRecordBuilder.record(job, run: identity.run, startedAt: startedAt, results: results)
+        let record = JobRecordBuilder.record(
+            job, run: identity.run, startedAt: startedAt, results: results, progress: progress, usage: usage)
         switch state {
         case .succeeded:
-            journal.log(.jobSucceeded(identity, tasks: file.tasks.count, policy: policy, elapsed: began.duration(to: clock.now)))
+            journal.log(.jobSucceeded(
+                identity, tasks: file.tasks.count, policy: policy, elapsed: began.duration(to: clock.now), usage: usage))
         case .failed:
-            if let error = results.compoundError { journal.log(.jobFailed(identity, policy: policy, error: error)) }
+            if let error = results.compoundError { journal.log(.jobFailed(identity, policy: policy, error: error, usage: usage)) }
         case .cancelled:
-            journal.log(.jobCancelled(identity, policy: policy))
+            journal.log(.jobCancelled(identity, policy: policy, usage: usage))
         case .interrupted:
-            journal.log(.jobInterrupted(identity, policy: policy))
+            journal.log(.jobInterrupted(identity, policy: policy, usage: usage))
         case .rejected:
             break
         }
@@ -202,9 +204,12 @@ struct JobRunner: Sendable {
                 let exit = processExit(of: failure, attempt: result.attempts, progress: progress)
                 journal.log(.taskError(
                     identity, task: result.name, attempt: result.attempts, outcome: result.outcome,
-                    errorLine: failure.description, exitStatus: exit?.status.exitCode, signal: exit?.status.signalName))
+                    errorLine: failure.description, exitStatus: exit?.status.exitCode, signal: exit?.status.signalName,
+                    usage: exit?.usage))
             } else if result.outcome == .succeeded, configuration.debug {
-                journal.log(.taskSucceeded(identity, task: result.name, attempt: result.attempts, elapsed: result.duration ?? .zero))
+                journal.log(.taskSucceeded(
+                    identity, task: result.name, attempt: result.attempts, elapsed: result.duration ?? .zero,
+                    usage: progress.exit(of: result.name, attempt: result.attempts)?.usage))
             }
         case .firstError(let failure):
             guard policy != .collectAll else { return }

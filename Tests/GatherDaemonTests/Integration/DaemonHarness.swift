@@ -58,10 +58,14 @@ final class DaemonHarness: @unchecked Sendable {
         environment.removeValue(forKey: "NOTIFY_SOCKET")
         if let notifySocket { environment["NOTIFY_SOCKET"] = notifySocket }
         if let watchdogUSec { environment["WATCHDOG_USEC"] = String(watchdogUSec) }
-        let cgroupArguments = arguments.contains("--cgroup") ? [] : ["--cgroup", cgroup?.path ?? "off"]
         return try RunningDaemon(
-            binary: Self.binary, arguments: ["--spool", spool, "--log-target", "journal"] + cgroupArguments + arguments,
+            binary: Self.binary, arguments: ["--spool", spool, "--log-target", "journal"] + withCgroup(arguments),
             environment: environment)
+    }
+
+    /// `arguments` with this harness's `--cgroup` first, unless they name one.
+    func withCgroup(_ arguments: [String]) -> [String] {
+        (arguments.contains("--cgroup") ? [] : ["--cgroup", cgroup?.path ?? "off"]) + arguments
     }
 
     /// Runs gatherd with `--exit-when-idle` until it exits (at most `limit`).

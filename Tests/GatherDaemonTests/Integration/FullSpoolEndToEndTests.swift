@@ -150,7 +150,7 @@ extension RobustnessEndToEnd {
             return try RunningDaemon(
                 binary: "/usr/bin/unshare",
                 arguments: ["--mount", "--propagation", "private", "/bin/sh", wrapper, harness.spool,
-                            DaemonHarness.binary, "--spool", harness.spool, "--log-target", "journal"],
+                            DaemonHarness.binary, "--spool", harness.spool, "--log-target", "journal"] + harness.withCgroup([]),
                 environment: environment)
         }
 

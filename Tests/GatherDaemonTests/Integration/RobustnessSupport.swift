@@ -196,7 +196,7 @@ extension DaemonHarness {
         // nice execs gatherd: the PID is gatherd's.
         return try RunningDaemon(
             binary: "/usr/bin/nice",
-            arguments: ["-n", "10", Self.binary, "--spool", spool, "--log-target", "journal"] + arguments,
+            arguments: ["-n", "10", Self.binary, "--spool", spool, "--log-target", "journal"] + withCgroup(arguments),
             environment: environment)
     }
 

@@ -41,7 +41,7 @@ extension GatherdEndToEnd {
             let spool = harness.spool + "/made-here"
             let daemon = try RunningDaemon(
                 binary: "/bin/sh",
-                arguments: ["-c", "umask 077; exec \"$0\" --spool \"$1\" --exit-when-idle --log-target stderr",
+                arguments: ["-c", "umask 077; exec \"$0\" --spool \"$1\" --exit-when-idle --log-target stderr --cgroup off",
                             DaemonHarness.binary, spool],
                 environment: ProcessInfo.processInfo.environment)
             #expect(await daemon.wait(limit: .seconds(20)) == 0, "\(daemon.stderr)")
@@ -86,7 +86,7 @@ extension GatherdEndToEnd {
             let daemon = try RunningDaemon(
                 binary: "/usr/bin/setpriv",
                 arguments: ["--reuid=65534", "--regid=65534", "--clear-groups", DaemonHarness.binary,
-                            "--spool", harness.spool, "--exit-when-idle", "--log-target", "stderr"],
+                            "--spool", harness.spool, "--exit-when-idle", "--log-target", "stderr", "--cgroup", "off"],
                 environment: ProcessInfo.processInfo.environment)
             let status = await daemon.wait(limit: .seconds(30))
             if status == nil { daemon.kill(SIGKILL) }
