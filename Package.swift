@@ -71,7 +71,7 @@ let testTargets: [Target] = [
     // GatherSpool: the stderr tail the process keeps, rendered as the record renders it.
     .testTarget(
         name: "GatherProcessTests",
-        dependencies: ["GatherProcess", "GatherSystem", "Gather", "GatherSpool", "gather-process-helper"]
+        dependencies: ["GatherProcess", "GatherSystem", "Gather", "GatherSpool", "GatherTestSupport", "gather-process-helper"]
     ),
     .testTarget(
         name: "GatherJournalTests",

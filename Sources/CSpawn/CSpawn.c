@@ -60,6 +60,10 @@ int cspawn_clone_into_cgroup(void) {
 #endif
 }
 
+void cspawn_set_clone_into_cgroup(int on) {
+    atomic_store(&cspawn_clone3_works, on ? 1 : 0);
+}
+
 #if defined(__x86_64__)
 // clone3 runs the child on `args->stack`: no C function can return into a
 // frame on the new stack, so the child's first instructions are here, as in

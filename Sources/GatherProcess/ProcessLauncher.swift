@@ -160,6 +160,14 @@ public final class ProcessLauncher: Sendable {
         return process
     }
 
+    /// Whether spawns into a cgroup use `clone3` with `CLONE_INTO_CGROUP`
+    /// (false: the child moves itself, as on a kernel before 5.7). Tests set
+    /// it to prove the other path.
+    static var clonesIntoCgroup: Bool {
+        get { cspawn_clone_into_cgroup() != 0 }
+        set { cspawn_set_clone_into_cgroup(newValue ? 1 : 0) }
+    }
+
     /// Waits until `cgroup` is empty (inotify on the exit thread); false when
     /// `limit` passed first.
     public func waitUntilEmpty(_ cgroup: Cgroup, within limit: Duration) async -> Bool {

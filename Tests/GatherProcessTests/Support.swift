@@ -27,11 +27,13 @@ enum Support {
 
     /// Runs a command to the end: status and output lines.
     static func run(
-        _ command: [String], environment: [String] = path, cwd: String = "/", identity: ProcessIdentity? = nil
+        _ command: [String], environment: [String] = path, cwd: String = "/", identity: ProcessIdentity? = nil,
+        cgroup: Cgroup? = nil
     ) async throws -> (status: ExitStatus, out: [String], err: [String], process: RunningProcess) {
         let lines = LineCollector()
         let process = try launcher.spawn(
-            ProcessSpec(command: command, environment: environment, cwd: cwd, identity: identity), output: lines.handler)
+            ProcessSpec(command: command, environment: environment, cwd: cwd, identity: identity, cgroup: cgroup),
+            output: lines.handler)
         let status = await process.exitStatus()
         await process.outputFinished(within: .seconds(10))
         return (status, lines.lines(.stdout), lines.lines(.stderr), process)

@@ -91,6 +91,10 @@ struct cspawn_result {
 /// 0 once the kernel refused it (the child then moves itself).
 int cspawn_clone_into_cgroup(void);
 
+/// 0: later spawns take the path of a kernel without CLONE_INTO_CGROUP (the
+/// child moves itself), so tests can prove that path on any kernel; 1: back.
+void cspawn_set_clone_into_cgroup(int on);
+
 /// Starts a child in a new session. Returns 0 when the child exec'd, -1 on
 /// failure (see `result`). Wait for it with `cspawn_wait_pidfd`. It is created
 /// with no exit signal, but `execve` resets that to SIGCHLD, so any

@@ -138,6 +138,13 @@ public final class Cgroup: Sendable {
         }
     }
 
+    /// Opens an existing cgroup directory as it is (a benchmark's own, a
+    /// test's), with no controllers assumed.
+    public static func open(_ path: String) throws(SystemCallError) -> Cgroup {
+        let fd = try SystemCall.call("open \(path)") { Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }.get()
+        return Cgroup(path: path, fd: fd, controllers: [])
+    }
+
     /// Opens the existing child `name` (recovery).
     public func child(_ name: String) -> Cgroup? {
         guard case .success(let childFD) = SystemCall.call({ openat(fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }) else {

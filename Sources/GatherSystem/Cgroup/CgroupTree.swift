@@ -157,6 +157,9 @@ public final class CgroupTree: Sendable {
         return .success(mount.point + own)
     }
 
+    /// Where the cgroup2 file system is mounted, if it is.
+    public static var cgroup2MountPoint: String? { cgroup2Mount()?.point }
+
     /// The first cgroup2 mount: its mount point and the cgroup it shows as its root.
     static func cgroup2Mount() -> (point: String, root: String)? {
         guard let text = ProcText.read("/proc/self/mountinfo") else { return nil }
