@@ -8,8 +8,8 @@
 #    host's /usr only) and boots a throw-away machine with systemd-nspawn: the
 #    host's /usr read-only on a tmpfs root, no network. Installs gatherd, the
 #    unit, the tmpfiles entry and the catalog inside, as a package would, then
-#    runs scripts/systemd-unit/checks.sh there (start, jobs, journal, reload,
-#    stop). The machine is powered off and removed on exit, whatever happens.
+#    runs scripts/systemd-unit/checks.sh there (start, cgroups, jobs, journal,
+#    reload, stop). The machine is powered off and removed on exit, whatever happens.
 #
 # Needs root and systemd-nspawn for step 2 (scripts/setup.sh installs
 # systemd-container); without them step 2 is skipped with the reason printed.

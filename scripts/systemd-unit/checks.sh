@@ -7,7 +7,10 @@
 # starts (Type=notify: `systemctl start` returns only after READY=1) and keeps
 # STATUS= current; a dropped job ends with a record; `journalctl -u gatherd`
 # holds the job's entries, the compound error with one GATHER_FAILURE per error,
-# and the catalog explains it (`-x`); `systemctl reload` rescans the spool;
+# and the catalog explains it (`-x`); with Delegate=yes gatherd has cgroups
+# (`cgroups: kill, …`), runs in supervisor/ and each job in job-ID/task-NAME
+# (shown by `systemctl status`), a task's escapee (setsid) is stopped with its
+# job and the job's cgroup goes with it; `systemctl reload` rescans the spool;
 # a crash is restarted and recovered; the watchdog is fed; `systemctl stop`
 # stops cleanly (inactive, result success), asking systemd for more time than
 # TimeoutStopSec= when a job's grace needs it, and the running job is
@@ -57,6 +60,19 @@ def one(**match):
 '"$1"
 }
 
+# The start lines of the unit's journal (`cgroups: kill, accounting` or
+# `cgroups: off (WHY)`), one per start of gatherd.
+cgroups_lines() {
+  journalctl --sync
+  journalctl -u gatherd -o cat --no-pager | grep '^cgroups: ' || true
+}
+
+# The cgroup tree of `systemctl status gatherd` (its CGroup: line and below;
+# no journal lines). It leaves out empty cgroups, even with --all.
+cgroup_tree() {
+  systemctl status gatherd --no-pager --full --lines=0 | sed -n '/CGroup:/,$p'
+}
+
 say "installing gatherd, its unit, tmpfiles entry and catalog"
 install -m 755 /host/gatherd /usr/local/bin/gatherd
 install -D -m 644 /host/gatherd.service /etc/systemd/system/gatherd.service
@@ -87,6 +103,18 @@ status=$(systemctl show -p StatusText --value gatherd)
 say "STATUS=$status"
 [ -n "$status" ] || fail "gatherd sent no STATUS="
 journal_check 'one(MESSAGE_ID="'$READY_ID'", SYSLOG_IDENTIFIER="gatherd")'
+
+say "Delegate=yes: gatherd has its cgroup subtree"
+expect "Delegate" "$(systemctl show -p Delegate --value gatherd)" "yes"
+line=$(cgroups_lines)
+say "journal: $line"
+case "$line" in
+  "cgroups: kill, accounting"*) ;;
+  *) fail "expected one start line 'cgroups: kill, accounting…', got '$line'" ;;
+esac
+unit_cgroup=$(systemctl show -p ControlGroup --value gatherd)
+expect "gatherd's own cgroup" "$(sed -n 's/^0:://p' /proc/$(systemctl show -p MainPID --value gatherd)/cgroup)" \
+  "$unit_cgroup/supervisor"
 
 say "a succeeding and a failing job"
 drop unit-ok '{"tasks": [{"name": "hello", "command": ["sh", "-c", "echo hello from the unit test"]}]}'
@@ -124,6 +152,48 @@ drop unit-unboxed '{"tasks": [{"name": "realtime", "command": ["chrt", "--fifo",
 wait_record unit-unboxed "*" 15
 expect "unit-unboxed error" "$(field $SPOOL/*/unit-unboxed/result.json error)" "None"
 
+say "a job's cgroups in the unit's tree; an escapee (setsid, ignoring SIGTERM) is stopped with its job"
+# The escapee leaves the task's process group and ignores SIGTERM: only the
+# task cgroup's cgroup.kill, after kill_grace, stops it.
+cat > /run/unit-escaper.sh <<'EOF'
+setsid sh -c 'trap "" TERM; echo $$ > /run/unit-escapee.tmp; mv /run/unit-escapee.tmp /run/unit-escapee.pid; exec sleep 300' &
+until [ -e /run/unit-escape-gate ]; do sleep 0.1; done
+EOF
+drop unit-escape '{"kill_grace": "2s", "tasks": [{"name": "escaper", "command": ["sh", "/run/unit-escaper.sh"]}]}'
+i=0
+until [ -s /run/unit-escapee.pid ]; do
+  i=$((i+1)); [ $i -le 150 ] || fail "the escapee of unit-escape did not start"
+  sleep 0.1
+done
+escapee=$(cat /run/unit-escapee.pid)
+expect "escapee's session" "$(ps -o sid= -p "$escapee" | tr -d ' ')" "$escapee"
+expect "escapee's cgroup" "$(sed -n 's/^0:://p' /proc/$escapee/cgroup)" "$unit_cgroup/job-unit-escape/task-escaper"
+tree=$(cgroup_tree)
+printf '%s\n' "$tree" | sed 's/^/== unit: status: /'
+for name in supervisor job-unit-escape task-escaper; do
+  printf '%s\n' "$tree" | grep -q -- "$name" || fail "systemctl status gatherd shows no $name"
+done
+gate=$(date +%s.%N)
+touch /run/unit-escape-gate
+i=0
+while [ -e /proc/$escapee ]; do
+  i=$((i+1)); [ $i -le 40 ] || fail "the escapee $escapee outlived its job by 4 s (kill_grace 2s + 2 s): $(cat /proc/$escapee/cgroup)"
+  sleep 0.1
+done
+say "escapee $escapee gone $(python3 -c "print(round($(date +%s.%N) - $gate, 2))") s after the main exited (kill_grace 2s)"
+wait_record unit-escape done 10
+expect "unit-escape state" "$(field $SPOOL/done/unit-escape/result.json state)" "succeeded"
+tree=$(cgroup_tree)
+if printf '%s\n' "$tree" | grep -q -- "job-"; then
+  printf '%s\n' "$tree" >&2; fail "systemctl status gatherd still shows a job cgroup after the job's end"
+fi
+# An empty cgroup left behind would not show there: look at the directories.
+unit_dir=$(findmnt -n -t cgroup2 -o TARGET | head -1)$unit_cgroup
+left=$(find "$unit_dir" -mindepth 1 -maxdepth 1 -type d -name 'job-*' -printf '%f ')
+[ -z "$left" ] || fail "job cgroups left in $unit_dir: $left"
+say "after the job: no job cgroup left"
+printf '%s\n' "$tree" | sed 's/^/== unit: status: /'
+
 say "systemctl reload gatherd rescans the spool"
 # A file still open for writing gives the watch no event (IN_CLOSE_WRITE comes
 # at close), so only a rescan picks it up.
@@ -160,6 +230,12 @@ wait_record unit-crash failed 15
 expect "unit-crash state" "$(field $SPOOL/failed/unit-crash/result.json state)" "interrupted"
 wait_record unit-again done 15
 expect "unit-again state" "$(field $SPOOL/done/unit-again/result.json state)" "succeeded"
+line=$(cgroups_lines | tail -n 1)
+expect "start lines after the restart" "$(cgroups_lines | grep -c .)" "2"
+case "$line" in
+  "cgroups: kill, accounting"*) ;;
+  *) fail "after the restart: expected 'cgroups: kill, accounting…', got '$line'" ;;
+esac
 [ -z "$(pgrep -x sleep || true)" ] || fail "tasks of the crashed gatherd outlived it"
 
 say "the supervisor feeds the watchdog (WatchdogSec=30s, a ping every 15 s)"
