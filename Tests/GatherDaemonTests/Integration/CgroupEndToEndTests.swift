@@ -99,6 +99,18 @@ extension GatherdEndToEnd {
             return gone ? Date().timeIntervalSince1970 : nil
         }
 
+        /// A harness whose daemons get a cgroup of their own, or nil when the
+        /// test must skip (having printed why: no journald, no cgroup).
+        static func cgroupHarness(_ name: String) throws -> (DaemonHarness, TestCgroup)? {
+            guard TestJournald.canRun else { return nil }
+            let harness = try DaemonHarness(name)
+            guard let cgroup = harness.cgroup else {
+                print("skipped: \(TestCgroup.unavailable ?? "no cgroup")")
+                return nil
+            }
+            return (harness, cgroup)
+        }
+
         /// Seconds since the epoch of a record time.
         static func seconds(_ text: Any?) -> Double? {
             JobRecordJSON.milliseconds(text as? String).map { Double($0) / 1000 }
@@ -106,12 +118,7 @@ extension GatherdEndToEnd {
 
         @Test("nothing a task starts outlives it: the seven ways out and a fork storm", arguments: Main.allCases)
         func nothingEscapes(main: Main) async throws {
-            guard TestJournald.canRun else { return }
-            let harness = try DaemonHarness("cgroup-\(main.rawValue)")
-            guard let cgroup = harness.cgroup else {
-                print("skipped: \(TestCgroup.unavailable ?? "no cgroup")")
-                return
-            }
+            guard let (harness, cgroup) = try Self.cgroupHarness("cgroup-\(main.rawValue)") else { return }
             let scratch = try harness.scratch()
             let id = try harness.drop(harness.id("escape"), Self.job(scratch, main: main))
             let daemon = try harness.start(["--exit-when-idle"])
@@ -164,12 +171,7 @@ extension GatherdEndToEnd {
 
         @Test("after kill -9 of gatherd, the restart's recovery stops what the job's cgroup holds")
         func recoveryKillsLeftovers() async throws {
-            guard TestJournald.canRun else { return }
-            let harness = try DaemonHarness("cgroup-recover")
-            guard let cgroup = harness.cgroup else {
-                print("skipped: \(TestCgroup.unavailable ?? "no cgroup")")
-                return
-            }
+            guard let (harness, cgroup) = try Self.cgroupHarness("cgroup-recover") else { return }
             let scratch = try harness.scratch()
             let id = try harness.drop(harness.id("crash"), Self.job(scratch, main: .cancelled))
             let first = try harness.start()
@@ -193,12 +195,7 @@ extension GatherdEndToEnd {
 
         @Test("a task's cpu_usec is the CPU time it measured itself, within 20%")
         func cpuAccounting() async throws {
-            guard TestJournald.canRun else { return }
-            let harness = try DaemonHarness("cgroup-cpu")
-            guard harness.cgroup != nil else {
-                print("skipped: \(TestCgroup.unavailable ?? "no cgroup")")
-                return
-            }
+            guard let (harness, _) = try Self.cgroupHarness("cgroup-cpu") else { return }
             let scratch = try harness.scratch()
             // The shell burns CPU, then writes its own /proc/PID/stat (utime, stime: fields 14, 15).
             let script = "i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done; cat /proc/$$/stat > \(scratch)/stat"
@@ -219,12 +216,7 @@ extension GatherdEndToEnd {
 
         @Test("memory_max: enforced where the memory controller is delegated, else the job is rejected with why")
         func memoryLimit() async throws {
-            guard TestJournald.canRun else { return }
-            let harness = try DaemonHarness("cgroup-memory")
-            guard let cgroup = harness.cgroup else {
-                print("skipped: \(TestCgroup.unavailable ?? "no cgroup")")
-                return
-            }
+            guard let (harness, cgroup) = try Self.cgroupHarness("cgroup-memory") else { return }
             // Holds 256 MiB, past the job's 64 MiB.
             let hog = #"perl -e '$x = "a" x (256 * 1024 * 1024); sleep 1'"#
             let id = try harness.drop(harness.id("hog"), #"""
