@@ -368,7 +368,14 @@ int cspawn_spawn(const struct cspawn_request *request, struct cspawn_result *res
         } else if (ret == -ENOSYS || ret == -E2BIG) {
             // A kernel without clone3 (before 5.3) or its cgroup field (before 5.7).
             atomic_store(&cspawn_clone3_works, 0);
+        } else if (ret == -EPERM) {
+            // A seccomp filter that refuses clone3 (older container
+            // profiles), or no right to enter the cgroup: the path below
+            // tells which, for this spawn only.
         } else {
+            // clone3 could not start the child in that cgroup (removed,
+            // not writable, a limit reached): the cgroup is why.
+            result->stage = CSPAWN_STAGE_CGROUP;
             clone_errno = (int)-ret;
             cloned = -1;
         }
@@ -384,7 +391,7 @@ int cspawn_spawn(const struct cspawn_request *request, struct cspawn_result *res
     raw_sigmask(&old, NULL);
 
     if (pid < 0) {
-        result->stage = CSPAWN_STAGE_CLONE;
+        if (result->stage == CSPAWN_STAGE_NONE) result->stage = CSPAWN_STAGE_CLONE;
         result->error = clone_errno;
         return -1;
     }

@@ -74,24 +74,28 @@ final class ChildWatcher: Sendable {
     func waitUntilEmpty(_ cgroup: Cgroup, within limit: Duration) async -> Bool {
         guard cgroup.isPopulated else { return true }
         return await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
-            let wd = inotify_add_watch(inotify, cgroup.eventsPath, UInt32(IN_MODIFY))
-            guard wd >= 0 else {
+            // Added under the lock that removes watches: a second waiter on the
+            // same cgroup (inotify gives the same descriptor) can never join
+            // a watch the last waiter of the first is removing.
+            let registered: (wd: Int32, id: UInt64)? = state.withLock { state in
+                let wd = inotify_add_watch(inotify, cgroup.eventsPath, UInt32(IN_MODIFY))
+                guard wd >= 0 else { return nil }
+                let id = state.nextWait
+                state.nextWait += 1
+                state.emptyWaits[wd, default: []].append(EmptyWait(id: id, cgroup: cgroup, continuation: continuation))
+                return (wd, id)
+            }
+            guard let (wd, id) = registered else {
                 // No watch to be had (the per-user limit): look on the timer
                 // thread instead, every 10 ms, as long as this lasts.
                 pollUntilEmpty(cgroup, until: EventWait.monotonicNanoseconds() &+ limit.clampedNanoseconds, continuation)
                 return
             }
-            let id = state.withLock { state in
-                let id = state.nextWait
-                state.nextWait += 1
-                state.emptyWaits[wd, default: []].append(EmptyWait(id: id, cgroup: cgroup, continuation: continuation))
-                return id
-            }
             // Emptied between the first look and the watch: no event comes for that.
             if !cgroup.isPopulated {
                 finishWait(wd: wd, id: id, empty: true)
             } else {
-                schedule(after: limit) { [self] in finishWait(wd: wd, id: id, empty: !cgroup.isPopulated) }
+                schedule(after: limit) { [self] in finishWait(wd: wd, id: id, empty: nil) }
             }
         }
     }
@@ -106,8 +110,8 @@ final class ChildWatcher: Sendable {
     }
 
     /// Ends one wait (once: a second call finds nothing); the last wait on a
-    /// watch removes it.
-    private func finishWait(wd: Int32, id: UInt64, empty: Bool) {
+    /// watch removes it. `empty` nil: look at the cgroup now (the give-up timer).
+    private func finishWait(wd: Int32, id: UInt64, empty: Bool?) {
         let wait: EmptyWait? = state.withLock { state in
             guard var waits = state.emptyWaits[wd], let index = waits.firstIndex(where: { $0.id == id }) else { return nil }
             let wait = waits.remove(at: index)
@@ -115,7 +119,8 @@ final class ChildWatcher: Sendable {
             if waits.isEmpty { _ = inotify_rm_watch(inotify, wd) }
             return wait
         }
-        wait?.continuation.resume(returning: empty)
+        guard let wait else { return }
+        wait.continuation.resume(returning: empty ?? !wait.cgroup.isPopulated)
     }
 
     /// On this thread: the watched `cgroup.events` files that changed.
@@ -125,11 +130,14 @@ final class ChildWatcher: Sendable {
             let count = buffer.withUnsafeMutableBytes { raw in read(inotify, raw.baseAddress, raw.count) }
             guard count > 0 else { return }
             let records = buffer.withUnsafeBytes { InotifyRecord.decode(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
-            for wd in Set(records.map(\.watch)) {
-                let waits = state.withLock { $0.emptyWaits[wd] ?? [] }
-                for wait in waits where !wait.cgroup.isPopulated {
-                    finishWait(wd: wd, id: wait.id, empty: true)
-                }
+            // After a queue overflow any change may be lost: look at every wait.
+            let overflowed = records.contains { $0.mask & UInt32(IN_Q_OVERFLOW) != 0 }
+            let waits: [(wd: Int32, wait: EmptyWait)] = state.withLock { state in
+                let watches = overflowed ? Array(state.emptyWaits.keys) : Array(Set(records.map(\.watch)))
+                return watches.flatMap { wd in (state.emptyWaits[wd] ?? []).map { (wd, $0) } }
+            }
+            for (wd, wait) in waits where !wait.cgroup.isPopulated {
+                finishWait(wd: wd, id: wait.id, empty: true)
             }
         }
     }

@@ -200,9 +200,6 @@ public final class ProcessLauncher: Sendable {
         case CSPAWN_STAGE_IDENTITY:
             let name = spec.identity.map { $0.name ?? String($0.uid) } ?? String(getuid())
             return SpawnError(code: .identity, errno: result.error, context: "user \(name)")
-        case CSPAWN_STAGE_CLONE where spec.cgroup != nil:
-            // clone3 into the cgroup failed: say which cgroup.
-            return SpawnError(code: .cgroup, errno: result.error, context: "cgroup \(spec.cgroup!.path)")
         case CSPAWN_STAGE_EXEC:
             return SpawnError(code: .command, errno: result.error, context: program)
         case CSPAWN_STAGE_SETUP:

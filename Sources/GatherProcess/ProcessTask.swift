@@ -24,15 +24,28 @@ public struct TaskCgroupPlan: Sendable {
     public var job: Cgroup
     /// The task's own `memory_max`, `cpu_max`, `tasks_max`.
     public var limits: ResourceLimits
-    /// The `memory_max` an OOM kill of this task is inside: the task's, else the job's.
-    public var memoryMax: UInt64?
+    /// The job's `memory_max`, for the OOM line of a kill inside it.
+    public var jobMemoryMax: UInt64?
     /// The task's usage over its attempts so far.
     let total = UsageTotal()
 
     public init(job: Cgroup, limits: ResourceLimits, jobLimits: ResourceLimits) {
         self.job = job
         self.limits = limits
-        self.memoryMax = limits.memoryMax ?? jobLimits.memoryMax
+        self.jobMemoryMax = jobLimits.memoryMax
+    }
+
+    /// The `memory_max` (as `512M`) an OOM kill of the attempt in `cgroup`
+    /// happened inside, or nil: its main process died of SIGKILL, an OOM
+    /// killer ended a process of the task, and a limit was reached — the
+    /// task's own when its cgroup's `oom` count grew, else the job's. A kill
+    /// by the system-wide OOM killer names no limit and stays `killed by
+    /// signal SIGKILL`.
+    func oomLimit(of cgroup: Cgroup, status: ExitStatus) -> String? {
+        guard status == .signaled(SIGKILL), let task = cgroup.oomEvents(), task.kills > 0 else { return nil }
+        if let own = limits.memoryMax, task.oom > 0 { return ResourceLimits.sizeText(own) }
+        if let jobMax = jobMemoryMax, (job.oomEvents()?.oom ?? 0) > 0 { return ResourceLimits.sizeText(jobMax) }
+        return nil
     }
 
     /// The cgroup name of task `name` (a bare name could be `cgroup.procs`).
@@ -183,9 +196,7 @@ extension GatherTask where Value == ProcessExit {
         if let cgroup, let plan = spec.cgroup {
             // Empty now (or stuck past the kill: the job's end tries again).
             usage = plan.total.add(cgroup.usage())
-            if let limit = plan.memoryMax, status == .signaled(SIGKILL), (cgroup.oomKills() ?? 0) > 0 {
-                oomLimit = ResourceLimits.sizeText(limit)
-            }
+            oomLimit = plan.oomLimit(of: cgroup, status: status)
             cgroup.remove()
         }
         let exit = ProcessExit(

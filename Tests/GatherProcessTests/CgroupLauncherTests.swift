@@ -27,6 +27,8 @@ struct CgroupLauncherTests {
         ProcessLauncher.clonesIntoCgroup = cloneIntoCgroup
         defer { ProcessLauncher.clonesIntoCgroup = saved }
         let result = try await Support.run(Self.whereAmI, cgroup: task)
+        // The path asked for is the path taken (this kernel has clone3 into a cgroup).
+        #expect(ProcessLauncher.clonesIntoCgroup == cloneIntoCgroup)
         #expect(result.status == .exited(0))
         #expect(result.out == [Self.relative(task.path)], "\(result.out) \(result.err)")
         #expect(!task.isPopulated)

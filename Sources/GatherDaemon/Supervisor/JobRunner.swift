@@ -128,10 +128,9 @@ struct JobRunner: Sendable {
     /// is logged and left to the next start's recovery.
     private func endJobCgroup(_ cgroup: Cgroup?, identity: JobIdentity) async -> CgroupUsage? {
         guard let cgroup else { return nil }
-        if cgroup.isPopulated {
-            cgroup.kill()
-            _ = await launcher.waitUntilEmpty(cgroup, within: .seconds(5))
-        }
+        // Harmless on an empty cgroup; never skipped on a guess.
+        cgroup.kill()
+        _ = await launcher.waitUntilEmpty(cgroup, within: .seconds(5))
         let usage = cgroup.usage()
         if let error = cgroup.removeTree() {
             journal.log(.daemonNotice(

@@ -151,53 +151,42 @@ actor Supervisor {
         do {
             report = try spool.recover(skipping: known)
         } catch {
+            // What the old job cgroups hold is stopped whatever the spool says.
+            stopLeftovers([], cgroups: leftoverCgroups, graces: [:])
             claimFailed(error)
             return 0
         }
         for record in report.rejected { logRejected(record) }
         // Every job's leftovers at once: one grace in all, not one per job, so
         // many crashed jobs cannot hold the start past systemd's start timeout.
-        // Each group is stopped after its own job's kill_grace.
+        // Each group (and job cgroup) is stopped after its own job's kill_grace.
         var leftovers: [LeftoverProcesses.Group] = []
+        var graces: [String: Duration] = [:]
         var again: [AdmittedJob] = []
+        var refused: [(job: ClaimedJob, reason: String)] = []
         for recovered in report.jobs {
             switch recovered {
             case .run(let job, let groups):
-                let job = admitted(job)
-                again.append(job)
-                leftovers += groups.map { LeftoverProcesses.Group(group: $0, grace: job.settings.killGrace) }
-            case .interrupt(_, let groups, let grace):
+                let admitted = admitted(job)
+                graces[job.id] = admitted.settings.killGrace
+                leftovers += groups.map { LeftoverProcesses.Group(group: $0, grace: admitted.settings.killGrace) }
+                // Limits this start cannot enforce (cgroups off now): rejected, never run unlimited.
+                let refusals = limitRefusals(job.job)
+                if refusals.isEmpty { again.append(admitted) } else { refused.append((job, refusals.joined(separator: "; "))) }
+            case .interrupt(let record, let groups, let grace):
                 let settings = JobSettings(killGrace: grace, configuration: configuration)
+                graces[record.id] = settings.killGrace
                 leftovers += groups.map { LeftoverProcesses.Group(group: $0, grace: settings.killGrace) }
             }
         }
-        // Each job's own grace can be up to 5m: tell systemd, so a slow stop
-        // of leftovers does not fail the start (TimeoutStartSec), as for a stop.
-        // A job cgroup gets its job's grace; one with no job in active/ any
-        // more (its record was written, the cgroup not yet removed) the default.
-        var graces: [String: Duration] = [:]
-        for recovered in report.jobs {
-            switch recovered {
-            case .run(let job, _): graces[job.id] = JobSettings(job.job, configuration: configuration).killGrace
-            case .interrupt(let record, _, let grace): graces[record.id] = JobSettings(killGrace: grace, configuration: configuration).killGrace
-            }
-        }
-        let cgroupLeftovers = leftoverCgroups.map {
-            LeftoverProcesses.Cgroup(cgroup: $0.cgroup, grace: graces[$0.id] ?? configuration.killGrace)
-        }
-        if let longest = (leftovers.map(\.grace) + cgroupLeftovers.map(\.grace)).max() {
-            _ = notifier.extendTimeout(longest + .seconds(10))
-        }
-        LeftoverProcesses.kill(leftovers, cgroups: cgroupLeftovers)
-        for leftover in cgroupLeftovers {
-            if let error = leftover.cgroup.removeTree() {
-                journal.log(.daemonNotice("cannot remove the cgroup \(leftover.cgroup.path) a previous run left: \(error)", warning: true))
-            }
-        }
+        stopLeftovers(leftovers, cgroups: leftoverCgroups, graces: graces)
         // Admitted before the crash: queued again whatever the per-user limits.
         for job in again {
             jobs.readmit(job)
             takePendingCancel(job.id)
+        }
+        for (job, reason) in refused {
+            do { logRejected(try spool.reject(job, reason: reason)) } catch { claimFailed(error) }
         }
         for recovered in report.jobs {
             switch recovered {
@@ -210,6 +199,29 @@ actor Supervisor {
             }
         }
         return report.jobs.count
+    }
+
+    /// Stops a crashed run's process groups and what its job cgroups hold
+    /// (a job cgroup gets its job's grace; one whose job is no longer in
+    /// `active/`, its record written but the cgroup not yet removed, the
+    /// default), then removes those cgroups.
+    func stopLeftovers(
+        _ groups: [LeftoverProcesses.Group], cgroups: [(id: String, cgroup: Cgroup)], graces: [String: Duration]
+    ) {
+        let cgroupLeftovers = cgroups.map {
+            LeftoverProcesses.Cgroup(cgroup: $0.cgroup, grace: graces[$0.id] ?? configuration.killGrace)
+        }
+        // Each job's own grace can be up to 5m: tell systemd, so a slow stop
+        // of leftovers does not fail the start (TimeoutStartSec), as for a stop.
+        if let longest = (groups.map(\.grace) + cgroupLeftovers.map(\.grace)).max() {
+            _ = notifier.extendTimeout(longest + .seconds(10))
+        }
+        LeftoverProcesses.kill(groups, cgroups: cgroupLeftovers)
+        for leftover in cgroupLeftovers {
+            if let error = leftover.cgroup.removeTree() {
+                journal.log(.daemonNotice("cannot remove the cgroup \(leftover.cgroup.path) a previous run left: \(error)", warning: true))
+            }
+        }
     }
 
     /// After the first scan: `READY=1` and the ready entry (SPEC §9).

@@ -45,7 +45,10 @@ public final class Cgroup: Sendable {
             // limit that needed it fails below, when it is written.
             _ = child.write(controllers.sorted().map { "+\($0.rawValue)" }.joined(separator: " "), to: "cgroup.subtree_control")
         }
-        for file in limits.files {
+        // Where swap is accounted, memory_max caps memory and swap together:
+        // otherwise a task past the limit is swapped out, not stopped.
+        let present = limits.filesWhereTheyExist.filter { faccessat(child.fd, $0.name, F_OK, 0) == 0 }
+        for file in limits.files + present {
             if let e = child.write(file.value, to: file.name) {
                 _ = child.remove()
                 throw SystemCallError("write \(file.value) to \(childPath)/\(file.name)", errno: e)
@@ -55,11 +58,15 @@ public final class Cgroup: Sendable {
     }
 
     /// Whether any process is in it or below (`cgroup.events` `populated 1`).
-    /// A zombie is not: a process leaves its cgroup when it exits. False when
-    /// the file cannot be read (the cgroup is gone).
+    /// A zombie is not: a process leaves its cgroup when it exits. False only
+    /// when the file says so or the cgroup is gone (`ENOENT`, `ENODEV`); any
+    /// other failure to read (out of descriptors) counts as populated, so a
+    /// stop never skips its kill on a guess.
     public var isPopulated: Bool {
-        guard let text = read("cgroup.events") else { return false }
-        return Self.value(of: "populated", in: text) == 1
+        switch readResult("cgroup.events") {
+        case .success(let text): return Self.value(of: "populated", in: text) != 0
+        case .failure(let e): return !(e == ENOENT || e == ENODEV)
+        }
     }
 
     /// `cgroup.kill`: SIGKILL to every process in it and below, including
@@ -70,10 +77,13 @@ public final class Cgroup: Sendable {
     /// Sends `signal` to every process listed in `cgroup.procs` (its own, not
     /// its children's). A pid that ended meanwhile gets nothing (`ESRCH`).
     public func signalAll(_ signal: Int32) {
-        guard let text = read("cgroup.procs", limit: 1 << 22) else { return }
-        for line in text.split(separator: UInt8(ascii: "\n")) {
-            if let pid = pid_t(String(decoding: line, as: UTF8.self)), pid > 0 { _ = Glibc.kill(pid, signal) }
-        }
+        for pid in processes() { _ = Glibc.kill(pid, signal) }
+    }
+
+    /// The processes in it now (`cgroup.procs`; not its children's).
+    public func processes() -> [pid_t] {
+        guard let text = read("cgroup.procs", limit: 1 << 22) else { return [] }
+        return text.split(separator: UInt8(ascii: "\n")).compactMap { pid_t(String(decoding: $0, as: UTF8.self)) }
     }
 
     /// Sends `signal` to every process in it and in its children (any depth).
@@ -93,11 +103,12 @@ public final class Cgroup: Sendable {
         return usage
     }
 
-    /// `memory.events` `oom_kill`: processes in it or below the OOM killer
-    /// ended; nil without the memory controller.
-    public func oomKills() -> UInt64? {
+    /// `memory.events`: `oom`, the times its `memory.max` (or one below)
+    /// was reached and the OOM killer ran, and `oom_kill`, the processes in
+    /// it or below that any OOM killer ended; nil without the memory controller.
+    public func oomEvents() -> (oom: UInt64, kills: UInt64)? {
         guard controllers.contains(.memory), let text = read("memory.events") else { return nil }
-        return Self.value(of: "oom_kill", in: text)
+        return (Self.value(of: "oom", in: text) ?? 0, Self.value(of: "oom_kill", in: text) ?? 0)
     }
 
     /// The path of `cgroup.events`, for an inotify watch (the kernel reports
@@ -129,9 +140,7 @@ public final class Cgroup: Sendable {
 
     /// The names of its child cgroups (its subdirectories).
     public func childNames() -> [String] {
-        guard let dup = try? SystemCall.call({ openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC) }).get(),
-              case .success(let names) = DirectoryListing.names(in: dup) else { return [] }
-        SystemCall.close(dup)
+        guard case .success(let names) = DirectoryListing.names(in: fd) else { return [] }
         return names.compactMap { name in
             guard case .success(let st) = SystemCall.lstat(name, in: fd), st.st_mode & S_IFMT == S_IFDIR else { return nil }
             return String(decoding: name, as: UTF8.self)
@@ -168,10 +177,15 @@ public final class Cgroup: Sendable {
 
     /// The whole file `name`, or nil when it cannot be read.
     func read(_ name: String, limit: Int = 4096) -> [UInt8]? {
-        guard case .success(let file) = SystemCall.call({ openat(fd, name, O_RDONLY | O_CLOEXEC) }) else { return nil }
-        defer { SystemCall.close(file) }
-        guard case .success(let bytes) = SystemCall.readAll(file, limit: limit) else { return nil }
-        return bytes
+        try? readResult(name, limit: limit).get()
+    }
+
+    /// The whole file `name`, or why it cannot be read.
+    func readResult(_ name: String, limit: Int = 4096) -> Result<[UInt8], Errno> {
+        SystemCall.call { openat(fd, name, O_RDONLY | O_CLOEXEC) }.flatMap { file in
+            defer { SystemCall.close(file) }
+            return SystemCall.readAll(file, limit: limit)
+        }
     }
 
     /// The number after `key ` on its own line of a flat-keyed file

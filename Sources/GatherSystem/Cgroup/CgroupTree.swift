@@ -122,6 +122,11 @@ public final class CgroupTree: Sendable {
             guard isCgroup2(path) else {
                 return .failure(CgroupSetupError("--cgroup \(path): not a directory on a cgroup2 file system"))
             }
+            // The root is every service's parent: gatherd would take its
+            // `job-*` for its own, and systemd-nspawn uses `supervisor` there.
+            guard !cgroup2Mounts().contains(where: { sameDirectory($0.point, path) }) else {
+                return .failure(CgroupSetupError("--cgroup \(path): the root of the cgroup2 file system; give a directory below it"))
+            }
             base = path
         case .auto:
             switch ownCgroup() {
@@ -143,13 +148,18 @@ public final class CgroupTree: Sendable {
     /// line of `/proc/self/cgroup`. A process already in a `supervisor/` leaf
     /// (started again inside its own subtree) takes the leaf's parent.
     static func ownCgroup() -> Result<String, CgroupSetupError> {
-        guard let mount = cgroup2Mount() else { return .failure(CgroupSetupError("no cgroup2 mount")) }
+        let mounts = cgroup2Mounts()
+        guard !mounts.isEmpty else { return .failure(CgroupSetupError("no cgroup2 mount")) }
         guard let text = ProcText.read("/proc/self/cgroup"),
               let line = text.split(separator: "\n").first(where: { $0.hasPrefix("0::") }) else {
             return .failure(CgroupSetupError("no cgroup2 line in /proc/self/cgroup"))
         }
         var own = String(line.dropFirst(3))
-        if mount.root != "/", own.hasPrefix(mount.root) { own = String(own.dropFirst(mount.root.count)) }
+        // The mount that shows our cgroup: its root is `/` or a whole-component prefix of it.
+        guard let mount = mounts.first(where: { $0.root == "/" || own == $0.root || own.hasPrefix($0.root + "/") }) else {
+            return .failure(CgroupSetupError("no cgroup2 mount shows this process's cgroup \(own)"))
+        }
+        if mount.root != "/" { own = own == mount.root ? "/" : String(own.dropFirst(mount.root.count)) }
         if own.hasSuffix("/supervisor") { own = String(own.dropLast("/supervisor".count)) }
         guard own != "/", !own.isEmpty else {
             return .failure(CgroupSetupError("in the root cgroup; use --cgroup PATH"))
@@ -158,19 +168,27 @@ public final class CgroupTree: Sendable {
     }
 
     /// Where the cgroup2 file system is mounted, if it is.
-    public static var cgroup2MountPoint: String? { cgroup2Mount()?.point }
+    public static var cgroup2MountPoint: String? { cgroup2Mounts().first?.point }
 
-    /// The first cgroup2 mount: its mount point and the cgroup it shows as its root.
-    static func cgroup2Mount() -> (point: String, root: String)? {
-        guard let text = ProcText.read("/proc/self/mountinfo") else { return nil }
+    /// The cgroup2 mounts: each mount point and the cgroup it shows as its root.
+    static func cgroup2Mounts() -> [(point: String, root: String)] {
+        guard let text = ProcText.read("/proc/self/mountinfo") else { return [] }
+        var mounts: [(point: String, root: String)] = []
         for line in text.split(separator: "\n") {
             // ID PARENT MAJ:MIN ROOT POINT OPTIONS [OPTIONAL…] - FSTYPE SOURCE SUPER
             let fields = line.split(separator: " ", omittingEmptySubsequences: false)
             guard let dash = fields.firstIndex(of: "-"), dash + 1 < fields.count, fields[dash + 1] == "cgroup2",
                   fields.count > 4 else { continue }
-            return (unescape(String(fields[4])), unescape(String(fields[3])))
+            mounts.append((unescape(String(fields[4])), unescape(String(fields[3]))))
         }
-        return nil
+        return mounts
+    }
+
+    /// Whether two paths name the same directory (device and inode).
+    static func sameDirectory(_ a: String, _ b: String) -> Bool {
+        var sa = stat(), sb = stat()
+        guard stat(a, &sa) == 0, stat(b, &sb) == 0 else { return false }
+        return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino
     }
 
     /// mountinfo writes space, tab, newline and backslash as `\040`-style octal.
@@ -208,6 +226,11 @@ public final class CgroupTree: Sendable {
             supervisor = try probe.makeChild("supervisor")
         } catch {
             return .failure(CgroupSetupError("not writable: \(error)"))
+        }
+        // One daemon per subtree: at start every `job-*` in it is taken for
+        // a crashed run's and stopped, so a second daemon must not move in.
+        if let other = supervisor.processes().first(where: { $0 != getpid() }) {
+            return .failure(CgroupSetupError("in use by another process (pid \(other) in \(supervisor.path)): one gatherd per cgroup subtree"))
         }
         // Every thread of the process moves with it.
         if let e = supervisor.write(String(getpid()), to: "cgroup.procs") {

@@ -39,6 +39,13 @@ public struct ResourceLimits: Sendable, Hashable {
         return files
     }
 
+    /// Files written only where the kernel has them: `memory.swap.max` 0 with
+    /// a `memory_max` (swap accounting is a boot option), so the limit holds
+    /// for memory and swap together.
+    public var filesWhereTheyExist: [(name: String, value: String)] {
+        memoryMax == nil ? [] : [("memory.swap.max", "0")]
+    }
+
     /// The largest size, written `"512M"`, that `parseSize` reads.
     public static let maxSize: UInt64 = 1 << 62
 

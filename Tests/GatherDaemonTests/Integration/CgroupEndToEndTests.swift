@@ -141,29 +141,27 @@ extension GatherdEndToEnd {
             #expect(await daemon.wait(limit: .seconds(30)) == 0, "\(daemon.stderr)")
 
             let record = try harness.record(id)
+            // The moment each task's stop began; every PID is checked at once,
+            // so the latest stop bounds them all.
+            var stops: [Double] = []
             for (name, _, _) in Self.patterns(scratch, main: main) {
                 let task = try #require(record.task(name))
                 let started = try #require(Self.seconds(task["started_at"]))
-                // The moment the task's stop began.
-                let stop: Double
                 switch main {
                 case .exits:
                     #expect(record.outcome(name) == "succeeded")
-                    stop = started + Double(task["duration_ms"] as? Int ?? 0) / 1000
+                    stops.append(started + Double(task["duration_ms"] as? Int ?? 0) / 1000)
                 case .cancelled:
                     #expect(record.outcome(name) == "cancelled")
-                    stop = try #require(cancelledAt)
+                    stops.append(try #require(cancelledAt))
                 case .timesOut:
                     #expect(record.outcome(name) == "timed-out")
-                    stop = started + Self.timeout
-                }
-                // Every pattern's processes were gone within the grace + 1 s of its stop
-                // (all are checked at once, so the latest stop bounds them all).
-                if name == "storm" || main != .exits {
-                    #expect(goneAt <= stop + Self.grace + Self.slack + 0.2,
-                            "\(name): gone \(goneAt - stop) s after its stop")
+                    stops.append(started + Self.timeout)
                 }
             }
+            let lastStop = try #require(stops.max())
+            // Gone within the grace + 1 s of the stop (0.2 s for the test's own polling).
+            #expect(goneAt <= lastStop + Self.grace + Self.slack + 0.2, "gone \(goneAt - lastStop) s after the last stop")
             #expect(record.state == (main == .exits ? "succeeded" : main == .cancelled ? "cancelled" : "failed"))
             // The job's cgroup went with it.
             #expect(cgroup.children() == ["supervisor"], "\(cgroup.children())")
@@ -236,6 +234,23 @@ extension GatherdEndToEnd {
                         "\(record.error ?? "")")
                 #expect(record.tasks.isEmpty)
             }
+            // A task's own limits: each one the host cannot enforce is named with its key path.
+            let missing = ["cpu_max": "cpu", "tasks_max": "pids"].filter { !cgroup.controllers.contains($0.value) }
+            guard !missing.isEmpty else {
+                print("note: cpu and pids controllers present; no task-level rejection to prove")
+                return
+            }
+            let taskLimited = try harness.drop(harness.id("task-limits"), #"""
+                {"tasks": [{"name": "a", "command": ["true"]},
+                           {"name": "b", "command": ["true"], "cpu_max": "50%", "tasks_max": 10}]}
+                """#)
+            try await harness.runToIdle()
+            let refused = try harness.record(taskLimited)
+            #expect(refused.state == "rejected")
+            for (key, controller) in missing.sorted(by: { $0.key < $1.key }) {
+                #expect(refused.error?.contains("tasks[1].\(key): cannot be enforced here: the \(controller) controller is not delegated") == true,
+                        "\(refused.error ?? "")")
+            }
         }
 
         @Test("the start line says what the host gives; --cgroup PATH that is no cgroup stops the start")
@@ -259,6 +274,22 @@ extension GatherdEndToEnd {
             let bad = try harness.start(["--cgroup", "/tmp"])
             #expect(await bad.wait(limit: .seconds(10)) == 1)
             #expect(bad.stderr.contains("--cgroup /tmp: not a directory on a cgroup2 file system"), "\(bad.stderr)")
+            if let root = TestCgroup.mount, TestCgroup.unavailable == nil {
+                let atRoot = try harness.start(["--cgroup", root])
+                #expect(await atRoot.wait(limit: .seconds(10)) == 1)
+                #expect(atRoot.stderr.contains("the root of the cgroup2 file system"), "\(atRoot.stderr)")
+            }
+            // One daemon per subtree: a second one on another spool cannot move in.
+            if let cgroup = harness.cgroup {
+                let first = try harness.start()
+                #expect(await eventually { (try? String(contentsOfFile: cgroup.path + "/supervisor/cgroup.procs", encoding: .utf8))?.contains(String(first.pid)) == true })
+                let other = try DaemonHarness("cgroup-line-2")
+                let second = try other.start(["--cgroup", cgroup.path])
+                #expect(await second.wait(limit: .seconds(10)) == 1)
+                #expect(second.stderr.contains("in use by another process (pid \(first.pid)"), "\(second.stderr)")
+                first.kill(SIGTERM)
+                #expect(await first.wait(limit: .seconds(10)) == 0)
+            }
         }
     }
 }
