@@ -196,3 +196,11 @@ int clinux_is_cgroup2(const char *path) {
     if (statfs(path, &fs) < 0) return -1;
     return fs.f_type == CGROUP2_SUPER_MAGIC ? 1 : 0;
 }
+
+int clinux_open_for_writing(int fd) {
+    if (fcntl(fd, F_SETLEASE, F_RDLCK) == 0) {
+        (void)fcntl(fd, F_SETLEASE, F_UNLCK);
+        return 0;
+    }
+    return errno == EAGAIN ? 1 : -1;
+}

@@ -50,9 +50,14 @@ extension SpoolDirectory {
     ///   it (``writeState(_:)``, or ``markStarted(_:)`` for a job that starts at
     ///   once) before the commit that precedes ``seal(_:)``; until then the
     ///   submitter's file in place names the submitter, as recovery expects.
-    public func claim(_ name: [UInt8], deferringState: Bool = false) throws(SpoolError) -> ClaimOutcome {
+    public func claim(
+        _ name: [UInt8], deferringState: Bool = false, skippingOpenForWriting: Bool = false
+    ) throws(SpoolError) -> ClaimOutcome {
         guard JobID.isCandidate(name) else { return .ignored }
         if isLeftInPlace(name) { return .ignored }
+        // A full scan finds files some process is still writing in place; their
+        // IN_CLOSE_WRITE picks them up once written (SPEC §3).
+        if skippingOpenForWriting, Self.isOpenForWriting(name, in: fd(.incoming)) { return .ignored }
         let file = String(decoding: name, as: UTF8.self)
         let (base, validName) = JobID.requested(byFileName: name)
         var id = freeID(base)
@@ -84,6 +89,23 @@ extension SpoolDirectory {
         let problems = validName ? [] : [JobFileProblem(path: "", message: "file name must match ^[A-Za-z0-9][A-Za-z0-9._@+-]{0,99}\\.json$")]
         return try examine(dir: dir, id: id, file: file, receivedAt: .now(), stored: nil, deferringState: deferringState,
                            extraProblems: problems)
+    }
+
+    /// Whether `incoming/NAME`, a regular file with one link, is open for
+    /// writing by some process now (no read lease can be had). Anything
+    /// else, or when leases cannot tell (a file system without them), is not:
+    /// the claim goes on as before. Only a regular file is opened
+    /// (read-only, never read), so no FIFO or device is ever touched here.
+    static func isOpenForWriting(_ name: [UInt8], in dirfd: Int32) -> Bool {
+        guard case .success(let st) = SystemCall.lstat(name, in: dirfd), nonRegularKind(st) == nil, st.st_nlink == 1 else {
+            return false
+        }
+        guard case .success(let file) = SystemCall.call({
+            SystemCall.withName(name) { openat(dirfd, $0, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC) }
+        }) else { return false }
+        defer { SystemCall.close(file) }
+        guard case .success(let opened) = SystemCall.fstat(file), nonRegularKind(opened) == nil else { return false }
+        return clinux_open_for_writing(file) == 1
     }
 
     /// An entry of `incoming/` that cannot be moved into `active/ID/`: its record
@@ -130,8 +152,14 @@ extension SpoolDirectory {
         var bytes: [UInt8]? = nil
         var fd: Int32 = -1
         defer { SystemCall.close(fd) }
+        // Not a regular file with one link (a symlink, FIFO, device, socket,
+        // directory, hard link): rejected, and deleted once its record is
+        // written, never followed (SPEC §3 `rejected/ID/`).
+        let hostile: Bool
         switch SystemCall.lstat(Array("job.json".utf8), in: dir) {
-        case .success(let st): owner = st.st_uid
+        case .success(let st):
+            owner = st.st_uid
+            hostile = Self.nonRegularKind(st) != nil || st.st_nlink != 1
         case .failure(let e): throw SpoolError(.io, "stat active/\(id)/job.json", errno: e.rawValue)
         }
         switch SystemCall.call({ openat(dir, "job.json", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY) }) {
@@ -172,6 +200,10 @@ extension SpoolDirectory {
             // submitter's, or recovery would take the daemon's user for the
             // submitter and could run the job as that user.
             try finishRejection(record)
+            if hostile {
+                removeRejectedEntry(id: id)
+                return .rejected(record)
+            }
             // A checked regular file is the daemon's from now on, whatever its content
             // (the descriptor still reaches it in rejected/); anything else (a link,
             // a FIFO, a hard link) is moved but never touched. The record is safe:
@@ -208,6 +240,18 @@ extension SpoolDirectory {
         try setOwner(dir, gid: gid, mode: unsealed == nil ? 0o750 : 0o700, label: "active/\(id)")
         return .claimed(ClaimedJob(id: id, job: job, owner: account, runAs: runAs, state: state, unsealedJobFile: unsealed,
                                    stateWritten: stored != nil || !deferringState))
+    }
+
+    /// Deletes `rejected/ID/job.json`, an entry that was not a regular file
+    /// with one link, and whatever is inside it, without following a link.
+    /// Best effort: what cannot be deleted stays (never followed, never read)
+    /// until retention removes the directory.
+    func removeRejectedEntry(id: String) {
+        guard case .success(let dir) = SystemCall.call({
+            openat(fd(.rejected), id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        }) else { return }
+        defer { SystemCall.close(dir) }
+        try? Self.removeTree(dir, Array("job.json".utf8), depth: 0)
     }
 
     /// Replaces the submitter's `job.json` of a claimed job with the daemon's

@@ -28,8 +28,9 @@ extension SpoolDirectory {
         return removed
     }
 
-    /// Deepest directory tree retention removes; deeper ones are left in place.
-    static let maxTreeDepth = 64
+    /// Deepest directory tree removed (one descriptor per level is open
+    /// meanwhile); deeper ones are left in place.
+    static let maxTreeDepth = 1024
 
     /// Removes `name` in `dirfd` and everything under it, never following a link.
     static func removeTree(_ dirfd: Int32, _ name: [UInt8], depth: Int) throws(SpoolError) {

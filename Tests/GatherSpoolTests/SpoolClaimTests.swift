@@ -20,6 +20,14 @@ import Testing
         #expect(t.entries("active").isEmpty && !t.entries("incoming").contains(name), sourceLocation: sourceLocation)
     }
 
+    /// SPEC §3: an entry that was not a regular file with one link leaves only
+    /// its record in `rejected/ID/`; the entry itself is deleted.
+    func expectEntryDeleted(_ t: TestSpool, _ id: String, sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(t.lstatOf("\(t.path)/rejected/\(id)/job.json") == nil, "rejected/\(id)/job.json is still there",
+                sourceLocation: sourceLocation)
+        #expect(t.entries("rejected/\(id)") == ["result.json"], sourceLocation: sourceLocation)
+    }
+
     @Test func validFileIsClaimedWithOwnershipOfSection3And6() throws {
         guard isRoot else { print("skipped: needs root to own files as uid 65534"); return }
         let t = try TestSpool()
@@ -69,8 +77,7 @@ import Testing
         lchown(t.stage + "/evil.json", 65534, 65534)
         t.dropStaged("evil.json")
         try expectRejected(t, "evil.json", "the file is a symbolic link")
-        let link = try #require(t.lstatOf("\(t.path)/rejected/evil/job.json"))
-        #expect(link.st_mode & S_IFMT == S_IFLNK)
+        expectEntryDeleted(t, "evil")
         let st = try #require(t.lstatOf(secret))
         #expect(st.st_uid == 0 && st.st_mode & 0o7777 == 0o600)
         #expect(t.json("\(t.path)/rejected/evil/result.json")?["uid"] == .integer(65534))
@@ -82,6 +89,7 @@ import Testing
         mkfifo(t.stage + "/pipe.json", 0o644)
         t.dropStaged("pipe.json")
         try expectRejected(t, "pipe.json", "the file is a FIFO")
+        expectEntryDeleted(t, "pipe")
     }
 
     @Test func directoryAndDirectoryOfSymlinksAreRejectedAndRemovedWithoutFollowing() throws {
@@ -96,7 +104,12 @@ import Testing
         t.dropStaged("links.json")
         try expectRejected(t, "d.json", "the file is a directory")
         try expectRejected(t, "links.json", "the file is a directory")
-        // Retention deletes them without following the links inside.
+        // Deleted at the rejection, without following the links inside.
+        expectEntryDeleted(t, "d")
+        expectEntryDeleted(t, "links")
+        #expect(FileManager.default.contents(atPath: target) == Data("keep me".utf8))
+        #expect(t.lstatOf(t.stage) != nil)
+        // Retention then deletes the directories with their records.
         let removed = try t.spool.removeExpired(olderThan: .zero, now: Timestamp(millisecondsSinceEpoch: Timestamp.now().millisecondsSinceEpoch + 1000))
         #expect(Set(removed) == ["rejected/d", "rejected/links"])
         #expect(t.records().isEmpty)
@@ -110,9 +123,52 @@ import Testing
         let outside = t.stageFile("outside", validJob, owner: 0, group: 0, mode: 0o644)
         link(outside, t.path + "/incoming/h.json")
         try expectRejected(t, "h.json", "the file has 2 links (a hard link)")
+        expectEntryDeleted(t, "h")
         let st = try #require(t.lstatOf(outside))
-        #expect(st.st_uid == 0 && st.st_gid == 0 && st.st_mode & 0o7777 == 0o644)
+        #expect(st.st_uid == 0 && st.st_gid == 0 && st.st_mode & 0o7777 == 0o644 && st.st_nlink == 1)
         #expect(FileManager.default.contents(atPath: outside) == Data(validJob.utf8))
+    }
+
+    @Test func aDeepDirectoryIsDeletedAtItsRejection() throws {
+        guard isRoot else { print("skipped: needs root"); return }
+        let t = try TestSpool()
+        var path = t.stage + "/deep.json"
+        mkdir(path, 0o755)
+        for level in 0..<300 {
+            path += "/d\(level)"
+            #expect(mkdir(path, 0o755) == 0)
+        }
+        symlink("/etc/shadow", path + "/x.json")
+        t.dropStaged("deep.json")
+        try expectRejected(t, "deep.json", "the file is a directory")
+        expectEntryDeleted(t, "deep")
+    }
+
+    @Test func aScanPassesOverAFileStillOpenForWriting() throws {
+        guard isRoot else { print("skipped: needs root"); return }
+        let t = try TestSpool()
+        let path = t.path + "/incoming/slow.json"
+        let writer = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        try #require(writer >= 0)
+        let half = #"{"tasks": [{"name": "t", "#
+        _ = half.withCString { write(writer, $0, strlen($0)) }
+        // A scan's claim leaves it while the writer has it open…
+        let skipped = try t.spool.claim(Array("slow.json".utf8), skippingOpenForWriting: true)
+        guard case .ignored = skipped else {
+            Issue.record("claimed while open for writing: \(skipped)")
+            close(writer)
+            return
+        }
+        #expect(t.entries("incoming").contains("slow.json"))
+        let rest = #""command": ["true"]}]}"#
+        _ = rest.withCString { write(writer, $0, strlen($0)) }
+        close(writer)
+        // …and takes it whole once it is closed.
+        guard case .claimed(let job) = try t.spool.claim(Array("slow.json".utf8), skippingOpenForWriting: true) else {
+            Issue.record("not claimed after the close")
+            return
+        }
+        #expect(job.job.tasks.map(\.name) == ["t"])
     }
 
     @Test func worldWritableAndOversizedFilesAreRejected() throws {

@@ -90,6 +90,14 @@ int clinux_signals_take(int signo);
 /// with the default SIGPIPE action. Returns 0 or -1 with errno.
 int clinux_sigpipe_harmless(void);
 
+// MARK: leases
+
+/// Whether some process has the open file `fd` open for writing: 1 when a
+/// read lease (F_SETLEASE F_RDLCK) cannot be had for that reason (EAGAIN),
+/// 0 when it can (it is released at once), -1 with errno when leases cannot
+/// tell (not the owner without CAP_LEASE, a file system without leases).
+int clinux_open_for_writing(int fd);
+
 // MARK: cgroups
 
 /// 1 when `path` is on a cgroup2 file system (statfs f_type

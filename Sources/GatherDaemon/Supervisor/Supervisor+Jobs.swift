@@ -5,11 +5,14 @@ import GatherSpool
 extension Supervisor {
     // MARK: Claims and starts
 
-    func claim(_ name: SpoolEntryName) {
+    /// Claims `incoming/NAME`. A name found by a full scan (`fromScan`) is
+    /// passed over while some process still has it open for writing: its
+    /// `IN_CLOSE_WRITE` brings it back once written (SPEC §3).
+    func claim(_ name: SpoolEntryName, fromScan: Bool = false) {
         guard case .running = state, writeError == nil else { return }
         let outcome: ClaimOutcome
         do {
-            outcome = try spool.claim(name.bytes, deferringState: true)
+            outcome = try spool.claim(name.bytes, deferringState: true, skippingOpenForWriting: fromScan)
         } catch {
             claimFailed(error)
             return

@@ -312,7 +312,7 @@ actor Supervisor {
     /// A full scan of `incoming/` and `cancel/` (start, SIGHUP, queue overflow, resume).
     func rescan(checkingIdle: Bool = true) {
         if let names = try? scanIncoming() {
-            for name in names { claim(name) }
+            for name in names { claim(name, fromScan: true) }
         }
         if let names = try? scanCancelRequests() {
             for name in names { cancelRequest(name) }

@@ -69,6 +69,11 @@ extension RobustnessEndToEnd {
                     #expect(input.expected.allSatisfy { entry["MESSAGE"]?.contains($0) == true }, "\(input.kind): \(entry["MESSAGE"] ?? "")")
                 }
             }
+            // SPEC §3: what was not a regular file with one link leaves only its record.
+            for (input, id) in dropped where ["symlink", "fifo", "directory", "hard-link", "socket"].contains(input.kind) {
+                let kept = (try? FileManager.default.contentsOfDirectory(atPath: "\(harness.spool)/rejected/\(id)")) ?? []
+                #expect(kept == ["result.json"], "\(input.kind): rejected/\(id) holds \(kept)")
+            }
             // Nothing behind a link was followed or removed.
             #expect(FileManager.default.fileExists(atPath: "/etc/passwd"))
             #expect(FileManager.default.fileExists(atPath: harness.spool + "/outside-\(harness.id("symlink")).json"))
