@@ -22,8 +22,8 @@ import Glibc
 /// second as long as it holds entries it might have to replay.
 ///
 /// Where the directory does not exist (no journald on this machine yet), the
-/// socket is looked up at most once a second, and the watch is set up as soon
-/// as the directory appears.
+/// socket is looked up at most once a second, as before the watch, and the
+/// watch is set up as soon as the directory appears.
 final class JournalSocketWatch {
     /// What ``check(now:)`` found.
     struct Status {
@@ -60,14 +60,32 @@ final class JournalSocketWatch {
         addWatch()
         // After the watch: a change from here on is in its queue.
         present = Self.isSocket(path)
-        statAt = watch < 0 ? EventWait.monotonicNanoseconds() : nil
+        statAt = EventWait.monotonicNanoseconds()
     }
 
     deinit { SystemCall.close(inotify) }
 
     /// Whether the socket is there now and whether it went away since the last call.
     func check(now: UInt64) -> Status {
-        guard watch >= 0 else { return checkWithoutWatch(now: now) }
+        var lost = false
+        if watch >= 0 { lost = readEvents() }
+        // Without a watch the socket is looked up once a second (a socket
+        // that went away and came back between two looks goes unnoticed: the
+        // reason for the watch). With one, it is also looked up once a second
+        // while it is missing: a directory removed while a socket bound in it
+        // stays open reports nothing until that socket is closed.
+        if watch < 0 || !present, statAt.map({ now &- $0 >= Self.statInterval }) ?? true {
+            statAt = now
+            addWatch()
+            let wasPresent = present
+            present = Self.isSocket(path)
+            if wasPresent && !present { lost = true }
+        }
+        return Status(present: present, lost: lost)
+    }
+
+    /// Reads the watch's events; true when the socket went away (or may have).
+    private func readEvents() -> Bool {
         var lost = false
         var changed = false
         withUnsafeTemporaryAllocation(byteCount: 4096, alignment: 8) { buffer in
@@ -91,34 +109,26 @@ final class JournalSocketWatch {
                 }
             }
         }
-        if changed {
-            present = Self.isSocket(path)
-            if watch < 0 { statAt = now }
-        }
-        return Status(present: present, lost: lost)
+        if changed { present = Self.isSocket(path) }
+        return lost
     }
 
-    /// The once-a-second look-up where there is no watch; it sets one up as
-    /// soon as the directory exists. Between two looks a socket that went away
-    /// and came back goes unnoticed — the reason for the watch.
-    private func checkWithoutWatch(now: UInt64) -> Status {
-        if let statAt, now &- statAt < Self.statInterval { return Status(present: present, lost: false) }
-        statAt = now
-        addWatch()
-        let wasPresent = present
-        present = Self.isSocket(path)
-        return Status(present: present, lost: wasPresent && !present)
-    }
-
+    /// Sets up the watch, or renews it: the directory at the path may be a
+    /// new one, and a watch on a removed directory is dropped.
     private func addWatch() {
-        guard inotify >= 0, watch < 0 else { return }
-        if case .success(let wd) = SystemCall.call({ inotify_add_watch(inotify, directory, Self.mask) }) {
+        guard inotify >= 0 else { return }
+        switch SystemCall.call({ inotify_add_watch(inotify, directory, Self.mask) }) {
+        case .success(let wd):
+            if watch >= 0 && wd != watch { dropWatch() }
             watch = wd
+        case .failure:
+            if watch >= 0 { dropWatch() }
         }
     }
 
     private func dropWatch() {
         // After IN_IGNORED the kernel has dropped it already; EINVAL then is harmless.
+        // Its later events (IN_IGNORED) name a watch no longer ours and are skipped.
         _ = inotify_rm_watch(inotify, watch)
         watch = -1
     }
