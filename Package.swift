@@ -60,7 +60,7 @@ let testTargets: [Target] = [
     // Shared fixtures: a real journald, a notify socket.
     .target(name: "GatherTestSupport", path: "Tests/GatherTestSupport"),
     // Writes through JournalWriter in a private mount namespace (no or stale journal socket).
-    .executableTarget(name: "journal-probe", dependencies: ["GatherJournal"], path: "Tests/journal-probe"),
+    .executableTarget(name: "journal-probe", dependencies: ["GatherJournal", "GatherSystem"], path: "Tests/journal-probe"),
     // Runs process-wide checks (signal state, memory, subreaper) outside the shared test process.
     .executableTarget(name: "gather-process-helper", dependencies: ["GatherProcess"], path: "Tests/GatherProcessHelper"),
     // Runs spool scenarios that need a process of their own (a private mount namespace).

@@ -22,6 +22,14 @@ public enum LogTarget: String, Sendable, CaseIterable {
 ///
 /// Nothing here throws into the caller: an entry that cannot be sent (no socket,
 /// a stale socket, any error of libsystemd) becomes a readable stderr line.
+///
+/// An entry libsystemd accepted is not yet stored: with no socket file it is
+/// dropped silently, and journald killed with datagrams still in its socket's
+/// queue loses them. So the thread watches the socket (``JournalSocketWatch``)
+/// and keeps what it sent in the last 5 s (``RecentEntries``); when the socket
+/// goes away or a send fails it writes those entries to stderr again, marked
+/// `replay` (counted in ``Statistics/replayed``), and sends to the journal
+/// again once the socket is back. An entry may so be in both; none is lost.
 public final class JournalWriter: @unchecked Sendable {
     /// How the writer behaves; the defaults are the daemon's.
     public struct Configuration: Sendable {
@@ -52,6 +60,10 @@ public final class JournalWriter: @unchecked Sendable {
         public var sendFailures = 0
         /// The errno of the last failed send.
         public var lastErrno: Int32?
+        /// Entries written to stderr a second time because journald may not
+        /// have read them (its socket went away, or a later send failed); they
+        /// are in `sent` too, and may be in the journal as well.
+        public var replayed = 0
     }
 
     private struct Item {
@@ -166,14 +178,23 @@ public final class JournalWriter: @unchecked Sendable {
     }
 
     private func run() {
-        var socketCheck = SocketCheck()
+        // Created and read on this thread only (JournalSocketWatch says why).
+        let socket = usesJournal ? JournalSocketWatch() : nil
+        var recent = RecentEntries()
         while true {
             condition.lock()
-            while state.queue.isEmpty && !state.closing { condition.wait() }
-            if state.queue.isEmpty && state.closing {
-                condition.unlock()
-                break
+            // While it holds entries it may have to replay, the thread looks at
+            // the socket at least once a second, even with nothing to send.
+            let deadline = EventWait.monotonicNanoseconds() &+ 1_000_000_000
+            var idle = false
+            while state.queue.isEmpty && !state.closing && !idle {
+                if recent.isEmpty {
+                    condition.wait()
+                } else {
+                    idle = !condition.wait(untilMonotonic: deadline)
+                }
             }
+            let closing = state.closing
             let batch = state.queue
             state.queue.removeAll(keepingCapacity: true)
             condition.broadcast() // room for waiting callers
@@ -181,17 +202,24 @@ public final class JournalWriter: @unchecked Sendable {
 
             var delta = Statistics()
             for item in batch {
-                if usesJournal && socketCheck.exists() {
+                if let socket, lookAt(socket, replaying: &recent, counting: &delta) {
                     if let error = JournalSender.send(item.entry) {
                         delta.sendFailures += 1
                         delta.lastErrno = error
+                        // journald may be gone with entries it had not read.
+                        replay(&recent, because: "sending to the journal failed (\(Errno(error)))", counting: &delta)
                     } else {
                         delta.sent += 1
+                        recent.append(item.entry, isOutput: item.isOutput, sentAt: EventWait.monotonicNanoseconds())
                         continue
                     }
                 }
                 delta.toStderr += 1
                 writeToStderr(item.entry, isOutput: item.isOutput)
+            }
+            if batch.isEmpty {
+                // A second without entries, or the end: a last look.
+                if let socket { _ = lookAt(socket, replaying: &recent, counting: &delta) }
             }
 
             condition.lock()
@@ -199,9 +227,11 @@ public final class JournalWriter: @unchecked Sendable {
             state.statistics.sent += delta.sent
             state.statistics.toStderr += delta.toStderr
             state.statistics.sendFailures += delta.sendFailures
+            state.statistics.replayed += delta.replayed
             if let error = delta.lastErrno { state.statistics.lastErrno = error }
             condition.broadcast()
             condition.unlock()
+            if batch.isEmpty && closing { break }
         }
         finished.lock()
         threadDone = true
@@ -209,22 +239,39 @@ public final class JournalWriter: @unchecked Sendable {
         finished.unlock()
     }
 
+    /// Whether an entry may be sent now. When the socket went away since the
+    /// last look, replays `recent` first; otherwise drops from it what is too
+    /// old to need a replay any more.
+    private func lookAt(
+        _ socket: JournalSocketWatch, replaying recent: inout RecentEntries, counting delta: inout Statistics
+    ) -> Bool {
+        let now = EventWait.monotonicNanoseconds()
+        let status = socket.check(now: now)
+        if status.lost {
+            replay(&recent, because: "the journal socket \(JournalSender.socketPath) went away", counting: &delta)
+        } else {
+            recent.prune(now: now)
+        }
+        return status.present
+    }
+
+    /// Writes every entry of `recent` to stderr, marked as a replay, after a
+    /// line that says why; `recent` is empty after.
+    private func replay(_ recent: inout RecentEntries, because reason: String, counting delta: inout Statistics) {
+        guard !recent.isEmpty else { return }
+        let seconds = recent.limits.age / 1_000_000_000
+        let items = recent.removeAll()
+        let notice = "gatherd: warning: \(reason); writing the \(items.count) entries sent in the last \(seconds)s"
+            + " to stderr again, marked \"replay\" (they may be in the journal too)\n"
+        SystemCall.writeAll(configuration.stderrDescriptor, Array(notice.utf8))
+        for item in items {
+            let line = StderrLine.render(item.entry, isOutput: item.isOutput, replayed: true)
+            SystemCall.writeAll(configuration.stderrDescriptor, Array(line.utf8))
+        }
+        delta.replayed += items.count
+    }
+
     private func writeToStderr(_ entry: JournalEntry, isOutput: Bool) {
         SystemCall.writeAll(configuration.stderrDescriptor, Array(StderrLine.render(entry, isOutput: isOutput).utf8))
-    }
-}
-
-/// Whether journald's socket exists, looked up at most once a second: with no
-/// socket `sd_journal_sendv` reports success and drops the entry.
-struct SocketCheck {
-    private var known = false
-    private var checkedAt: ContinuousClock.Instant?
-
-    mutating func exists() -> Bool {
-        let now = ContinuousClock.now
-        if let checkedAt, now - checkedAt < .seconds(1) { return known }
-        known = JournalSender.socketExists
-        checkedAt = now
-        return known
     }
 }
