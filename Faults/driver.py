@@ -83,14 +83,36 @@ def become_subreaper() -> None:
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
 
 
+MANAGED: set[int] = set()  # children a Popen waits for itself
+
+
 def reap() -> None:
-    while True:
+    """Reaps the zombies that came to this subreaper (never a Popen's own child)."""
+    for pid in zombie_children(os.getpid()):
+        if pid in MANAGED:
+            continue
         try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
+            os.waitpid(pid, os.WNOHANG)
         except ChildProcessError:
-            return
-        if pid == 0:
-            return
+            pass
+
+
+def run_reaping(command: list[str], timeout: float = 60) -> int:
+    """Runs a command while reaping: a script whose background child came to
+    this subreaper may wait for that child to be gone (test-journald.sh stop)."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    MANAGED.add(process.pid)
+    deadline = time.monotonic() + timeout
+    try:
+        while process.poll() is None:
+            if time.monotonic() > deadline:
+                process.kill()
+                raise Failure(f"{' '.join(command)} did not end in {timeout:.0f} s")
+            reap()
+            time.sleep(0.02)
+    finally:
+        MANAGED.discard(process.pid)
+    return process.returncode
 
 
 def proc_state(pid: int) -> str | None:
@@ -220,6 +242,7 @@ class Daemon:
         with open(self.stderr_path, "ab") as err:
             self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=err, stderr=err,
                                             env=env, close_fds=True)
+        MANAGED.add(self.process.pid)
         CLEANUPS.append(self.kill)
         try:
             if wait_ready:
@@ -613,14 +636,16 @@ def case_journald() -> None:
         daemon.drop(job, {"tasks": [{"name": f"t{n}", "command": sh(talk)} for n in range(tasks)]})
         time.sleep(1.0)
         if how == "stop":
-            subprocess.run([script, "stop"], check=True, stdout=subprocess.DEVNULL)
+            check(run_reaping([script, "stop"]) == 0, "test-journald.sh stop failed")
             time.sleep(2.0)
-            subprocess.run([script, "start"], check=True, stdout=subprocess.DEVNULL)
+            check(run_reaping([script, "start"]) == 0, "test-journald.sh start failed")
         else:
-            os.kill(int(journald_running_private()), signal.SIGKILL)
+            journald = int(journald_running_private())
+            os.kill(journald, signal.SIGKILL)
+            wait_until(lambda: not alive(journald), 10)
             time.sleep(1.0)
-            subprocess.run([script, "stop"], stdout=subprocess.DEVNULL)
-            subprocess.run([script, "start"], check=True, stdout=subprocess.DEVNULL)
+            run_reaping([script, "stop"])  # the stale sockets go with it
+            check(run_reaping([script, "start"]) == 0, "test-journald.sh start failed")
         check(wait_until(lambda: job in daemon.records(), 60), f"{how}: the job did not end: {daemon.tail()}")
         daemon.kill(signal.SIGTERM)
         subprocess.run(["journalctl", "--sync"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -633,7 +658,7 @@ def case_journald() -> None:
         lost = expected - in_journal - on_stderr
         check(not lost, f"{how}: {len(lost)} lines in neither the journal nor stderr, e.g. {sorted(lost)[:3]}")
         both = len(in_journal & on_stderr)
-        results.append(f"journald {how}ped while {tasks} tasks wrote {lines} lines each: {len(in_journal)} in the "
+        results.append(f"journald {'stopped and started' if how == 'stop' else 'killed (SIGKILL)'} while {tasks} tasks wrote {lines} lines each: {len(in_journal)} in the "
                        f"journal, {len(on_stderr - in_journal)} only on stderr, {both} in both, 0 lost")
     for line in results:
         figure("journald", line)

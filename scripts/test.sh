@@ -19,5 +19,9 @@ scripts/test-systemd-unit.sh
 
 scripts/bench.sh --small
 
+# Faults from outside (docs/RELIABILITY.md): kill -9, overflow, floods, a full
+# disk, journald stopped and killed, mutated job files. Prints its time.
+scripts/fault-suite.sh
+
 # The README's quick start command, its output checked against the README.
 scripts/check-quickstart.sh
