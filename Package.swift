@@ -55,6 +55,13 @@ let benchmarkTargets: [Target] = [
     .executableTarget(name: "journal-bench", dependencies: ["GatherJournal", "Gather"], path: "Benchmarks/journal-bench"),
 ]
 
+// Fault tools: executables the fault suite runs, and the engine they share
+// with the tests (the job-file fuzzer's mutations and its invariants).
+let faultToolTargets: [Target] = [
+    .target(name: "GatherFuzz", dependencies: ["GatherSpool"], path: "Faults/GatherFuzz"),
+    .executableTarget(name: "gather-fuzz", dependencies: ["GatherFuzz", "GatherSpool", "GatherSystem"], path: "Faults/gather-fuzz"),
+]
+
 // Tests mirror the targets; the helpers are fixtures some tests run as processes of their own.
 let testTargets: [Target] = [
     // Shared fixtures: a real journald, a notify socket.
@@ -77,7 +84,7 @@ let testTargets: [Target] = [
         name: "GatherJournalTests",
         dependencies: ["GatherJournal", "Gather", "GatherSystem", "GatherTestSupport", "journal-probe"]
     ),
-    .testTarget(name: "GatherSpoolTests", dependencies: ["GatherSpool", "GatherSystem", "Gather", "gather-spool-helper"]),
+    .testTarget(name: "GatherSpoolTests", dependencies: ["GatherSpool", "GatherSystem", "Gather", "GatherFuzz", "gather-spool-helper"]),
     .testTarget(
         name: "GatherDaemonTests",
         dependencies: ["GatherDaemon", "GatherSpool", "GatherSystem", "CLinux", "GatherTestSupport", "gatherd"]
@@ -94,6 +101,6 @@ let package = Package(
         .executable(name: "gatherd", targets: ["gatherd"]),
         .executable(name: "gatherctl", targets: ["gatherctl"]),
     ],
-    targets: productTargets + benchmarkTargets + testTargets,
+    targets: productTargets + benchmarkTargets + faultToolTargets + testTargets,
     swiftLanguageModes: [.v6]
 )

@@ -54,6 +54,9 @@ public struct JobFile: Sendable {
         public var after: [String]
         /// `memory_max`, `cpu_max`, `tasks_max` of this task (its own cgroup, SPEC §11).
         public var limits = ResourceLimits()
+        /// Where each name of `after` stands in the file's list, which may
+        /// hold entries that are not names: the validator's problems name it.
+        var afterPositions: [Int] = []
     }
 
     /// The name messages show: `name`, else the job ID.

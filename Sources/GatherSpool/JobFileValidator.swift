@@ -115,13 +115,15 @@ public enum JobFileValidator {
         var tasks: [JobFile.Task] = []
         var names: [String] = []
         var afters: [[String]] = []
+        // For each task, where each name of `afters` stands in the file.
+        var positions: [[Int]] = []
         for (i, item) in items.enumerated() {
             let base = "tasks[\(i)]"
             // A name that is missing or invalid must not match anything in `after`.
             let unnamed = "\u{0}\(i)"
             guard case .object(let members) = item else {
                 p.add(base, "must be an object, found \(item.typeName)")
-                names.append(unnamed); afters.append([])
+                names.append(unnamed); afters.append([]); positions.append([])
                 continue
             }
             var task = JobFile.Task(name: "", command: [], timeout: nil, retries: 0, retryDelay: .seconds(1),
@@ -129,12 +131,14 @@ public enum JobFileValidator {
             JobKeyTable.taskIndex.read(members, at: base, into: &task, problems: &p)
             names.append(task.name.isEmpty ? unnamed : task.name)
             afters.append(task.after)
+            positions.append(task.afterPositions)
             tasks.append(task)
         }
         for problem in DependencyGraph.problems(names: names, after: afters) {
             switch problem {
             case .duplicateName(let i, _): p.add("tasks[\(i)].name", problem.description)
-            case .unknownName(let i, let k, _), .selfReference(let i, let k): p.add("tasks[\(i)].after[\(k)]", problem.description)
+            case .unknownName(let i, let k, _), .selfReference(let i, let k):
+                p.add("tasks[\(i)].after[\(positions[i][k])]", problem.description)
             case .cycle(let i, _): p.add("tasks[\(i)].after", problem.description)
             }
         }

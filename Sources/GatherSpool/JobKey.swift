@@ -112,12 +112,12 @@ struct JobKeyIndex<Target>: Sendable {
     func read(_ members: [(key: String, value: JSONValue)], at base: String, into target: inout Target,
               problems p: inout Problems) {
         for (key, value) in members {
-            let path = base.isEmpty ? key : "\(base).\(key)"
+            let path = JobKeyPath.member(base, key)
             guard let read = readers[key] else { p.add(path, "unknown key"); continue }
             read(value, path, &target, &p)
         }
         for key in required where !members.contains(where: { $0.key == key }) {
-            p.add(base.isEmpty ? key : "\(base).\(key)", "required")
+            p.add(JobKeyPath.member(base, key), "required")
         }
     }
 }

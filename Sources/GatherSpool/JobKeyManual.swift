@@ -38,6 +38,7 @@ extension JobKeyTable {
             "250ms, 30s, 5m, 2h, 1h30m, 1.5s.",
             "A JSON number is a duration in seconds.",
             "Signs, spaces and exponents are not allowed.",
+            "A duration is 0 or at least 1ms; anything between is an error.",
         ])
         page.append(".SH JOB KEYS")
         page += roffText(["The job file is one JSON object with these keys."])

@@ -121,7 +121,7 @@ public enum JobKeyTable {
               section: "§2") { v, path, task, p in
             if case .array(let deps) = v {
                 for (k, d) in deps.enumerated() {
-                    if let s = p.string(d, "\(path)[\(k)]") { task.after.append(s) }
+                    if let s = p.string(d, "\(path)[\(k)]") { task.after.append(s); task.afterPositions.append(k) }
                 }
             } else {
                 p.add(path, "must be an array of task names")

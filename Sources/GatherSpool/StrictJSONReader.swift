@@ -138,7 +138,7 @@ public struct StrictJSONReader {
             }
             let keyOffset = pos
             let key = try string()
-            let childPath = path.isEmpty ? key : path + "." + key
+            let childPath = JobKeyPath.member(path, key)
             skipSpace()
             guard pos < bytes.count, bytes[pos] == UInt8(ascii: ":") else {
                 throw SyntaxError(offset: pos, message: "expected ':' after a key, found \(describe(pos))")

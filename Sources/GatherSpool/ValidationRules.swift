@@ -27,6 +27,17 @@ enum TextRules {
     }
 }
 
+/// Key paths as problems name them (`tasks[2].command`).
+enum JobKeyPath {
+    /// The path of member `key` of the object at `base` (empty for the top).
+    /// An empty key is written `""`: the empty path is a whole-file
+    /// problem's, and `tasks[0].` names nothing.
+    static func member(_ base: String, _ key: String) -> String {
+        let shown = key.isEmpty ? "\"\"" : key
+        return base.isEmpty ? shown : "\(base).\(shown)"
+    }
+}
+
 /// The problems of one file, and the typed readers that add to them.
 struct Problems {
     var list: [JobFileProblem] = []
@@ -62,17 +73,31 @@ struct Problems {
         return nil
     }
 
-    /// A duration: a string such as `"1h30m"` or a number of seconds (SPEC §4).
+    /// A duration: a string such as `"1h30m"` or a number of seconds (SPEC §4),
+    /// 0 or at least 1 ms.
     mutating func duration(_ v: JSONValue, _ path: String, positive: Bool = false) -> Duration? {
         var d: Duration?
+        // Written as 0: what is not, but reads as less than 1 ms (or rounds to
+        // 0 ns, as 5e-324 does), lies between 0 and 1 ms.
+        var writtenZero = false
         switch v {
-        case .string(let s): d = DurationText.parse(s)
-        case .integer(let i): d = DurationText.fromSeconds(Double(i))
-        case .number(let x): d = DurationText.fromSeconds(x)
+        case .string(let s):
+            d = DurationText.parse(s)
+            writtenZero = !s.contains { ("1"..."9").contains($0) }
+        case .integer(let i):
+            d = DurationText.fromSeconds(Double(i))
+            writtenZero = i == 0
+        case .number(let x):
+            d = DurationText.fromSeconds(x)
+            writtenZero = x == 0
         default: break
         }
         guard let d else {
             add(path, "must be a duration such as \"30s\", \"1h30m\" or a number of seconds")
+            return nil
+        }
+        if !writtenZero, d < .milliseconds(1) {
+            add(path, positive ? "must be at least 1ms" : "must be 0 or at least 1ms")
             return nil
         }
         if positive, d <= .zero { add(path, "must be more than 0"); return nil }
@@ -113,7 +138,7 @@ struct Problems {
         guard case .object(let members) = v else { add(path, "must be an object of strings, found \(v.typeName)"); return [] }
         var out: [(key: String, value: String)] = []
         for (key, value) in members {
-            let keyPath = "\(path).\(key)"
+            let keyPath = JobKeyPath.member(path, key)
             if !TextRules.isEnvKey(key) {
                 add(keyPath, "environment name must match ^[A-Za-z_][A-Za-z0-9_]*$")
                 continue

@@ -115,6 +115,24 @@ let badFiles: [(String, [String])] = [
     (#"{"name":"\ud800"}"#, [#"line 1, column 10: unpaired surrogate in \u escape"#]),
     (#"{"name":"é",}"#, ["line 1, column 13: expected a key in quotes, found '}'"]),
     ("\u{0}", ["line 1, column 1: expected a value, found a NUL character"]),
+    // A duration is 0 or at least 1 ms (SPEC §4), also when it rounds to 0 ns.
+    (#"{"timeout":"0.5ms",\#(okTasks)}"#, ["timeout: must be at least 1ms"]),
+    (#"{"kill_grace":0.0000001,\#(okTasks)}"#, ["kill_grace: must be 0 or at least 1ms"]),
+    (#"{"kill_grace":5e-324,\#(okTasks)}"#, ["kill_grace: must be 0 or at least 1ms"]),
+    (#"{"tasks":[{"name":"a","command":["x"],"retry_delay":"0.0000001s","timeout":0.0009}]}"#,
+     ["tasks[0].retry_delay: must be 0 or at least 1ms", "tasks[0].timeout: must be at least 1ms"]),
+    // `after` problems name the entry as written, past entries that are not names.
+    (#"{"tasks":[{"name":"a","command":["x"],"after":[true,"a","nope"]}]}"#,
+     ["tasks[0].after[0]: must be a string, found a boolean", "tasks[0].after[1]: a task cannot wait for itself",
+      #"tasks[0].after[2]: unknown task "nope""#]),
+    (#"{"tasks":[{"name":"a","command":["x"],"after":["b\u0000",1,"c"]}]}"#,
+     ["tasks[0].after[0]: must not contain NUL", "tasks[0].after[1]: must be a string, found a number",
+      #"tasks[0].after[2]: unknown task "c""#]),
+    // An empty key has a key path of its own, never the whole file's empty one.
+    (#"{"":1,\#(okTasks)}"#, [#""": unknown key"#]),
+    (#"{"":1,"":2,\#(okTasks)}"#, [#""": duplicate key (line 1, column 7)"#, #""": unknown key"#]),
+    (#"{"tasks":[{"name":"a","command":["x"],"":1}]}"#, [#"tasks[0]."": unknown key"#]),
+    (#"{"env":{"":"v"},\#(okTasks)}"#, [#"env."": environment name must match ^[A-Za-z_][A-Za-z0-9_]*$"#]),
 ]
 
 @Suite struct JobFileValidatorTests {
@@ -191,6 +209,11 @@ let badFiles: [(String, [String])] = [
         // Numbers of seconds are durations too.
         let n = JobFileValidator.validate(Array(#"{"timeout":1.5,\#(okTasks)}"#.utf8), context: context())
         #expect(n.job?.timeout == .milliseconds(1500))
+        // 1 ms is the shortest duration; 0 however written is 0.
+        let shortest = JobFileValidator.validate(Array(#"{"timeout":"1ms","kill_grace":"0.000s",\#(okTasks)}"#.utf8), context: context())
+        #expect(shortest.job?.timeout == .milliseconds(1) && shortest.job?.killGrace == .zero, "\(shortest.errorLine)")
+        let zero = JobFileValidator.validate(Array(#"{"kill_grace":-0.0,"timeout":0.001,\#(okTasks)}"#.utf8), context: context())
+        #expect(zero.job?.killGrace == .zero && zero.job?.timeout == .milliseconds(1), "\(zero.errorLine)")
     }
 
     @Test func limitsReadIntoTheJobAndEachTask() throws {

@@ -1,0 +1,55 @@
+import GatherFuzz
+import Testing
+@testable import GatherSpool
+
+/// The job-file fuzzer's engine in process (the fault suite runs it at full
+/// size as `gather-fuzz`): mutated inputs through the validator with the
+/// daemon's context, none breaking the validator's contract (FuzzOracle).
+@Suite struct FuzzInvariantTests {
+    /// Inputs per seed.
+    static let inputs = 1_000
+
+    func run(seed: UInt64) {
+        // The seed, to replay a failure: gather-fuzz --seed N --count 1000.
+        print("FuzzInvariantTests: seed \(seed), \(Self.inputs) inputs")
+        let summary = FuzzRun.run(seed: seed, count: Self.inputs)
+        #expect(summary.inputs == Self.inputs)
+        #expect(summary.valid > 0 && summary.invalid > 0, "valid \(summary.valid), invalid \(summary.invalid)")
+        #expect(summary.violationCount == 0,
+                "seed \(seed): \(summary.violationCount) violations\n\(summary.violations.prefix(3).map(\.report).joined(separator: "\n"))")
+    }
+
+    @Test func aFixedSeedBreaksNoInvariant() { run(seed: 0x6761_7468_6572_6421) }
+
+    @Test func aRandomSeedBreaksNoInvariant() {
+        var random = SystemRandomNumberGenerator()
+        run(seed: random.next())
+    }
+
+    @Test func theCorpusHoldsEveryKeyOfTheTableAndIsValid() {
+        let (files, uncovered) = FuzzCorpus.build()
+        #expect(uncovered.isEmpty, "no valid value for \(uncovered): add one to FuzzCorpus.knownValues")
+        for key in JobKeyTable.keys {
+            let holds = files.contains { file in
+                switch key.scope {
+                case .job: return file.document[key.name] != nil
+                case .task:
+                    guard case .array(let tasks)? = file.document["tasks"] else { return false }
+                    return tasks.contains { $0[key.name] != nil }
+                }
+            }
+            #expect(holds, "no corpus file holds \(key.scope) key \(key.name)")
+        }
+        for file in files {
+            let v = JobFileValidator.validate(file.document.bytes(), context: FuzzOracle.daemonContext())
+            #expect(v.job != nil, "\(file.label): \(v.errorLine)")
+        }
+    }
+
+    /// The same seed makes the same inputs.
+    @Test func inputsReplayFromTheSeed() {
+        let (files, _) = FuzzCorpus.build()
+        let a = FuzzMutator(corpus: files, seed: 42), b = FuzzMutator(corpus: files, seed: 42)
+        for i in [0, 1, 17, 999] { #expect(a.input(i).bytes == b.input(i).bytes) }
+    }
+}
