@@ -1,3 +1,5 @@
+import GatherSpool
+
 /// What a mutation of a valid file is known to break: the validator must
 /// report a problem there. Only a single mutation of a corpus file carries
 /// one (mutations on top of each other may undo each other).
@@ -18,8 +20,9 @@ public struct FuzzExpectation: Sendable, CustomStringConvertible {
     public static let valid = FuzzExpectation(paths: [], under: false, message: nil, wholeFile: false, stillValid: true)
 
     /// A problem at `path` (or under it, with `under`).
+    /// `path` is the raw key path; problems write control characters escaped.
     public static func at(_ path: String, under: Bool = false, message: String? = nil, orWholeFile: Bool = false) -> FuzzExpectation {
-        FuzzExpectation(paths: [path], under: under, message: message, wholeFile: orWholeFile)
+        FuzzExpectation(paths: [JobFileProblem.escapingControls(path)], under: under, message: message, wholeFile: orWholeFile)
     }
 
     /// A problem of the whole file (syntax, size, not an object), whose message contains `containing`.

@@ -129,7 +129,7 @@ public enum FuzzOracle {
             }
             for (key, child) in members {
                 // An empty key is named `""`.
-                let shown = key.isEmpty ? "\"\"" : key
+                let shown = key.isEmpty ? "\"\"" : JobFileProblem.escapingControls(key)
                 guard rest == shown || rest.hasPrefix(shown + ".") || rest.hasPrefix(shown + "[") else { continue }
                 let after = rest.dropFirst(shown.count)
                 if let scope, !keys(scope).contains(key) {
@@ -152,12 +152,13 @@ public enum FuzzOracle {
 
     /// A problem whose message names what is at its path, checked against it.
     static func contentMismatch(_ p: JobFileProblem, _ found: [Resolved], _ doc: JSONValue) -> String? {
-        let strings: [String] = found.compactMap { if case .value(.string(let s)) = $0 { s } else { nil } }
+        // As problems write them: control characters escaped.
+        let strings: [String] = found.compactMap { if case .value(.string(let s)) = $0 { JobFileProblem.escapingControls(s) } else { nil } }
         func taskName(_ path: String) -> String? {
             guard path.hasPrefix("tasks["), let close = path.firstIndex(of: "]"),
                   let i = Int(path[path.index(path.startIndex, offsetBy: 6)..<close]),
                   case .array(let tasks)? = doc["tasks"], tasks.indices.contains(i), case .string(let s)? = tasks[i]["name"] else { return nil }
-            return s
+            return JobFileProblem.escapingControls(s)
         }
         if p.message.hasPrefix("unknown task \"") {
             if !strings.contains(where: { p.message == "unknown task \"\($0)\"" }) { return "the name in the message is not the one at its path: \(p)" }

@@ -81,9 +81,33 @@ public struct JobFile: Sendable {
 public struct JobFileProblem: Sendable, Hashable, CustomStringConvertible {
     public let path: String
     public let message: String
+    /// Control characters in either (a key or a task name quoted from the
+    /// file) are written as escapes (`\n`, `\u{1B}`): the line goes into
+    /// gatherd's own journal entries and stderr, where a newline from a job
+    /// file could otherwise forge a line that reads as gatherd's.
     public init(path: String, message: String) {
-        self.path = path
-        self.message = message
+        self.path = Self.escapingControls(path)
+        self.message = Self.escapingControls(message)
     }
     public var description: String { path.isEmpty ? message : "\(path): \(message)" }
+
+    /// `text` with C0 controls, DEL and C1 controls escaped, as problems write it.
+    public static func escapingControls(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: isControl) else { return text }
+        var out = ""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            case "\r": out += "\\r"
+            case _ where isControl(scalar): out += "\\u{\(String(scalar.value, radix: 16, uppercase: true))}"
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
+    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
+    }
 }

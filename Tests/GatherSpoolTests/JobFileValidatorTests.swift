@@ -62,7 +62,7 @@ let badFiles: [(String, [String])] = [
     (#"{"env":{"A-B":"v"},\#(okTasks)}"#, ["env.A-B: environment name must match ^[A-Za-z_][A-Za-z0-9_]*$"]),
     (#"{"env":{"GATHER_JOB":"v"},\#(okTasks)}"#, ["env.GATHER_JOB: GATHER_* names are set by gatherd"]),
     (#"{"env":{"A":1},\#(okTasks)}"#, ["env.A: must be a string, found a number"]),
-    (#"{"tasks":[{"name":"a","command":["x"],"env":{"B\u0001":"v"}}]}"#, ["tasks[0].env.B\u{1}: environment name must match ^[A-Za-z_][A-Za-z0-9_]*$"]),
+    (#"{"tasks":[{"name":"a","command":["x"],"env":{"B\u0001":"v"}}]}"#, ["tasks[0].env.B\\u{1}: environment name must match ^[A-Za-z_][A-Za-z0-9_]*$"]),
     (#"{"cwd":"srv",\#(okTasks)}"#, ["cwd: must be an absolute path"]),
     (#"{"tasks":[{"name":"a","command":["x"],"cwd":"/a\u0000"}]}"#, ["tasks[0].cwd: must not contain NUL"]),
     (#"{"name":"a\u0007b",\#(okTasks)}"#, ["name: must not contain control characters"]),
@@ -274,6 +274,15 @@ let badFiles: [(String, [String])] = [
         #expect(own.problems.isEmpty && own.runAs?.name == "bob")
         #expect(problems(#"{"user":"alice",\#(okTasks)}"#, context(owner: 1001, daemon: 1001))
                 == ["user: must be the daemon's user (uid 1001) when the daemon does not run as root"])
+    }
+
+    @Test func controlCharactersQuotedFromTheFileAreEscaped() {
+        // A task name in `after` with a newline cannot forge a line of gatherd's.
+        let forged = problems(#"{"tasks":[{"name":"a","command":["true"],"after":["x\ngatherd ready: spool /x, 0 jobs recovered"]}]}"#)
+        #expect(forged == [#"tasks[0].after[0]: unknown task "x\ngatherd ready: spool /x, 0 jobs recovered""#], "\(forged)")
+        #expect(forged.allSatisfy { !$0.contains("\n") })
+        let key = problems(#"{"k\u001b[31m":1,\#(okTasks)}"#)
+        #expect(key == [#"k\u{1B}[31m: unknown key"#], "\(key)")
     }
 
     @Test func oversizeAndDeepNesting() {
