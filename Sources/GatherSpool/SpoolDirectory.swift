@@ -108,13 +108,24 @@ public final class SpoolDirectory: Sendable {
     /// spool would take the first one's running jobs for crashed ones and kill
     /// their tasks; it must refuse to start instead.
     /// - Throws: ``SpoolError`` with code ``SpoolError/Code/inUse`` when another process holds it.
-    public func lockForDaemon() throws(SpoolError) {
-        switch SystemCall.call({ flock(rootFD, LOCK_EX | LOCK_NB) }) {
-        case .success: return
-        case .failure(let e) where e.rawValue == EWOULDBLOCK:
-            throw SpoolError(.inUse, "\(path) is in use by another gatherd")
-        case .failure(let e):
-            throw SpoolError(.io, "flock \(path)", errno: e.rawValue)
+    ///
+    /// A lock still held is tried again for up to `patience`: a gatherd killed
+    /// with SIGKILL in the middle of a spawn leaves a child between `clone`
+    /// and `exec` that holds a copy of every descriptor, the lock's too, for
+    /// a moment (the fault suite saw up to half a second). A second daemon
+    /// on the spool is refused once that has passed.
+    public func lockForDaemon(patience: Duration = .seconds(2)) throws(SpoolError) {
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: patience)
+        while true {
+            switch SystemCall.call({ flock(rootFD, LOCK_EX | LOCK_NB) }) {
+            case .success: return
+            case .failure(let e) where e.rawValue == EWOULDBLOCK:
+                guard clock.now < deadline else { throw SpoolError(.inUse, "\(path) is in use by another gatherd") }
+                usleep(20_000)
+            case .failure(let e):
+                throw SpoolError(.io, "flock \(path)", errno: e.rawValue)
+            }
         }
     }
 

@@ -21,10 +21,11 @@ extension GatherdEndToEnd {
             let harness = try DaemonHarness("lock")
             let pidFile = try harness.scratch() + "/busy.pid"
             let id = try harness.drop(harness.id("busy"), """
-                {"tasks": [{"name": "t", "command": ["sh", "-c", "echo $$ > \(pidFile); sleep 1"]}]}
+                {"tasks": [{"name": "t", "command": ["sh", "-c", "echo $$ > \(pidFile); sleep 4"]}]}
                 """)
             let first = try harness.start(["--exit-when-idle"])
             #expect(await harness.waitForPID(in: pidFile) != nil)
+            // Busy longer than the 2 s a starting daemon waits for the lock.
             let second = try harness.start()
             let status = await second.wait(limit: .seconds(20))
             if status == nil { second.kill(SIGKILL) }
