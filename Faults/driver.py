@@ -675,7 +675,8 @@ def case_fuzz() -> None:
     run = subprocess.run([ARGS.fuzz, "--seed", str(seed), "--count", "10000", "--sample", "300", "--out", samples],
                          capture_output=True, text=True)
     check(run.returncode == 0, f"gather-fuzz (seed {seed}) failed: {run.stdout[-2000:]} {run.stderr[-2000:]}")
-    summary = run.stdout.strip().splitlines()[-1] if run.stdout.strip() else ""
+    summary = "; ".join(l for l in run.stdout.splitlines()
+                        if l.startswith(("inputs:", "invariant violations:", "time:")))
     expected = [json.loads(l) for l in open(os.path.join(samples, "expected.jsonl"))]
     daemon = Daemon(spool, cgroup=own_cgroup("fuzz")).start()
     for sample in expected:
