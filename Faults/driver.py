@@ -40,10 +40,12 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "scripts", "pylib"))
+from gatherd_start import start_ready, tail  # noqa: E402
 
 ARGS: argparse.Namespace
 RNG: random.Random
@@ -230,36 +232,20 @@ class Daemon:
     def start(self, wait_ready: bool = True) -> "Daemon":
         os.makedirs(os.path.join(self.spool, "incoming"), exist_ok=True)
         os.chmod(os.path.join(self.spool, "incoming"), 0o700)
-        notify_path = self.spool.rstrip("/") + ".notify"
-        if os.path.exists(notify_path):
-            os.unlink(notify_path)
-        notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        notify.bind(notify_path)
         command = [ARGS.gatherd, "--spool", self.spool, "--log-target", self.log_target,
                    "--cgroup", self.cgroup or "off"] + self.args
-        env = dict(os.environ, NOTIFY_SOCKET=notify_path)
+        env = dict(os.environ)
         env.pop("WATCHDOG_USEC", None)
-        with open(self.stderr_path, "ab") as err:
-            self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=err, stderr=err,
-                                            env=env, close_fds=True)
-        MANAGED.add(self.process.pid)
-        CLEANUPS.append(self.kill)
+
+        def started(process: subprocess.Popen) -> None:
+            self.process = process
+            MANAGED.add(process.pid)
+            CLEANUPS.append(self.kill)
         try:
-            if wait_ready:
-                deadline = time.monotonic() + 60
-                while True:
-                    left = deadline - time.monotonic()
-                    if left <= 0 or self.process.poll() is not None:
-                        raise Failure(f"gatherd did not become ready: {self.tail()}")
-                    notify.settimeout(min(left, 0.5))
-                    try:
-                        if b"READY=1" in notify.recv(4096):
-                            break
-                    except socket.timeout:
-                        pass
-        finally:
-            notify.close()
-            os.unlink(notify_path)
+            start_ready(command, env, self.stderr_path, self.spool.rstrip("/") + ".notify",
+                        wait=wait_ready, started=started)
+        except RuntimeError as error:
+            raise Failure(str(error))
         return self
 
     @property
@@ -267,11 +253,7 @@ class Daemon:
         return self.process.pid
 
     def tail(self, size: int = 3000) -> str:
-        try:
-            with open(self.stderr_path, "rb") as f:
-                return f.read()[-size:].decode(errors="replace")
-        except OSError:
-            return ""
+        return tail(self.stderr_path, size)
 
     def stderr(self) -> str:
         try:

@@ -66,14 +66,7 @@ done
 [ "$mode" = full ] && [ -z "$only" ] && [ -z "$report" ] && report=$ROOT/docs/BENCHMARKS.md
 is_root=false; [ "$(id -u)" = 0 ] && is_root=true
 
-quiet_build() { # swift build without its progress lines; its status
-  local log rc=0
-  log=$(mktemp)
-  swift build "$@" >"$log" 2>&1 || rc=$?
-  grep -Ev "^\[[0-9]+/[0-9]+\]|^Compiling|^Building for|^Write " "$log" || true
-  rm -f "$log"
-  return $rc
-}
+. "$ROOT/scripts/lib.sh"  # quiet_build
 
 # -------------------------------------------------------------- tools
 # apt-get install, as root only; prints why not on failure.

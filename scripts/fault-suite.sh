@@ -13,14 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 
-quiet_build() { # swift build without its progress lines; its status
-  local log rc=0
-  log=$(mktemp)
-  swift build "$@" >"$log" 2>&1 || rc=$?
-  grep -Ev "^\[[0-9]+/[0-9]+\]|^Building|^Compiling|^Write|^Build of" "$log" || true
-  rm -f "$log"
-  return $rc
-}
+. "$root/scripts/lib.sh"  # quiet_build
 
 began=$(date +%s)
 echo "== fault suite: building gatherd, gatherctl and gather-fuzz (release)"

@@ -25,12 +25,14 @@ import platform
 import select
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import sys
 import time
 from dataclasses import dataclass, field
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts", "pylib"))
+from gatherd_start import start_ready, tail  # noqa: E402
 
 # ---------------------------------------------------------------- settings
 
@@ -177,34 +179,14 @@ class Daemon:
     def start(self) -> "Daemon":
         os.makedirs(self.spool, exist_ok=True)
         # READY=1 arrives on a notify socket of our own (SPEC §9, Type=notify).
-        notify_path = self.spool.rstrip("/") + ".notify"
-        if os.path.exists(notify_path):
-            os.unlink(notify_path)
-        notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        notify.bind(notify_path)
         command = [self.exe, "--spool", self.spool] + ARGS.log_args + self.args
         if self.nofile:
             command = ["prlimit", f"--nofile={self.nofile}:{self.nofile}", "--"] + command
-        env = dict(os.environ, NOTIFY_SOCKET=notify_path)
-        with open(self.stderr_path, "ab") as err:
-            self.process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=err,
-                                            stderr=err, env=env, close_fds=True)
-        CLEANUPS.append(self.stop)
-        deadline = time.monotonic() + 60
-        try:
-            while True:
-                left = deadline - time.monotonic()
-                if left <= 0 or self.process.poll() is not None:
-                    raise RuntimeError(f"gatherd did not become ready: {self.tail()}")
-                notify.settimeout(min(left, 0.5))
-                try:
-                    if b"READY=1" in notify.recv(4096):
-                        break
-                except socket.timeout:
-                    pass
-        finally:
-            notify.close()
-            os.unlink(notify_path)
+
+        def started(process: subprocess.Popen) -> None:
+            self.process = process
+            CLEANUPS.append(self.stop)
+        start_ready(command, dict(os.environ), self.stderr_path, self.spool.rstrip("/") + ".notify", started=started)
         return self
 
     @property
@@ -212,11 +194,7 @@ class Daemon:
         return self.process.pid  # prlimit execs gatherd: the same PID
 
     def tail(self) -> str:
-        try:
-            with open(self.stderr_path, "rb") as f:
-                return f.read()[-2000:].decode(errors="replace")
-        except OSError:
-            return ""
+        return tail(self.stderr_path, 2000)
 
     def stop(self) -> None:
         if not self.process or self.process.poll() is not None:
