@@ -195,16 +195,25 @@ say "after the job: no job cgroup left"
 printf '%s\n' "$tree" | sed 's/^/== unit: status: /'
 
 say "systemctl reload gatherd rescans the spool"
-# A file still open for writing gives the watch no event (IN_CLOSE_WRITE comes
-# at close), so only a rescan picks it up.
-exec 7>"$SPOOL/incoming/unit-rescan.json"
-printf '{"tasks": [{"name": "t", "command": ["true"]}]}\n' >&7
+# A file the watch never reports: written unnamed (O_TMPFILE) in the spool
+# directory and linked into incoming/ once closed. Its IN_CREATE says "being
+# written" and its close is reported for the spool directory, so only a rescan
+# picks it up. (A file still open for writing would not do: a scan passes over
+# it until its close, SPEC §3.)
+python3 - "$SPOOL" <<'PY'
+import os, sys
+spool = sys.argv[1]
+fd = os.open(spool, os.O_TMPFILE | os.O_WRONLY, 0o644)
+os.write(fd, b'{"tasks": [{"name": "t", "command": ["true"]}]}\n')
+os.fchmod(fd, 0o644)
+os.link(f"/proc/self/fd/{fd}", os.path.join(spool, "incoming", "unit-rescan.json"))
+os.close(fd)
+PY
 sleep 1
 [ -f "$SPOOL/incoming/unit-rescan.json" ] || fail "unit-rescan.json was picked up before the reload"
 pid=$(systemctl show -p MainPID --value gatherd)
 systemctl reload gatherd
 wait_record unit-rescan done 15
-exec 7>&-
 expect "MainPID after reload" "$(systemctl show -p MainPID --value gatherd)" "$pid"
 expect "is-active after reload" "$(systemctl is-active gatherd)" "active"
 
