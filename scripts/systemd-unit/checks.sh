@@ -201,12 +201,17 @@ say "systemctl reload gatherd rescans the spool"
 # picks it up. (A file still open for writing would not do: a scan passes over
 # it until its close, SPEC §3.)
 python3 - "$SPOOL" <<'PY'
-import os, sys
+import ctypes, os, sys
 spool = sys.argv[1]
 fd = os.open(spool, os.O_TMPFILE | os.O_WRONLY, 0o644)
 os.write(fd, b'{"tasks": [{"name": "t", "command": ["true"]}]}\n')
 os.fchmod(fd, 0o644)
-os.link(f"/proc/self/fd/{fd}", os.path.join(spool, "incoming", "unit-rescan.json"))
+# linkat(AT_FDCWD, "/proc/self/fd/N", AT_FDCWD, path, AT_SYMLINK_FOLLOW): os.link
+# does not follow the magic link.
+libc = ctypes.CDLL(None, use_errno=True)
+target = os.path.join(spool, "incoming", "unit-rescan.json").encode()
+if libc.linkat(-100, f"/proc/self/fd/{fd}".encode(), -100, target, 0x400) != 0:
+    sys.exit(f"linkat: {os.strerror(ctypes.get_errno())}")
 os.close(fd)
 PY
 sleep 1
