@@ -84,7 +84,7 @@ do {
                 switch event {
                 case .incoming(let name, _): names.insert(name.description)
                 case .rescan: rescans += 1
-                case .cancelRequest: break
+                case .cancelRequest, .pauseChanged: break
                 }
                 if names.count == count { break }
             }

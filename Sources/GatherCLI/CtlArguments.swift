@@ -1,3 +1,6 @@
+import Gather
+import GatherSpool
+
 /// gatherctl's command line, parsed by hand (no argument-parser dependency).
 ///
 /// Options may come before or after the subcommand; `--name=value` and
@@ -13,6 +16,9 @@ public struct CtlArguments: Sendable, Equatable {
         case show(id: String)
         case cancel(id: String, wait: Bool)
         case logs(id: String, follow: Bool)
+        case list(state: JobState?, since: Duration?, user: String?)
+        case pause
+        case resume
         case help
     }
 
@@ -29,9 +35,10 @@ public struct CtlArguments: Sendable, Equatable {
     private static let flags: [String: Set<String>] = [
         "submit": ["--wait", "--id"], "validate": [], "status": ["--last"],
         "show": [], "cancel": ["--wait"], "logs": ["--follow"],
+        "list": ["--state", "--since", "--user"], "pause": [], "resume": [],
     ]
     /// Options followed by a value.
-    private static let valued: Set<String> = ["--spool", "--id", "--last"]
+    private static let valued: Set<String> = ["--spool", "--id", "--last", "--state", "--since", "--user"]
 
     public static let usage = """
         usage: gatherctl [--spool DIR] [--json] COMMAND ...
@@ -41,6 +48,10 @@ public struct CtlArguments: Sendable, Equatable {
           show ID                             a job's record
           cancel [--wait] ID                  ask gatherd to cancel a job
           logs [--follow] ID                  a job's journal entries
+          list [--state S] [--since DUR] [--user NAME]
+                                              finished jobs, newest first
+          pause                               claim no new job (running and queued ones go on)
+          resume                              claim new jobs again
         --spool DIR   the spool (default $GATHER_SPOOL, else /var/spool/gatherd)
         --json        print data as JSON
         exit: 0 success, 1 a job failed or was rejected / validation errors,
@@ -129,6 +140,26 @@ public struct CtlArguments: Sendable, Equatable {
         case "show": return .show(id: try one())
         case "cancel": return .cancel(id: try one(), wait: options["--wait"] != nil)
         case "logs": return .logs(id: try one(), follow: options["--follow"] != nil)
+        case "list":
+            guard rest.isEmpty else { throw .usage("list takes no operands") }
+            var state: JobState?
+            if let text = options["--state"] {
+                guard let parsed = JobState(rawValue: text) else {
+                    throw .usage("--state \(text): not one of \(JobState.allCases.map(\.rawValue).joined(separator: ", "))")
+                }
+                state = parsed
+            }
+            var since: Duration?
+            if let text = options["--since"] {
+                guard let parsed = DurationText.parse(text), parsed > .zero else {
+                    throw .usage("--since \(text): not a duration (like 30m, 1h, 2h30m)")
+                }
+                since = parsed
+            }
+            return .list(state: state, since: since, user: options["--user"])
+        case "pause", "resume":
+            guard rest.isEmpty else { throw .usage("\(name) takes no operands") }
+            return name == "pause" ? .pause : .resume
         default: throw .usage("unknown command \(name)")
         }
     }

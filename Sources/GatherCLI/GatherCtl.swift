@@ -29,6 +29,12 @@ public enum GatherCtl {
                 exit = try CancelCommand(id: id, wait: wait, spool: spool, json: json).run(console)
             case .logs(let id, let follow):
                 exit = try LogsCommand(id: id, follow: follow, json: json).run(console)
+            case .list(let state, let since, let user):
+                exit = try ListCommand(state: state, since: since, user: user, spool: spool, json: json).run(console)
+            case .pause:
+                exit = try PauseCommand(pause: true, spool: spool).run(console)
+            case .resume:
+                exit = try PauseCommand(pause: false, spool: spool).run(console)
             }
             return exit.rawValue
         } catch {

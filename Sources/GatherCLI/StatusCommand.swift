@@ -26,14 +26,19 @@ struct StatusCommand {
         let finished = latestFinished(reader).compactMap { entry -> JobRecord? in
             try? reader.record(entry.id, in: entry.area)?.value
         }
+        // SPEC §3: while the spool's `paused` file exists no file is claimed.
+        let paused = (try? spool.reader())?.pauseRequested ?? false
         if json {
             let summary: [JSONValue] = finished.map { record -> JSONValue in
                 .object([("id", .string(record.id)), ("name", .string(record.name)), ("state", .string(record.state.rawValue)),
                          ("finished_at", .string(record.finishedAt.text)), ("error", record.error.map(JSONValue.string) ?? .null)])
             }
             let jobs: [JSONValue] = active.map { $0.value ?? .object([("id", .string($0.id)), ("state", .string("queued"))]) }
-            console.line(JSONValue.object([("active", .array(jobs)), ("finished", .array(summary))]).serialized())
+            console.line(JSONValue.object([("paused", .bool(paused)), ("active", .array(jobs)), ("finished", .array(summary))]).serialized())
             return .success
+        }
+        if paused {
+            console.line("paused: no new job is claimed until \"gatherctl resume\" (running and queued jobs go on)")
         }
         if active.isEmpty {
             console.line("no jobs in \(spool.path)/active")

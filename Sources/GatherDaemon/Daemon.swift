@@ -38,7 +38,7 @@ public enum Daemon {
             cgroups = try CgroupTree.prepare(configuration.cgroup).get()
             executor = try ThreadExecutor(name: "gatherd-supervisor")
             // The watches exist before the first scan, so no file falls between them.
-            watcher = try SpoolWatcher(incoming: spool.path + "/incoming", cancel: spool.path + "/cancel")
+            watcher = try SpoolWatcher(incoming: spool.path + "/incoming", cancel: spool.path + "/cancel", spool: spool.path)
         } catch {
             StartupError.report("gatherd: cannot start: \(error)")
             return 1

@@ -223,6 +223,17 @@ extension JournalEntry {
               "gatherd stopping: \(interrupted) job\(interrupted == 1 ? "" : "s") interrupted")
     }
 
+    /// The spool's `paused` file appeared (SPEC §3): `claiming paused: 3 files wait in incoming/`.
+    public static func claimingPaused(waiting: Int) -> JournalEntry {
+        event(.claimingPaused, job: nil,
+              "claiming paused: \(waiting) file\(waiting == 1 ? "" : "s") wait\(waiting == 1 ? "s" : "") in incoming/")
+    }
+
+    /// The spool's `paused` file is gone: `claiming resumed`.
+    public static func claimingResumed() -> JournalEntry {
+        event(.claimingPaused, job: nil, "claiming resumed")
+    }
+
     // MARK: - Building blocks
 
     private static func event(_ id: JournalMessageID, job: JobIdentity?, _ message: String) -> JournalEntry {

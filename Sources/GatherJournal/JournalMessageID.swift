@@ -19,6 +19,8 @@ public enum JournalMessageID: String, Sendable, CaseIterable {
     case spoolWriteError = "d649cc7d09c1441c84c15074a4a6e572"
     case daemonReady = "08982e59b9f0491b9db5d3506543a0f5"
     case daemonStopping = "7de80dd028b948c7a66a170cb9c4a9e8"
+    /// `claiming paused: …` and `claiming resumed` (the spool's `paused` file).
+    case claimingPaused = "576e3fe8c2fa41dbbe96de3044a4f7b4"
 
     /// The syslog PRIORITY of the event (SPEC §7).
     public var priority: Int {
@@ -26,7 +28,7 @@ public enum JournalMessageID: String, Sendable, CaseIterable {
         case .jobStarted, .jobSucceeded, .daemonReady, .daemonStopping: return 6
         case .jobFailed, .jobRejected: return 3
         case .jobFailing, .taskError, .cancelRefused, .jobInterrupted: return 4
-        case .taskRetry, .jobCancelled: return 5
+        case .taskRetry, .jobCancelled, .claimingPaused: return 5
         case .spoolWriteError: return 2
         }
     }
@@ -48,6 +50,7 @@ public enum JournalMessageID: String, Sendable, CaseIterable {
         case .spoolWriteError: return "gatherd cannot write to its spool"
         case .daemonReady: return "gatherd is ready"
         case .daemonStopping: return "gatherd is stopping"
+        case .claimingPaused: return "gatherd paused or resumed claiming new jobs"
         }
     }
 }

@@ -103,6 +103,16 @@ public final class SpoolDirectory: Sendable {
         SystemCall.close(rootFD)
     }
 
+    /// Whether the spool's `paused` file exists, a regular file (SPEC §3:
+    /// only the daemon's user can create it there): no file is claimed while it does.
+    public var pauseRequested: Bool {
+        guard case .success(let st) = SystemCall.lstat(Array(Self.pauseFile.utf8), in: rootFD) else { return false }
+        return st.st_mode & S_IFMT == S_IFREG
+    }
+
+    /// The name of the pause file in the spool directory.
+    public static let pauseFile = "paused"
+
     /// Takes the spool for this process: an exclusive `flock` on the spool
     /// directory, held until the process ends. A second daemon on the same
     /// spool would take the first one's running jobs for crashed ones and kill

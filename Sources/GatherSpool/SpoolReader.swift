@@ -138,6 +138,12 @@ public final class SpoolReader: Sendable {
         return Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)
     }
 
+    /// Whether the spool's `paused` file exists, a regular file (SPEC §3).
+    public var pauseRequested: Bool {
+        guard case .success(let st) = SystemCall.lstat(Array(SpoolDirectory.pauseFile.utf8), in: rootFD) else { return false }
+        return st.st_mode & S_IFMT == S_IFREG
+    }
+
     /// Opens `area` relative to the spool, each time anew: an area the daemon
     /// creates after the reader was opened (`submit --wait` before the
     /// daemon's first start) is found.

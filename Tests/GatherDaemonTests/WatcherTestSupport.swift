@@ -76,7 +76,7 @@ extension SpoolEvent {
     var name: SpoolEntryName? {
         switch self {
         case .incoming(let name, _), .cancelRequest(let name): name
-        case .rescan: nil
+        case .rescan, .pauseChanged: nil
         }
     }
 }

@@ -10,10 +10,15 @@ struct FallbackTests {
     /// Runs `journal-probe` in a private mount namespace whose /run/systemd is an
     /// empty tmpfs: no journal socket, or (with --stale) a socket file nobody holds.
     /// `nil` (with the reason printed) when this machine cannot make a mount namespace.
-    static func probe(_ arguments: [String]) throws -> Run.Result? {
+    static func probe(_ arguments: [String]) async throws -> Run.Result? {
         let probe = Run.buildProductsDirectory + "/journal-probe"
-        let result = try Run.command(["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
-                                "mount -t tmpfs tmpfs /run/systemd && exec \"$0\" \"$@\"", probe] + arguments)
+        let command = ["unshare", "--mount", "--propagation", "private", "/bin/sh", "-c",
+                       "mount -t tmpfs tmpfs /run/systemd && exec \"$0\" \"$@\"", probe] + arguments
+        // Waited for on a thread of its own: a probe runs for up to seconds, and
+        // the cooperative pool (two threads here) is every other test's.
+        let result: Run.Result = try await withCheckedThrowingContinuation { continuation in
+            Thread.detachNewThread { continuation.resume(with: Result { try Run.command(command) }) }
+        }
         if result.status != 0, result.stderrText.hasPrefix("unshare:") || result.stderrText.hasPrefix("mount:") {
             print("skipped: no private mount namespace here (\(result.stderrText.prefix(200)))")
             return nil
@@ -21,9 +26,9 @@ struct FallbackTests {
         return result
     }
 
-    @Test func noJournalSocketMeansStderr() throws {
+    @Test func noJournalSocketMeansStderr() async throws {
         guard TestJournald.canRun else { return }
-        guard let result = try Self.probe(["--target", "auto", "fallback-none"]) else { return }
+        guard let result = try await Self.probe(["--target", "auto", "fallback-none"]) else { return }
         #expect(result.status == 0, "\(result.output)")
         #expect(result.stdoutText.contains("usesJournal=false sent=0 stderr=2 failures=0"), "\(result.output)")
         #expect(result.stderrText == """
@@ -33,18 +38,18 @@ struct FallbackTests {
             """)
     }
 
-    @Test func journalTargetWithNoSocketStillReachesStderr() throws {
+    @Test func journalTargetWithNoSocketStillReachesStderr() async throws {
         guard TestJournald.canRun else { return }
         // libsystemd drops entries silently with no socket; the writer must notice.
-        guard let result = try Self.probe(["--target", "journal", "fallback-journal"]) else { return }
+        guard let result = try await Self.probe(["--target", "journal", "fallback-journal"]) else { return }
         #expect(result.status == 0, "\(result.output)")
         #expect(result.stdoutText.contains("usesJournal=true sent=0 stderr=2"), "\(result.output)")
         #expect(result.stderrText.contains("gatherd: info: job fallback-journal started"))
     }
 
-    @Test func staleSocketMeansStderr() throws {
+    @Test func staleSocketMeansStderr() async throws {
         guard TestJournald.canRun else { return }
-        guard let result = try Self.probe(["--stale", "--target", "auto", "fallback-stale"]) else { return }
+        guard let result = try await Self.probe(["--stale", "--target", "auto", "fallback-stale"]) else { return }
         #expect(result.status == 0, "\(result.output)")
         // The socket file exists, so auto picks the journal; each send fails with ECONNREFUSED.
         #expect(result.stdoutText.contains("usesJournal=true sent=0 stderr=2 failures=2 errno=\(ECONNREFUSED)"), "\(result.output)")
@@ -52,7 +57,7 @@ struct FallbackTests {
         #expect(result.stderrText.contains("gatherd: fallback-stale/t1[1] stderr: probe output line\n"))
     }
 
-    @Test func stderrTargetWritesReadableLines() throws {
+    @Test func stderrTargetWritesReadableLines() async throws {
         let pipe = Pipe()
         var configuration = JournalWriter.Configuration(target: .stderr)
         configuration.stderrDescriptor = pipe.fileHandleForWriting.fileDescriptor
@@ -74,7 +79,7 @@ struct FallbackTests {
         #expect(writer.statistics.sent == 0)
     }
 
-    @Test func aFullQueueSendsEventsToStderrAfterTheWait() throws {
+    @Test func aFullQueueSendsEventsToStderrAfterTheWait() async throws {
         let pipe = Pipe()
         var configuration = JournalWriter.Configuration(target: .stderr)
         configuration.stderrDescriptor = pipe.fileHandleForWriting.fileDescriptor

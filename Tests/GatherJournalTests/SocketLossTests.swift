@@ -27,9 +27,9 @@ struct SocketLossTests {
         var missing: Set<Int> { Set(0..<SocketLossTests.count).subtracting(received).subtracting(onStderr) }
     }
 
-    static func run(_ fault: String) throws -> Outcome? {
+    static func run(_ fault: String) async throws -> Outcome? {
         guard TestJournald.canRun else { return nil }
-        guard let result = try FallbackTests.probe(["--fault", fault, "--count", "\(count)", "loss-\(fault)"]) else {
+        guard let result = try await FallbackTests.probe(["--fault", fault, "--count", "\(count)", "loss-\(fault)"]) else {
             return nil
         }
         var outcome = Outcome(result: result, received: [], onStderr: [], replayedLines: [], counts: [:])
@@ -70,8 +70,8 @@ struct SocketLossTests {
     /// The socket file is removed while entries wait unread, then the socket
     /// is closed (journald stopped): libsystemd reports success for every send
     /// after that; the watch sees the removal and the recent entries are replayed.
-    @Test func removedSocketReplaysRecentEntries() throws {
-        guard let outcome = try Self.run("stop") else { return }
+    @Test func removedSocketReplaysRecentEntries() async throws {
+        guard let outcome = try await Self.run("stop") else { return }
         Self.expectNothingLost(outcome)
         #expect(outcome.counts["failures"] == 0, "sends with no socket file report success")
         #expect(outcome.result.stderrText.contains("journal socket /run/systemd/journal/socket went away"))
@@ -81,8 +81,8 @@ struct SocketLossTests {
     /// The socket is closed with datagrams in its queue and the file stays
     /// (journald killed with SIGKILL): the next send fails, and the entries
     /// sent before it, unread ones included, are replayed.
-    @Test func killedJournaldReplaysWhatItHadNotRead() throws {
-        guard let outcome = try Self.run("kill") else { return }
+    @Test func killedJournaldReplaysWhatItHadNotRead() async throws {
+        guard let outcome = try await Self.run("kill") else { return }
         Self.expectNothingLost(outcome)
         #expect((outcome.counts["failures"] ?? 0) > 0)
         #expect(outcome.counts["errno"] == Int(ECONNREFUSED))
@@ -91,8 +91,8 @@ struct SocketLossTests {
 
     /// The socket comes back (journald started again): every entry written
     /// after it exists goes to the journal, none to stderr.
-    @Test func entriesGoToTheJournalAgainWhenTheSocketIsBack() throws {
-        guard let outcome = try Self.run("restart") else { return }
+    @Test func entriesGoToTheJournalAgainWhenTheSocketIsBack() async throws {
+        guard let outcome = try await Self.run("restart") else { return }
         Self.expectNothingLost(outcome)
         let reboundAt = try #require(outcome.reboundAt)
         let after = Set(reboundAt..<Self.count)

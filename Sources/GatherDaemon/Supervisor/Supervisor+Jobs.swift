@@ -9,7 +9,7 @@ extension Supervisor {
     /// passed over while some process still has it open for writing: its
     /// `IN_CLOSE_WRITE` brings it back once written (SPEC §3).
     func claim(_ name: SpoolEntryName, fromScan: Bool = false) {
-        guard case .running = state, writeError == nil else { return }
+        guard case .running = state, writeError == nil, !claimsPaused else { return }
         let outcome: ClaimOutcome
         do {
             outcome = try spool.claim(name.bytes, deferringState: true, skippingOpenForWriting: fromScan)

@@ -63,7 +63,8 @@ extension Supervisor {
         if let writeError { return "spool write error: \(writeError); claiming paused" }
         let running = jobs.running.values
         let tasks = running.reduce(0) { $0 + $1.progress.runningProcesses }
-        return "\(running.count) job\(running.count == 1 ? "" : "s") running (\(tasks) task\(tasks == 1 ? "" : "s")), "
+        return (claimsPaused ? "paused: " : "")
+            + "\(running.count) job\(running.count == 1 ? "" : "s") running (\(tasks) task\(tasks == 1 ? "" : "s")), "
             + "\(counts.done) done, \(counts.failed) failed, \(counts.rejected) rejected"
     }
 

@@ -64,6 +64,8 @@ actor Supervisor {
     var unwrittenProgress: Set<String> = []
     /// Set while a spool write fails: no claims until it works again.
     var writeError: String?
+    /// Set while the spool's `paused` file exists (SPEC §3): no claims.
+    var claimsPaused = false
     /// The last `STATUS=` line sent.
     var lastStatus: String?
     /// Final states so far, for `STATUS=`.
@@ -286,6 +288,9 @@ actor Supervisor {
                 cancelRequest(name)
             case .spool(.rescan):
                 rescan(checkingIdle: false)
+            case .spool(.pauseChanged):
+                // Resumed: the files that waited are claimed now.
+                if checkPause() == .resumed { rescan(checkingIdle: false) }
             case .jobEnded(let id, let end):
                 jobEnded(id, end)
             }
@@ -311,6 +316,7 @@ actor Supervisor {
 
     /// A full scan of `incoming/` and `cancel/` (start, SIGHUP, queue overflow, resume).
     func rescan(checkingIdle: Bool = true) {
+        _ = checkPause()
         if let names = try? scanIncoming() {
             for name in names { claim(name, fromScan: true) }
         }

@@ -71,4 +71,6 @@ public enum SpoolEvent: Sendable, Hashable {
     /// Events were lost (the kernel's inotify queue overflowed, or the stream's
     /// own buffer was full): list both directories again with `SpoolScan`.
     case rescan
+    /// The spool's `paused` file appeared or went (SPEC §3): look again.
+    case pauseChanged
 }

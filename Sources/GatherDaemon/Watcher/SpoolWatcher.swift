@@ -41,13 +41,16 @@ public final class SpoolWatcher: Sendable {
     ///   - bufferLimit: events kept for a slow consumer; beyond it events are
     ///     dropped and a single `.rescan` is delivered once there is room, so
     ///     memory stays bounded however fast users drop files.
-    public init(incoming: String, cancel: String, bufferLimit: Int = 65_536) throws(EventSourceError) {
+    ///   - spool: the spool directory itself, whose `paused` file (SPEC §3) is
+    ///     reported as ``SpoolEvent/pauseChanged`` when it appears or goes;
+    ///     nil: not watched.
+    public init(incoming: String, cancel: String, spool: String? = nil, bufferLimit: Int = 65_536) throws(EventSourceError) {
         incomingPath = incoming
         cancelPath = cancel
         let (stream, continuation) = AsyncStream.makeStream(
             of: SpoolEvent.self, bufferingPolicy: .bufferingOldest(max(1, bufferLimit)))
         events = stream
-        let descriptors = try WatcherDescriptors.open(incoming: incoming, cancel: cancel)
+        let descriptors = try WatcherDescriptors.open(incoming: incoming, cancel: cancel, spool: spool)
         let control = WatcherControl(descriptors: descriptors, continuation: continuation)
         self.control = control
         continuation.onTermination = { _ in control.stop() }
@@ -77,11 +80,15 @@ struct WatcherDescriptors: Sendable {
     var cancelDirectory: Int32
     var incomingWatch: Int32
     var cancelWatch: Int32
+    /// The spool directory's watch (its `paused` file), or -1.
+    var spoolWatch: Int32 = -1
 
     static let watchMask = UInt32(IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE | IN_DELETE_SELF
         | IN_MOVE_SELF | IN_ONLYDIR | IN_DONT_FOLLOW | IN_EXCL_UNLINK)
+    /// The spool directory: any entry made, removed or renamed (only `paused` counts).
+    static let spoolMask = UInt32(IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM | IN_ONLYDIR | IN_DONT_FOLLOW)
 
-    static func open(incoming: String, cancel: String) throws(EventSourceError) -> WatcherDescriptors {
+    static func open(incoming: String, cancel: String, spool: String? = nil) throws(EventSourceError) -> WatcherDescriptors {
         func setupError(_ subject: String?, _ errno: Errno) -> EventSourceError {
             EventSourceError(.watchSetup, source: "spool watcher", subject: subject, errno: errno)
         }
@@ -112,9 +119,19 @@ struct WatcherDescriptors: Sendable {
         }
         let incomingWatch = try watch(incoming)
         let cancelWatch = try watch(cancel)
+        var spoolWatch: Int32 = -1
+        if let spool {
+            switch SystemCall.call({ inotify_add_watch(inotify, spool, spoolMask) }) {
+            case .success(let wd): spoolWatch = wd
+            case .failure(let errno):
+                opened.forEach(SystemCall.close)
+                throw setupError(spool, errno)
+            }
+        }
         return WatcherDescriptors(
             inotify: inotify, stopEvent: stopEvent, incomingDirectory: incomingDirectory,
-            cancelDirectory: cancelDirectory, incomingWatch: incomingWatch, cancelWatch: cancelWatch)
+            cancelDirectory: cancelDirectory, incomingWatch: incomingWatch, cancelWatch: cancelWatch,
+            spoolWatch: spoolWatch)
     }
 
     func closeAll() {

@@ -79,6 +79,10 @@ final class WatcherLoop: @unchecked Sendable {
             deliver(.rescan)
             return nil
         }
+        if record.watch == descriptors.spoolWatch {
+            if record.name == Array("paused".utf8) { deliver(.pauseChanged) }
+            return nil
+        }
         let isIncoming = record.watch == descriptors.incomingWatch
         guard isIncoming || record.watch == descriptors.cancelWatch else { return nil }
         let gone = UInt32(IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT)
