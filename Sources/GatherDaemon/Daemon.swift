@@ -48,12 +48,16 @@ public enum Daemon {
         journal.log(.daemonNotice(cgroups.startLine))
 
         let (starts, startsContinuation) = AsyncStream.makeStream(of: JobStart.self)
+        let metrics = Metrics()
         let supervisor = Supervisor(
             spool: spool, journal: journal, notifier: notifier, configuration: configuration, starts: startsContinuation,
-            executor: executor, cgroups: cgroups)
+            executor: executor, cgroups: cgroups, metrics: metrics)
         let runner = JobRunner(
             spool: spool, journal: journal, launcher: launcher, pool: TaskSlotPool(slots: configuration.maxTasks),
-            configuration: configuration, daemonIsRoot: geteuid() == 0, cgroups: cgroups.tree)
+            configuration: configuration, daemonIsRoot: geteuid() == 0, cgroups: cgroups.tree, metrics: metrics)
+        let metricsWriter = configuration.metricsFile.map {
+            MetricsWriter(metrics: metrics, file: MetricsFile(path: $0), spool: spool, journal: journal)
+        }
 
         let recovered = await supervisor.recover()
         do {
@@ -115,6 +119,11 @@ public enum Daemon {
                     } while await supervisor.isPaused
                 }
             }
+            if let metricsWriter {
+                // --metrics-file (SPEC §9): written now, then at most once a
+                // second while something changes; asleep while nothing does.
+                group.addTask { await metricsWriter.run() }
+            }
             if configuration.retain != nil {
                 group.addTask {
                     // --retain: expired job directories go 10 s after the start, then hourly.
@@ -142,6 +151,11 @@ public enum Daemon {
         do throws(SpoolError) { try spool.commit() } catch {
             StartupError.report("gatherd: cannot sync the spool at exit: \(error.located)")
             synced = false
+        }
+        // The last jobs' ends, so the file does not stop a second short.
+        if let metricsWriter {
+            var failing: String?
+            metricsWriter.write(&failing)
         }
         journal.flush()
         // The watch lost, not a stop asked for: exit 1 (see above).

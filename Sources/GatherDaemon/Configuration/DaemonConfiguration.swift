@@ -28,6 +28,8 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var exitWhenIdle = false
     /// Where jobs' cgroups go (`--cgroup auto|off|PATH`, SPEC §11).
     public var cgroup: CgroupSetting = .auto
+    /// Where the Prometheus text is kept (`--metrics-file`); nil: no metrics.
+    public var metricsFile: String?
 
     public init() {}
 
@@ -36,7 +38,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
         usage: gatherd [--spool DIR] [--max-jobs N] [--max-tasks N] [--max-jobs-per-user N]
                        [--max-queued-per-user N] [--kill-grace DUR] [--retain DUR]
                        [--log-target auto|journal|stderr] [--log-level info|debug] [--exit-when-idle]
-                       [--cgroup auto|off|PATH]
+                       [--cgroup auto|off|PATH] [--metrics-file PATH]
         """
 
     /// Parses the arguments (without the program name). `--flag value` and
@@ -107,6 +109,10 @@ public struct DaemonConfiguration: Sendable, Equatable {
                     throw UsageError("--cgroup: \"\(text)\" is not auto, off or an absolute path")
                 }
                 config.cgroup = setting
+            case "--metrics-file":
+                let path = try value()
+                guard !path.isEmpty, !path.hasSuffix("/") else { throw UsageError("--metrics-file needs a file name") }
+                config.metricsFile = path
             case "--exit-when-idle":
                 guard inline == nil else { throw UsageError("--exit-when-idle takes no value") }
                 config.exitWhenIdle = true

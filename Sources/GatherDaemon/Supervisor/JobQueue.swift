@@ -87,6 +87,9 @@ struct JobQueue<Waiting: QueueEntry, Running: QueueEntry>: Sendable {
         (queues[uid]?.count ?? 0) + runningPerUser[uid, default: 0]
     }
 
+    /// Jobs waiting to start.
+    var waitingCount: Int { waitingUsers.count }
+
     /// Whether `id` waits to start.
     func isWaiting(_ id: String) -> Bool { waitingUsers[id] != nil }
 

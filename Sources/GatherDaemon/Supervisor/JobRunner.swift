@@ -3,6 +3,7 @@ import GatherJournal
 import GatherProcess
 import GatherSpool
 import GatherSystem
+import Synchronization
 
 /// How a job run ended, for the supervisor.
 enum JobRunEnd: Sendable {
@@ -27,6 +28,8 @@ struct JobRunner: Sendable {
     let daemonIsRoot: Bool
     /// gatherd's cgroup subtree; nil: process groups only (SPEC §11).
     let cgroups: CgroupTree?
+    /// Task ends, running processes and claim latencies go here (SPEC §9).
+    let metrics: Metrics
 
     /// Runs the job to its end.
     /// - Parameter start: the claimed job (its `state.json` already says
@@ -55,10 +58,11 @@ struct JobRunner: Sendable {
         }
         journal.log(.jobStarted(identity, tasks: file.tasks.count, policy: policy))
 
+        let firstStart = FirstTaskStart(seen: start.seen, metrics: metrics)
         let tasks = file.tasks.enumerated().map { index, task in
             makeTask(
                 task, index: index, of: job, settings: start.settings, identity: identity, progress: progress,
-                cgroup: jobCgroup)
+                cgroup: jobCgroup, firstStart: firstStart)
         }
         let options = GatherOptions(
             policy: policy, maxParallel: file.maxParallel, timeout: file.timeout,
@@ -142,8 +146,9 @@ struct JobRunner: Sendable {
 
     private func makeTask(
         _ task: JobFile.Task, index: Int, of job: ClaimedJob, settings: JobSettings, identity: JobIdentity,
-        progress: JobProgress, cgroup: Cgroup?
+        progress: JobProgress, cgroup: Cgroup?, firstStart: FirstTaskStart
     ) -> GatherTask<ProcessExit> {
+        let metrics = self.metrics
         let file = job.job
         let account = job.runAs
         let environment = TaskEnvironment(
@@ -164,9 +169,12 @@ struct JobRunner: Sendable {
             onEvent: { event in
                 switch event {
                 case .started(let name, let attempt, let pid, _, let startTime, let recordError):
+                    metrics.processStarted()
+                    firstStart.taskStarted()
                     progress.processStarted(
                         index: index, task: name, attempt: attempt, pid: pid, startTime: startTime, recordError: recordError)
                 case .exited(let name, let attempt, let exit):
+                    metrics.processExited()
                     progress.processEnded(index: index, task: name, attempt: attempt, exit: exit)
                 case .spawnFailed:
                     break
@@ -198,6 +206,7 @@ struct JobRunner: Sendable {
                 errorLine: failure.description, retry: retry, of: retries, delay: delay,
                 exitStatus: exit?.status.exitCode, signal: exit?.status.signalName))
         case .taskEnded(let result):
+            metrics.taskEnded(result.outcome)
             progress.taskEnded(result)
             if let failure = result.failure {
                 let exit = processExit(of: failure, attempt: result.attempts, progress: progress)
@@ -223,6 +232,25 @@ struct JobRunner: Sendable {
     private func processExit(of failure: TaskFailure, attempt: Int, progress: JobProgress) -> ProcessExit? {
         if let error = failure.error as? ProcessTaskError { return error.exit }
         return progress.exit(of: failure.task, attempt: attempt)
+    }
+}
+
+/// Times a job's claim (SPEC §9 `gatherd_claim_seconds`): from its file seen
+/// to the first of its task processes started, observed once per run.
+final class FirstTaskStart: Sendable {
+    private let seen: ContinuousClock.Instant?
+    private let metrics: Metrics
+    private let started = Atomic(false)
+
+    init(seen: ContinuousClock.Instant?, metrics: Metrics) {
+        self.seen = seen
+        self.metrics = metrics
+    }
+
+    func taskStarted() {
+        guard let seen, started.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else { return }
+        let elapsed = seen.duration(to: .now)
+        metrics.claimed(after: Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
     }
 }
 

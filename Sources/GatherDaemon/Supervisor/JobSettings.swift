@@ -24,6 +24,9 @@ struct JobSettings: Sendable, Equatable {
 struct AdmittedJob: QueueEntry {
     var job: ClaimedJob
     let settings: JobSettings
+    /// When its file was seen in `incoming/`, for the claim latency; nil for a
+    /// job recovered from `active/`, whose file came before this start.
+    var seen: ContinuousClock.Instant? = nil
 
     var id: String { job.id }
     var uid: UInt32 { job.state.uid }

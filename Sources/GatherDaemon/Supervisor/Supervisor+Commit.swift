@@ -106,4 +106,6 @@ enum SupervisorEvent: Sendable {
 /// Events waiting for the supervisor.
 struct Inbox: Sendable {
     var events: [SupervisorEvent] = []
+    /// When the first of `events` was posted.
+    var since = ContinuousClock.now
 }

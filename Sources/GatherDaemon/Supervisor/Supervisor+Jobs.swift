@@ -30,7 +30,9 @@ extension Supervisor {
                 }
                 return
             }
-            if case .queueFull(let waiting) = jobs.admit(admitted(job)) {
+            var entry = admitted(job)
+            entry.seen = seenAt
+            if case .queueFull(let waiting) = jobs.admit(entry) {
                 do {
                     let record = try spool.reject(job, reason: "queue full: \(waiting) jobs of uid \(job.state.uid) waiting or running (--max-queued-per-user)")
                     logRejected(record)
@@ -88,7 +90,8 @@ extension Supervisor {
             claimed.state = run.state
             let start = JobStart(
                 job: claimed, settings: next.settings, identity: identity(of: claimed, run: JobRecord.newRunID()),
-                control: GatherControl(), progress: JobProgress(log: run.log, tasks: job.job.tasks.map(\.name)))
+                control: GatherControl(), progress: JobProgress(log: run.log, tasks: job.job.tasks.map(\.name)),
+                seen: next.seen)
             jobs.start(job.id, as: start)
             turn.starts.append(start)
             turn.wrote = true

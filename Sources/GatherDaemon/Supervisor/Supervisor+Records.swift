@@ -39,6 +39,7 @@ extension Supervisor {
     func pauseClaims(_ reason: String, identity: JobIdentity?) {
         let first = writeError == nil
         writeError = reason
+        metrics.update { $0.spoolWriteErrors += 1 }
         retryWakeup.yield()
         if first || identity != nil {
             journal.log(.spoolWriteError(identity, error: reason))
@@ -54,6 +55,7 @@ extension Supervisor {
             try releaseHeldStarts()
         } catch {
             writeError = error.located
+            metrics.update { $0.spoolWriteErrors += 1 }
             updateStatus()
             return
         }
@@ -63,6 +65,7 @@ extension Supervisor {
                 unwrittenProgress.remove(id)
             } catch {
                 writeError = error.located
+                metrics.update { $0.spoolWriteErrors += 1 }
                 updateStatus()
                 return
             }
@@ -74,6 +77,7 @@ extension Supervisor {
                 counts.count(pending.record.state)
             } catch {
                 writeError = error.reason
+                metrics.update { $0.spoolWriteErrors += 1 }
                 updateStatus()
                 return
             }

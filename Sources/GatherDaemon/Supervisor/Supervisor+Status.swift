@@ -72,9 +72,23 @@ extension Supervisor {
     /// once a second from the daemon while jobs run, as tasks start and end without one.
     func updateStatus() {
         checkProgressWrites()
+        publishMetrics()
         let line = statusLine
         guard line != lastStatus else { return }
         lastStatus = line
         _ = notifier.status(line)
+    }
+
+    /// The supervisor's part of the metrics (SPEC §9); the writer wakes only if one changed.
+    func publishMetrics() {
+        let (counts, running, queued, paused, writeError) = (counts, jobs.running.count, jobs.waitingCount, claimsPaused, isPaused)
+        metrics.update { values in
+            values.jobs = counts.byState
+            values.lastFailure = counts.lastFailure
+            values.jobsRunning = running
+            values.jobsQueued = queued
+            values.paused = paused
+            values.spoolWriteErrorNow = writeError
+        }
     }
 }

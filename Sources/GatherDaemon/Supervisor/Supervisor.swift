@@ -16,6 +16,8 @@ struct JobStart: QueueEntry {
     let identity: JobIdentity
     let control: GatherControl
     let progress: JobProgress
+    /// When its file was seen (``AdmittedJob/seen``).
+    let seen: ContinuousClock.Instant?
 
     var id: String { job.id }
     var uid: UInt32 { job.state.uid }
@@ -74,6 +76,11 @@ actor Supervisor {
     var turn = Turn()
     /// Started jobs whose commit failed: they run once a sync succeeds.
     var heldStarts: [JobStart] = []
+    /// When the files claimed in this turn were seen: the first post of the
+    /// inbox's batch, or the scan's start (for the claim latency metric).
+    var seenAt = ContinuousClock.now
+    /// What `--metrics-file` publishes; set at the end of each turn (``updateStatus()``).
+    let metrics: Metrics
 
     /// Spool events posted by the watcher's consumer and not handled yet
     /// (``post(_:)``): those that arrive while the actor is busy are handled
@@ -103,8 +110,9 @@ actor Supervisor {
     init(
         spool: SpoolDirectory, journal: JournalWriter, notifier: SystemdNotifier,
         configuration: DaemonConfiguration, starts: AsyncStream<JobStart>.Continuation,
-        executor: ThreadExecutor, cgroups: CgroupAvailability = .off(reason: "--cgroup off")
+        executor: ThreadExecutor, cgroups: CgroupAvailability = .off(reason: "--cgroup off"), metrics: Metrics = Metrics()
     ) {
+        self.metrics = metrics
         self.cgroups = cgroups
         self.executor = executor
         self.spool = spool
@@ -257,6 +265,7 @@ actor Supervisor {
             } else {
                 inbox.events.append(event)
             }
+            if inbox.events.count == 1 { inbox.since = .now }
             return inbox.events.count == 1
         }
         if wake { inboxWakeup.yield() }
@@ -269,17 +278,21 @@ actor Supervisor {
 
     /// Handles every event posted so far, in one turn.
     func handleInbox() {
-        let events = inbox.withLock { inbox in
+        let (events, since) = inbox.withLock { inbox in
             defer { inbox.events = [] }
-            return inbox.events
+            return (inbox.events, inbox.since)
         }
         guard !events.isEmpty else { return }
+        seenAt = since
         handle(events)
     }
 
     /// Handles events in order, then starts what may start; what they wrote
     /// is made durable once, before any of the jobs runs (``endTurn()``).
     func handle(_ events: [SupervisorEvent]) {
+        // A file dropped while claiming is held changes no count; the metrics
+        // writer must still look at incoming/ again.
+        metrics.update { $0.spoolEvents &+= 1 }
         for event in events {
             switch event {
             case .spool(.incoming(let name, _)):
@@ -316,6 +329,7 @@ actor Supervisor {
 
     /// A full scan of `incoming/` and `cancel/` (start, SIGHUP, queue overflow, resume).
     func rescan(checkingIdle: Bool = true) {
+        seenAt = .now
         _ = checkPause()
         if let names = try? scanIncoming() {
             for name in names { claim(name, fromScan: true) }
@@ -355,8 +369,14 @@ struct StateCounts: Sendable {
     var done = 0
     var failed = 0
     var rejected = 0
+    /// Each final state apart, for the metrics.
+    var byState: [JobState: Int] = [:]
+    /// When the last job ended `failed` (Unix time), for the metrics; 0: none yet.
+    var lastFailure: Double = 0
 
     mutating func count(_ state: JobState) {
+        byState[state, default: 0] += 1
+        if state == .failed { lastFailure = Double(Timestamp.now().millisecondsSinceEpoch) / 1000 }
         switch state {
         case .succeeded: done += 1
         case .rejected: rejected += 1
