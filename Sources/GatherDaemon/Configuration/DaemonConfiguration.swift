@@ -28,6 +28,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var exitWhenIdle = false
     /// Where jobs' cgroups go (`--cgroup auto|off|PATH`, SPEC §11).
     public var cgroup: CgroupSetting = .auto
+    /// The administrator's hook for every `failed` job (`--on-failure`, SPEC §9):
+    /// run through `/bin/sh -c` as the daemon's user; nil: none.
+    public var onFailure: String?
 
     public init() {}
 
@@ -36,7 +39,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
         usage: gatherd [--spool DIR] [--max-jobs N] [--max-tasks N] [--max-jobs-per-user N]
                        [--max-queued-per-user N] [--kill-grace DUR] [--retain DUR]
                        [--log-target auto|journal|stderr] [--log-level info|debug] [--exit-when-idle]
-                       [--cgroup auto|off|PATH]
+                       [--cgroup auto|off|PATH] [--on-failure COMMAND]
         """
 
     /// Parses the arguments (without the program name). `--flag value` and
@@ -107,6 +110,10 @@ public struct DaemonConfiguration: Sendable, Equatable {
                     throw UsageError("--cgroup: \"\(text)\" is not auto, off or an absolute path")
                 }
                 config.cgroup = setting
+            case "--on-failure":
+                let command = try value()
+                guard !command.isEmpty, !command.utf8.contains(0) else { throw UsageError("--on-failure needs a command") }
+                config.onFailure = command
             case "--exit-when-idle":
                 guard inline == nil else { throw UsageError("--exit-when-idle takes no value") }
                 config.exitWhenIdle = true
