@@ -58,6 +58,9 @@ public enum Daemon {
         let metricsWriter = configuration.metricsFile.map {
             MetricsWriter(metrics: metrics, file: MetricsFile(path: $0), spool: spool, journal: journal)
         }
+            configuration: configuration, daemonIsRoot: geteuid() == 0, cgroups: cgroups.tree)
+        let hooks = JobHooks(
+            spool: spool, journal: journal, launcher: launcher, configuration: configuration, daemonIsRoot: geteuid() == 0)
 
         let recovered = await supervisor.recover()
         do {
@@ -138,6 +141,13 @@ public enum Daemon {
                 group.addTask {
                     let end = await runner.run(start)
                     supervisor.post(.jobEnded(id: start.job.id, end))
+                    // SPEC §11: the hooks, once the record is in its final place,
+                    // on this child task: the supervisor never waits for them, and
+                    // a stop (cancelAll below) ends them or keeps them from starting.
+                    guard case .record(let record) = end,
+                          JobHooks.wanted(record, job: start.job.job, configuration: configuration) else { return }
+                    if await start.recordMoved.wait() { await hooks.run(record, start: start) }
+                    supervisor.post(.hooksEnded(id: start.job.id))
                 }
             }
             // The supervisor ends the stream once no job runs any more.

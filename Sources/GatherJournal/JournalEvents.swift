@@ -234,6 +234,22 @@ extension JournalEntry {
         event(.claimingPaused, job: nil, "claiming resumed")
     }
 
+    /// `job NAME: on_failure hook exited with status 2` (priority 4): a hook
+    /// (SPEC §11) that did not succeed. The job's state is not changed by it.
+    /// - Parameters:
+    ///   - hook: `on_end`, `on_failure`, or `--on-failure` (the daemon's).
+    ///   - what: the error text (`exited with status 2`, `timed out after 1m`).
+    ///   - state: the job's state, unchanged.
+    public static func hookFailed(
+        _ job: JobIdentity, hook: String, outcome: TaskOutcome, what: String, state: String,
+        exitStatus: Int32? = nil, signal: String? = nil
+    ) -> JournalEntry {
+        var entry = event(.hookFailed, job: job, "job \(job.name): \(hook) hook \(what)")
+        entry.appendKnown("GATHER_STATE", state)
+        appendTask(&entry, task: hook, attempt: 1, outcome: outcome, exitStatus: exitStatus, signal: signal)
+        return entry
+    }
+
     // MARK: - Building blocks
 
     private static func event(_ id: JournalMessageID, job: JobIdentity?, _ message: String) -> JournalEntry {

@@ -21,13 +21,15 @@ public enum JournalMessageID: String, Sendable, CaseIterable {
     case daemonStopping = "7de80dd028b948c7a66a170cb9c4a9e8"
     /// `claiming paused: …` and `claiming resumed` (the spool's `paused` file).
     case claimingPaused = "576e3fe8c2fa41dbbe96de3044a4f7b4"
+    /// A job's hook (`on_end`, `on_failure`, `--on-failure`) did not succeed.
+    case hookFailed = "5984e417d8694f13aac08ff6f60b8a12"
 
     /// The syslog PRIORITY of the event (SPEC §7).
     public var priority: Int {
         switch self {
         case .jobStarted, .jobSucceeded, .daemonReady, .daemonStopping: return 6
         case .jobFailed, .jobRejected: return 3
-        case .jobFailing, .taskError, .cancelRefused, .jobInterrupted: return 4
+        case .jobFailing, .taskError, .cancelRefused, .jobInterrupted, .hookFailed: return 4
         case .taskRetry, .jobCancelled, .claimingPaused: return 5
         case .spoolWriteError: return 2
         }
@@ -51,6 +53,7 @@ public enum JournalMessageID: String, Sendable, CaseIterable {
         case .daemonReady: return "gatherd is ready"
         case .daemonStopping: return "gatherd is stopping"
         case .claimingPaused: return "gatherd paused or resumed claiming new jobs"
+        case .hookFailed: return "A hook of gatherd job @GATHER_JOB@ did not succeed"
         }
     }
 }

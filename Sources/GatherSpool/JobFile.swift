@@ -28,6 +28,10 @@ public struct JobFile: Sendable {
     public var restartable: Bool
     /// `memory_max`, `cpu_max`, `tasks_max` of the whole job (its cgroup, SPEC §11).
     public var limits = ResourceLimits()
+    /// `on_end`: argv of the hook run after every record of the job (SPEC §11); nil: none.
+    public var onEnd: [String]?
+    /// `on_failure`: argv of the hook run after a `failed` record (SPEC §11); nil: none.
+    public var onFailure: [String]?
     public var tasks: [Task]
 
     /// Where task output goes (SPEC §7).

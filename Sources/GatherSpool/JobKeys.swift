@@ -74,6 +74,16 @@ public enum JobKeyTable {
                  + "rejected where gatherd cannot enforce it", section: "§11") { v, path, job, p in
             job.limits.tasksMax = p.integer(v, path, 1...Problems.maxTasks, tasksWhat).map(Int.init)
         },
+        .job("on_end", type: "array of strings, non-empty, no NUL", default: "none",
+             meaning: "a hook run after the record is written, whatever the state: argv, run as the tasks' user "
+                 + "with their environment plus GATHER_STATE, GATHER_RECORD, GATHER_ERROR; 60s limit",
+             section: "§11") { v, path, job, p in
+            job.onEnd = p.command(v, path)
+        },
+        .job("on_failure", type: "array of strings, non-empty, no NUL", default: "none",
+             meaning: "as on_end, run only when the job's state is failed", section: "§11") { v, path, job, p in
+            job.onFailure = p.command(v, path)
+        },
         .job("tasks", type: "array of 1 to 10000 task objects", default: nil,
              meaning: "the tasks of the job, with the task keys below", section: "§4") { v, _, job, p in
             job.tasks = JobFileValidator.tasks(v, problems: &p)

@@ -43,6 +43,23 @@ public struct JobRecord: Sendable, Equatable {
         }
     }
 
+    /// One hook run (SPEC §6 `hooks`, §11).
+    public struct HookEntry: Sendable, Equatable {
+        /// `on_end` or `on_failure`.
+        public var name: String
+        public var outcome: TaskOutcome
+        /// What `waitpid` saw, `nil` when it ended by a signal or never started.
+        public var exitStatus: Int32?
+        public var durationMS: Int64?
+
+        public init(name: String, outcome: TaskOutcome, exitStatus: Int32?, durationMS: Int64?) {
+            self.name = name
+            self.outcome = outcome
+            self.exitStatus = exitStatus
+            self.durationMS = durationMS
+        }
+    }
+
     public var id: String
     /// A random 32-hex-digit ID of this run (``JobRecord/newRunID()``).
     public var run: String
@@ -70,6 +87,8 @@ public struct JobRecord: Sendable, Equatable {
     /// The compound error line (`failed`) or every validation error (`rejected`); else `nil`.
     public var error: String?
     public var tasks: [TaskEntry]
+    /// The job's hook runs, written once they ended; empty: no `hooks` member.
+    public var hooks: [HookEntry] = []
 
     public init(id: String, run: String = JobRecord.newRunID(), name: String, file: String, state: JobState,
                 policy: GatherPolicy?, uid: UInt32, gid: UInt32, user: String?, runAs: String?,
@@ -146,6 +165,15 @@ public struct JobRecord: Sendable, Equatable {
         ]
         members += Self.usageMembers(usage)
         members += [("error", error.map(JSONValue.string) ?? .null), ("tasks", .array(taskValues))]
+        if !hooks.isEmpty {
+            members.append(("hooks", .array(hooks.map { hook in
+                .object([
+                    ("name", .string(hook.name)), ("outcome", .string(hook.outcome.rawValue)),
+                    ("exit_status", hook.exitStatus.map { .integer(Int64($0)) } ?? .null),
+                    ("duration_ms", hook.durationMS.map { .integer($0) } ?? .null),
+                ])
+            })))
+        }
         return .object(members)
     }
 
@@ -163,7 +191,7 @@ extension JobRecord {
     /// Reads `result.json` as ``json`` writes it; `nil` if it is not a record
     /// this version wrote.
     ///
-    /// Members this version does not write (`hooks`, `slurm_job`…)
+    /// Members this version does not write (`slurm_job`…)
     /// are passed over, so a newer daemon's record still reads. A member it
     /// does write must have its type, and a time must read back as the same
     /// text: whatever shows a decoded record then prints what is stored.
@@ -191,9 +219,21 @@ extension JobRecord {
             guard let task = TaskEntry(json: value) else { return nil }
             tasks.append(task)
         }
+        var hooks: [HookEntry] = []
+        if let value = json["hooks"], value != .null {
+            guard case .array(let hookValues) = value else { return nil }
+            for value in hookValues {
+                guard let name = M.text(value["name"]),
+                      let outcome = M.text(value["outcome"]).flatMap(TaskOutcome.init(rawValue:)),
+                      let exitStatus = M.optional(value["exit_status"], { M.integer($0).flatMap { Int32(exactly: $0) } }),
+                      let durationMS = M.optional(value["duration_ms"], M.integer) else { return nil }
+                hooks.append(HookEntry(name: name, outcome: outcome, exitStatus: exitStatus, durationMS: durationMS))
+            }
+        }
         self.init(id: id, run: run, name: name, file: file, state: state, policy: policy, uid: uid, gid: gid,
                   user: user, runAs: runAs, receivedAt: receivedAt, startedAt: startedAt, finishedAt: finishedAt,
                   usage: usage, error: error, tasks: tasks)
+        self.hooks = hooks
     }
 }
 

@@ -77,6 +77,43 @@ extension SpoolDirectory {
         try moveFinished(id: id, to: record.stateDirectory)
     }
 
+    /// The path of a finished job's `result.json` in its state directory
+    /// (`GATHER_RECORD` of its hooks, SPEC §11).
+    public func finalRecordPath(_ record: JobRecord) -> String {
+        "\(path)/\(record.stateDirectory.rawValue)/\(record.id)/result.json"
+    }
+
+    /// Replaces a finished job's `result.json` (in `done/`, `failed/`) by
+    /// `record` once its hooks ended (SPEC §11): a temporary file owned by
+    /// the daemon's user, group `record.gid`, 0640, synced, then renamed over
+    /// the record and the directory synced. Off the supervisor: it touches
+    /// nothing but that job's directory, which no one else writes once moved.
+    public func rewriteFinishedRecord(_ record: JobRecord) throws(SpoolError) {
+        let area = record.stateDirectory
+        let label = "\(area.rawValue)/\(record.id)"
+        let dir = try SystemCall.sys("open \(label)", code: .recordWrite) {
+            openat(fd(area), record.id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+        }
+        defer { SystemCall.close(dir) }
+        let temp = ".result.json.tmp"
+        _ = SystemCall.call { unlinkat(dir, temp, 0) }
+        do throws(SpoolError) {
+            let file = try SystemCall.sys("create \(label)/\(temp)", code: .recordWrite) {
+                openat(dir, temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o640)
+            }
+            defer { SystemCall.close(file) }
+            try setOwner(file, gid: record.gid, mode: 0o640, label: "\(label)/\(temp)")
+            do { try SystemCall.writeAll(file, record.json.serializedBytes(trailingNewline: true), "\(label)/\(temp)") }
+            catch { throw error.relabelled(.recordWrite) }
+            try SystemCall.sys("fsync \(label)/\(temp)", code: .recordWrite) { fsync(file) }
+            try SystemCall.sys("rename \(label)/\(temp)", code: .recordWrite) { renameat(dir, temp, dir, "result.json") }
+        } catch {
+            _ = SystemCall.call { unlinkat(dir, temp, 0) }
+            throw error
+        }
+        _ = SystemCall.call { fsync(dir) }
+    }
+
     /// The rename of `active/ID` into its state directory.
     func moveFinished(id: String, to target: Area) throws(SpoolError) {
         try SystemCall.sys("rename active/\(id) to \(target.rawValue)/\(id)", code: .recordWrite) {

@@ -19,6 +19,7 @@ import Testing
             "kill_grace": #""5s""#, "env": #"{"A":"1"}"#, "cwd": #""/srv""#, "user": #""alice""#,
             "output": #""discard""#, "restartable": "true", "tasks": #"[{"name":"c","command":["x"]}]"#,
             "memory_max": #""512M""#, "cpu_max": #""150%""#, "tasks_max": "64",
+            "on_end": #"["/usr/local/bin/notify", "done"]"#, "on_failure": #"["sendmail", "root"]"#,
         ],
         .task: [
             "name": #""a""#, "command": #"["/bin/true"]"#, "timeout": #""10m""#, "retries": "2",

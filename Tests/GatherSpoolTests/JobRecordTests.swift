@@ -58,10 +58,18 @@ import Testing
                                  error: "policy: must be one of collect-all, fail-fast, cancel-siblings", tasks: [])
         #expect(JobRecord(json: rejected.json, gid: 0) == rejected)
 
-        // Members a newer daemon adds (SPEC §6 Slurm, hooks) are passed over.
+        // Members a newer daemon adds (SPEC §6 Slurm) are passed over.
         guard case .object(var members) = record.json else { Issue.record("not an object"); return }
-        members += [("slurm_job", .string("4242")), ("hooks", .array([.object([("name", .string("on_end"))])]))]
+        members += [("slurm_job", .string("4242"))]
         #expect(JobRecord(json: .object(members), gid: 1001) == record)
+
+        // The hooks (SPEC §6, §11) read back as written; one this version cannot read is no record.
+        var hooked = record
+        hooked.hooks = [JobRecord.HookEntry(name: "on_end", outcome: .succeeded, exitStatus: 0, durationMS: 12),
+                        JobRecord.HookEntry(name: "on_failure", outcome: .timedOut, exitStatus: nil, durationMS: 60_001)]
+        #expect(JobRecord(json: hooked.json, gid: 1001) == hooked)
+        #expect(hooked.json.serialized(pretty: false).contains(#""hooks":[{"name":"on_end","outcome":"succeeded","exit_status":0,"duration_ms":12}"#))
+        #expect(JobRecord(json: .object(members + [("hooks", .array([.object([("name", .string("on_end"))])]))]), gid: 0) == nil)
 
         // What this version never wrote is not a record.
         func replacing(_ key: String, with value: JSONValue) -> JSONValue {

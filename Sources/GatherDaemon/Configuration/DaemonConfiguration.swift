@@ -30,6 +30,9 @@ public struct DaemonConfiguration: Sendable, Equatable {
     public var cgroup: CgroupSetting = .auto
     /// Where the Prometheus text is kept (`--metrics-file`); nil: no metrics.
     public var metricsFile: String?
+    /// The administrator's hook for every `failed` job (`--on-failure`, SPEC §9):
+    /// run through `/bin/sh -c` as the daemon's user; nil: none.
+    public var onFailure: String?
 
     public init() {}
 
@@ -38,7 +41,7 @@ public struct DaemonConfiguration: Sendable, Equatable {
         usage: gatherd [--spool DIR] [--max-jobs N] [--max-tasks N] [--max-jobs-per-user N]
                        [--max-queued-per-user N] [--kill-grace DUR] [--retain DUR]
                        [--log-target auto|journal|stderr] [--log-level info|debug] [--exit-when-idle]
-                       [--cgroup auto|off|PATH] [--metrics-file PATH]
+                       [--cgroup auto|off|PATH] [--metrics-file PATH] [--on-failure COMMAND]
         """
 
     /// Parses the arguments (without the program name). `--flag value` and
@@ -113,6 +116,10 @@ public struct DaemonConfiguration: Sendable, Equatable {
                 let path = try value()
                 guard !path.isEmpty, !path.hasSuffix("/") else { throw UsageError("--metrics-file needs a file name") }
                 config.metricsFile = path
+            case "--on-failure":
+                let command = try value()
+                guard !command.isEmpty, !command.utf8.contains(0) else { throw UsageError("--on-failure needs a command") }
+                config.onFailure = command
             case "--exit-when-idle":
                 guard inline == nil else { throw UsageError("--exit-when-idle takes no value") }
                 config.exitWhenIdle = true

@@ -70,6 +70,7 @@ extension Supervisor {
             do {
                 try spool.moveFinished(record)
                 counts.count(record.state)
+                recordGates.removeValue(forKey: record.id)?.open()
             } catch {
                 unwritten[record.id] = (record, identity)
                 pauseClaims(error.reason, identity: identity)
@@ -101,6 +102,8 @@ enum SupervisorEvent: Sendable {
     case spool(SpoolEvent)
     /// A job run ended (the main loop's child task reports it).
     case jobEnded(id: String, JobRunEnd)
+    /// The hooks of an ended job ended (or will not run).
+    case hooksEnded(id: String)
 }
 
 /// Events waiting for the supervisor.

@@ -109,6 +109,11 @@ extension Supervisor {
         unwrittenProgress.remove(id)
         switch end {
         case .record(let record):
+            if JobHooks.wanted(record, job: ended.job.job, configuration: configuration) {
+                // The job's child task waits for the move, then runs them.
+                recordGates[id] = ended.recordMoved
+                hooksPending += 1
+            }
             write(record, identity: ended.identity)
         case .keepForRestart:
             break

@@ -13,6 +13,7 @@ extension Supervisor {
                 turn.records.append((record, identity))
             } else {
                 counts.count(record.state)  // moved by an earlier try
+                recordGates.removeValue(forKey: record.id)?.open()
             }
             turn.wrote = true
         } catch {
@@ -75,6 +76,7 @@ extension Supervisor {
                 try spool.finish(pending.record)
                 unwritten[id] = nil
                 counts.count(pending.record.state)
+                recordGates.removeValue(forKey: id)?.open()
             } catch {
                 writeError = error.reason
                 metrics.update { $0.spoolWriteErrors += 1 }

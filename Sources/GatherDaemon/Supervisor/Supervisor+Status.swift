@@ -31,7 +31,7 @@ extension Supervisor {
 
     /// `--exit-when-idle`: nothing claimable, queued, running or unwritten.
     func checkIdle() {
-        guard configuration.exitWhenIdle, case .running = state, jobs.isEmpty,
+        guard configuration.exitWhenIdle, case .running = state, jobs.isEmpty, hooksPending == 0,
               unwritten.isEmpty, writeError == nil else { return }
         if let waiting = try? scanIncoming(), waiting.contains(where: { !spool.isLeftInPlace($0.bytes) }) {
             return

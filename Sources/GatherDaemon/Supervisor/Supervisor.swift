@@ -18,6 +18,8 @@ struct JobStart: QueueEntry {
     let progress: JobProgress
     /// When its file was seen (``AdmittedJob/seen``).
     let seen: ContinuousClock.Instant?
+    /// Opened once the job's record is in its final place: its hooks may run (``JobHooks``).
+    let recordMoved = RecordGate()
 
     var id: String { job.id }
     var uid: UInt32 { job.state.uid }
@@ -81,6 +83,10 @@ actor Supervisor {
     var seenAt = ContinuousClock.now
     /// What `--metrics-file` publishes; set at the end of each turn (``updateStatus()``).
     let metrics: Metrics
+    /// The gates of ended jobs whose hooks wait for their record's move, by job ID.
+    var recordGates: [String: RecordGate] = [:]
+    /// Ended jobs whose hooks have not ended yet (`--exit-when-idle` waits for them).
+    var hooksPending = 0
 
     /// Spool events posted by the watcher's consumer and not handled yet
     /// (``post(_:)``): those that arrive while the actor is busy are handled
@@ -306,6 +312,8 @@ actor Supervisor {
                 if checkPause() == .resumed { rescan(checkingIdle: false) }
             case .jobEnded(let id, let end):
                 jobEnded(id, end)
+            case .hooksEnded:
+                hooksPending -= 1
             }
         }
         if case .stopping = state {

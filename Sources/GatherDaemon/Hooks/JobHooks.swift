@@ -1,0 +1,201 @@
+import Gather
+import GatherJournal
+import GatherProcess
+import GatherSpool
+import GatherSystem
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A job's hooks (SPEC §11) and the daemon's `--on-failure` (SPEC §9), run
+/// once the job's record is in its final place.
+///
+/// They run on the job's own child task of the daemon's main group, after
+/// the supervisor has taken the job's end: the job no longer counts against
+/// `--max-jobs`, and the supervisor never waits for a hook, so a hook never
+/// delays another job. Each hook is a one-task group of the `Gather` engine
+/// labelled like a task named after it (`GATHER_TASK=on_failure`,
+/// `GATHER_ATTEMPT=1`, output lines `ID/on_failure[pid]`), with a 60 s
+/// timeout (SIGTERM, SIGKILL after the job's `kill_grace`: `timed-out`); a
+/// daemon stop cancels it (`cancelled`).
+///
+/// At most once per record: the hooks run from memory after the move, and
+/// nothing on disk says they are due, so a crash (or power loss) between
+/// the record's move and the hooks' end loses those hook runs — recovery
+/// never runs a hook, it could not tell a hook that ran from one that did not.
+struct JobHooks: Sendable {
+    let spool: SpoolDirectory
+    let journal: JournalWriter
+    let launcher: ProcessLauncher
+    let configuration: DaemonConfiguration
+    /// Hooks switch to the job's `run_as` user only when the daemon is root (SPEC §8).
+    let daemonIsRoot: Bool
+
+    /// The limit of every hook run (SPEC §11).
+    static let limit = Duration.seconds(60)
+
+    /// The job's hooks due for `record`, in SPEC order: `on_end`, then `on_failure`.
+    static func due(_ record: JobRecord, job: JobFile) -> [(name: String, command: [String])] {
+        var hooks: [(name: String, command: [String])] = []
+        if let command = job.onEnd { hooks.append(("on_end", command)) }
+        if record.state == .failed, let command = job.onFailure { hooks.append(("on_failure", command)) }
+        return hooks
+    }
+
+    /// Whether anything runs after `record` is moved: a hook of the job, or `--on-failure`.
+    static func wanted(_ record: JobRecord, job: JobFile, configuration: DaemonConfiguration) -> Bool {
+        !due(record, job: job).isEmpty || (record.state == .failed && configuration.onFailure != nil)
+    }
+
+    /// Runs the job's hooks one after another, then rewrites the record with
+    /// their `hooks` entries; then `--on-failure` for a failed job (journal only).
+    /// The job's state is never changed.
+    func run(_ record: JobRecord, start: JobStart) async {
+        let job = start.job
+        let file = job.job
+        let identity = start.identity
+        let recordPath = spool.finalRecordPath(record)
+        var added: [(key: String, value: String)] = [("GATHER_STATE", record.state.rawValue), ("GATHER_RECORD", recordPath)]
+        if let error = record.error { added.append(("GATHER_ERROR", error)) }
+
+        var entries: [JobRecord.HookEntry] = []
+        for (name, command) in Self.due(record, job: file) {
+            let account = job.runAs
+            let environment = TaskEnvironment(
+                user: account.name, home: account.home, shell: account.shell, job: job.id, task: name,
+                jobEnvironment: file.env, taskEnvironment: added)
+            let spec = ProcessTaskSpec(
+                name: name, command: command, environment: environment, cwd: file.cwd ?? "/",
+                identity: daemonIsRoot
+                    ? ProcessIdentity(uid: account.uid, gid: account.gid, groups: account.groups, name: account.name) : nil,
+                killGrace: start.settings.killGrace)
+            entries.append(await runHook(
+                spec, label: name, identity: identity, state: record.state, output: file.output == .journal))
+        }
+        if !entries.isEmpty {
+            var updated = record
+            updated.hooks = entries
+            do {
+                try spool.rewriteFinishedRecord(updated)
+            } catch {
+                journal.log(.daemonNotice(
+                    "job \(identity.id): cannot add its hooks to its record: \(error)", warning: true))
+            }
+        }
+
+        if record.state == .failed, let command = configuration.onFailure {
+            // The daemon's user, as the administrator configured it; the job's
+            // env is the job's business, not the administrator's hook's.
+            let account = UserAccount.lookup(uid: geteuid())
+            let environment = TaskEnvironment(
+                user: account?.name ?? String(geteuid()), home: account?.home ?? "/", shell: account?.shell ?? "/bin/sh",
+                job: job.id, task: "on_failure", taskEnvironment: added)
+            let spec = ProcessTaskSpec(
+                name: "on_failure", command: ["/bin/sh", "-c", command], environment: environment, cwd: "/",
+                killGrace: start.settings.killGrace)
+            _ = await runHook(spec, label: "--on-failure", identity: identity, state: record.state, output: true)
+        }
+    }
+
+    /// Runs one hook to its end and logs "hook failed" unless it succeeded.
+    private func runHook(
+        _ spec: ProcessTaskSpec, label: String, identity: JobIdentity, state: JobState, output: Bool
+    ) async -> JobRecord.HookEntry {
+        let task = spec.name
+        let handlers = output ? outputHandlers(task: task, identity: identity) : nil
+        let hook = GatherTask<ProcessExit>.process(spec, timeout: Self.limit, launcher: launcher, output: handlers)
+        let results: GatheredResults<ProcessExit>
+        do {
+            results = try await gather([hook])
+        } catch {
+            fatalError("JobHooks: a group of one task without `after` cannot be ill-defined: \(error)")
+        }
+        let result = results.tasks[0]
+        let exit: ProcessExit?
+        switch results.lastAttempts[0] {
+        case .success(let value)?: exit = value
+        case .failure(let error as ProcessTaskError)?: exit = error.exit
+        default: exit = nil
+        }
+        let entry = JobRecord.HookEntry(
+            name: task, outcome: result.outcome, exitStatus: exit?.status.exitCode,
+            durationMS: result.duration.map(Self.milliseconds))
+        if result.outcome != .succeeded {
+            let what: String
+            if let failure = result.failure {
+                what = failure.message
+            } else {
+                what = result.outcome == .cancelled ? "cancelled: daemon stopping" : result.outcome.rawValue
+            }
+            journal.log(.hookFailed(
+                identity, hook: label, outcome: result.outcome, what: what, state: state.rawValue,
+                exitStatus: exit?.status.exitCode, signal: exit?.status.signalName))
+        }
+        return entry
+    }
+
+    /// Output lines to the journal like a task's (`ID/on_failure[pid]`).
+    private func outputHandlers(task: String, identity: JobIdentity) -> @Sendable (Int) -> ProcessOutputHandler? {
+        let journal = self.journal
+        return { attempt in
+            let handler: ProcessOutputHandler = { stream, line in
+                journal.logOutput(line, from: TaskOutputSource(job: identity, task: task, attempt: attempt, stream: stream))
+            }
+            return handler
+        }
+    }
+
+    private static func milliseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+}
+
+/// Opened by the supervisor once a job's record is durable and in its final
+/// place (after the turn's commit and move); the job's child task waits on
+/// it before it runs the hooks. Closed when that task is cancelled (a daemon
+/// stop): the hooks then do not run.
+final class RecordGate: Sendable {
+    private enum State {
+        case waiting(CheckedContinuation<Bool, Never>?)
+        case opened
+        case closed
+    }
+    private let state = Mutex<State>(.waiting(nil))
+
+    init() {}
+
+    /// The record is in place: the waiter runs the hooks.
+    func open() { finish(.opened) }
+
+    /// The hooks will not run.
+    func close() { finish(.closed) }
+
+    private func finish(_ end: State) {
+        let waiter: CheckedContinuation<Bool, Never>? = state.withLock { state in
+            guard case .waiting(let waiter) = state else { return nil }
+            state = end
+            return waiter
+        }
+        if case .opened = end { waiter?.resume(returning: true) } else { waiter?.resume(returning: false) }
+    }
+
+    /// True once opened; false when closed or the calling task is cancelled.
+    func wait() async -> Bool {
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+                let now: Bool? = state.withLock { state in
+                    switch state {
+                    case .waiting: state = .waiting(continuation); return nil
+                    case .opened: return true
+                    case .closed: return false
+                    }
+                }
+                if let now { continuation.resume(returning: now) }
+            }
+        } onCancel: {
+            close()
+        }
+    }
+}
