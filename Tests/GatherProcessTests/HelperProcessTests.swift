@@ -4,7 +4,7 @@ import Testing
 
 /// Checks that run in a helper process: they change process-wide state
 /// (signal mask, SIGPIPE, file limit, subreaper) or measure its memory.
-@Suite("In a helper process", .timeLimit(.minutes(2)))
+@Suite("In a helper process", .serialized, .timeLimit(.minutes(2)))
 struct HelperProcessTests {
     @Test("the child has default signal dispositions, an empty mask, fds 0-2 only and the original file limit")
     func childState() async throws {

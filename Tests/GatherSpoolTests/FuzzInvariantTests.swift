@@ -7,12 +7,14 @@ import Testing
 /// size as `gather-fuzz`): mutated inputs through the validator with the
 /// daemon's context, none breaking the validator's contract (FuzzOracle).
 @Suite struct FuzzInvariantTests {
-    /// Inputs per seed: a few seconds of CPU in a debug build (the fault
-    /// suite runs 10,000 in a release build).
-    static let inputs = 300
+    /// Inputs per seed: about two seconds of one core in a debug build (the
+    /// fault suite runs 10,000 in a release build). More, and two seeds at
+    /// once, took both cores of the CI machine for seconds, which the timing
+    /// bounds of tests running beside it felt.
+    static let inputs = 100
 
     func run(seed: UInt64) async {
-        // The seed, to replay a failure: gather-fuzz --seed N --count 300.
+        // The seed, to replay a failure: gather-fuzz --seed N --count 100.
         print("FuzzInvariantTests: seed \(seed), \(Self.inputs) inputs")
         // On a thread of its own: seconds of CPU on the cooperative pool (two
         // threads on two cores) would stall every other test's clock meanwhile.
@@ -25,9 +27,9 @@ import Testing
                 "seed \(seed): \(summary.violationCount) violations\n\(summary.violations.prefix(3).map(\.report).joined(separator: "\n"))")
     }
 
-    @Test func aFixedSeedBreaksNoInvariant() async { await run(seed: 0x6761_7468_6572_6421) }
-
-    @Test func aRandomSeedBreaksNoInvariant() async {
+    /// A fixed seed, then a random one, one after the other (one core).
+    @Test func aFixedAndARandomSeedBreakNoInvariant() async {
+        await run(seed: 0x6761_7468_6572_6421)
         var random = SystemRandomNumberGenerator()
         await run(seed: random.next())
     }
