@@ -34,6 +34,8 @@ public enum FuzzCorpus {
             "memory_max": [.string("512M"), .integer(1_048_576)],
             "cpu_max": [.string("150%")],
             "tasks_max": [.integer(64)],
+            "on_end": [.strings(["true"])],
+            "on_failure": [.strings(["true"]), .strings(["echo", "fuzz"])],
             "tasks": [taskList(3), taskList(1), taskList(5, chained: true)],
         ],
         .task: [
@@ -145,6 +147,7 @@ public enum FuzzCorpus {
     public static func isHarmless(_ job: JobFile) -> Bool {
         guard job.user == nil || job.user == "root", job.cwd.map(harmlessDirectories.contains) ?? true,
               job.limits.isEmpty, (1...50).contains(job.tasks.count),
+              [job.onEnd, job.onFailure].allSatisfy({ $0 == nil || harmlessCommands.contains($0!) }),
               job.env.allSatisfy({ $0.key.hasPrefix("FUZZ_") }) else { return false }
         var waits = Duration.zero
         for task in job.tasks {

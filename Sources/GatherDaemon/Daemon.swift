@@ -58,7 +58,6 @@ public enum Daemon {
         let metricsWriter = configuration.metricsFile.map {
             MetricsWriter(metrics: metrics, file: MetricsFile(path: $0), spool: spool, journal: journal)
         }
-            configuration: configuration, daemonIsRoot: geteuid() == 0, cgroups: cgroups.tree)
         let hooks = JobHooks(
             spool: spool, journal: journal, launcher: launcher, configuration: configuration, daemonIsRoot: geteuid() == 0)
 
