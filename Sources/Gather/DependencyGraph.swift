@@ -12,6 +12,9 @@ public enum DependencyGraph {
         case selfReference(index: Int, position: Int)
         /// The tasks form a cycle; `path` lists the names around it, first repeated last.
         case cycle(index: Int, path: [String])
+        /// `tasks[index].after[position]` names a clean-up (`finally`) task,
+        /// which starts only after every other task ended: nothing can wait for it.
+        case namesFinallyTask(index: Int, position: Int, name: String)
 
         public var description: String {
             switch self {
@@ -19,6 +22,7 @@ public enum DependencyGraph {
             case .unknownName(_, _, let name): return "unknown task \"\(name)\""
             case .selfReference: return "a task cannot wait for itself"
             case .cycle(_, let path): return "dependency cycle: " + path.joined(separator: " -> ")
+            case .namesFinallyTask(_, _, let name): return "\"\(name)\" is a finally task, which no task can wait for"
             }
         }
     }
@@ -27,7 +31,8 @@ public enum DependencyGraph {
     /// - Parameters:
     ///   - names: task names in order.
     ///   - after: for each task, the names it waits for.
-    public static func problems(names: [String], after: [[String]]) -> [Problem] {
+    ///   - isFinally: for each task, whether it is a clean-up task; empty when none is.
+    public static func problems(names: [String], after: [[String]], isFinally: [Bool] = []) -> [Problem] {
         var problems: [Problem] = []
         var seen = Set<String>(minimumCapacity: names.count)
         for (i, name) in names.enumerated() where !seen.insert(name).inserted {
@@ -45,7 +50,13 @@ public enum DependencyGraph {
                     problems.append(.unknownName(index: i, position: p, name: dep))
                     continue
                 }
-                if j == i { problems.append(.selfReference(index: i, position: p)) } else { edges[i].append(j) }
+                if j == i {
+                    problems.append(.selfReference(index: i, position: p))
+                } else if j < isFinally.count, isFinally[j] {
+                    problems.append(.namesFinallyTask(index: i, position: p, name: dep))
+                } else {
+                    edges[i].append(j)
+                }
             }
         }
         // Iterative DFS (a 10,000-task chain must not overflow the stack); each

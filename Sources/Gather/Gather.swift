@@ -53,39 +53,46 @@ public func gather<Value: Sendable>(
     // each per-task copy is megabytes to allocate, fault in and free).
     let names = tasks.map(\.name)
     let after = tasks.contains { !$0.after.isEmpty } ? tasks.map(\.after) : []
-    let problems = DependencyGraph.problems(names: names, after: after)
+    // Clean-up tasks are few; the flags exist only when there are some.
+    let isFinally = tasks.contains { $0.isFinally } ? tasks.map(\.isFinally) : []
+    let problems = DependencyGraph.problems(names: names, after: after, isFinally: isFinally)
     guard problems.isEmpty else { throw GatherDefinitionError(problems: problems) }
     var retryPolicies: [Int: RetryPolicy] = [:]
     for (index, task) in tasks.enumerated() where task.retries > 0 {
-        retryPolicies[index] = RetryPolicy(retries: task.retries, retryDelay: task.retryDelay)
+        retryPolicies[index] = task.retryPolicy
     }
     // The shell: generic, inlined into the caller so that values of its type are
     // handled without runtime generics; every decision is the scheduler's.
-    var scheduler = GatherScheduler(names: names, after: after, retryPolicies: retryPolicies, options: options)
+    var scheduler = GatherScheduler(
+        names: names, after: after, retryPolicies: retryPolicies, isFinally: isFinally, options: options)
     let lastAttempts = AttemptResults<Value>(count: tasks.count)
-    await withTaskGroup(of: GatherMessage.self) { group in
-        scheduler.begin(callerCancelled: Task.isCancelled)
-        perform(&scheduler, tasks, lastAttempts, &group)
-        while !scheduler.isFinished, let message = await group.next() {
-            switch message.kind {
-            case .attemptEnded:
-                scheduler.attemptEnded(
-                    message.index, error: lastAttempts.error(at: message.index), stopRequested: message.stopRequested,
-                    began: message.began, ended: message.ended, callerCancelled: Task.isCancelled)
-            case .timer:
-                scheduler.timerFired(message.began, callerCancelled: Task.isCancelled)
-            case .mailbox:
-                scheduler.mailboxWoke(callerCancelled: Task.isCancelled)
-            }
+    // A second task group only for clean-up tasks that must start after the
+    // first group was cancelled (its new children would start cancelled).
+    repeat {
+        await withTaskGroup(of: GatherMessage.self) { group in
+            scheduler.begin(callerCancelled: Task.isCancelled)
             perform(&scheduler, tasks, lastAttempts, &group)
+            while !scheduler.isFinished, !scheduler.needsFreshGroup, let message = await group.next() {
+                switch message.kind {
+                case .attemptEnded:
+                    scheduler.attemptEnded(
+                        message.index, error: lastAttempts.error(at: message.index), stopRequested: message.stopRequested,
+                        began: message.began, ended: message.ended, callerCancelled: Task.isCancelled)
+                case .timer:
+                    scheduler.timerFired(message.began, callerCancelled: Task.isCancelled)
+                case .mailbox:
+                    scheduler.mailboxWoke(callerCancelled: Task.isCancelled)
+                }
+                perform(&scheduler, tasks, lastAttempts, &group)
+            }
+            // Only stale timers and the mailbox can be left; end them.
+            group.cancelAll()
         }
-        // Only stale timers and the mailbox can be left; end them.
-        group.cancelAll()
-    }
+    } while scheduler.needsFreshGroup
     let end = scheduler.end()
     return GatheredResults(
         tasks: end.tasks, lastAttempts: lastAttempts.collect(), jobFailure: end.jobFailure,
-        firstError: end.firstError, cancelReason: end.cancelReason)
+        firstError: end.firstError, cancelReason: end.cancelReason, firstSuccess: end.firstSuccess)
 }
 
 /// What each task's last attempt returned, written by the attempt's child task

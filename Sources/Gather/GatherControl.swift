@@ -22,14 +22,15 @@ public final class GatherControl: Sendable {
     /// reason, so a job cancelled by request and then cut short by a stop of
     /// the daemon is `interrupted` (SPEC §5: interrupted > cancelled).
     public func cancel(_ reason: TaskReason) {
+        // The waiter stays registered: the upgrade to `.daemonStopping` wakes
+        // the engine too, to stop clean-up tasks the request let run.
         let waiter: (@Sendable (TaskReason) -> Void)? = state.withLock { state in
             if state.reason == .cancelledByRequest, reason == .daemonStopping {
                 state.reason = reason
-                return nil
+                return state.waiter
             }
             guard state.reason == nil else { return nil }
             state.reason = reason
-            defer { state.waiter = nil }
             return state.waiter
         }
         waiter?(reason)
@@ -41,9 +42,8 @@ public final class GatherControl: Sendable {
     /// Registers the engine's wake-up; runs it at once if already cancelled.
     func whenCancelled(_ waiter: @escaping @Sendable (TaskReason) -> Void) {
         let reason: TaskReason? = state.withLock { state in
-            if let reason = state.reason { return reason }
             state.waiter = waiter
-            return nil
+            return state.reason
         }
         if let reason { waiter(reason) }
     }

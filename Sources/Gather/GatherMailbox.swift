@@ -48,6 +48,12 @@ final class GatherMailbox: Sendable {
         continuation?.resume()
     }
 
+    /// Takes waits again after ``close()``: the clean-up tasks of a group run
+    /// in a new task group once the first was cancelled (which closed it).
+    func reopen() {
+        state.withLock { $0.closed = false }
+    }
+
     @usableFromInline
     func wait() async {
         await withTaskCancellationHandler {

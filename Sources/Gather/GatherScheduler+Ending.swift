@@ -42,7 +42,7 @@ extension GatherScheduler {
     private mutating func attemptFailed(_ index: Int, _ failure: TaskFailure) {
         let attempts = Int(slots[index].attempts)
         lastFailures[index] = failure
-        guard !stopStarting, let task = retryPolicies[index], attempts <= task.retries else {
+        guard !stopStarting, let task = retryPolicies[index], attempts <= task.retries, task.allowsRetry(of: failure) else {
             finishError(index, failure)
             return
         }
@@ -62,14 +62,17 @@ extension GatherScheduler {
     private mutating func finish(
         _ index: Int, outcome: TaskOutcome, reason: TaskReason? = nil, failure: TaskFailure? = nil) {
         record(index, outcome: outcome, reason: reason, failure: failure)
-        if let failure, firstError == nil {
+        if options.policy == .firstSuccess, outcome == .succeeded {
+            succeeded(index)
+        } else if let failure, firstError == nil {
             firstError = failure
             options.onEvent?(.firstError(failure))
             // Already stopping (job deadline, outside cancellation, the policy):
             // everything was stopped for that reason, which stays the reason.
-            guard !stopStarting else { return }
+            // The clean-up tasks all run, whatever one of them does.
+            guard !stopStarting, cleanUp != .started else { return }
             switch options.policy {
-            case .collectAll: break
+            case .collectAll, .firstSuccess: break
             case .failFast: stopAll(skipReason: .siblingFailed(failure.task), stopRunning: nil)
             case .cancelSiblings:
                 stopAll(skipReason: .siblingFailed(failure.task), stopRunning: .cancelled(.siblingFailed(failure.task)))
@@ -97,7 +100,8 @@ extension GatherScheduler {
             name: names[index], outcome: outcome, reason: slot.reason < 0 ? nil : reasons[Int(slot.reason)],
             attempts: Int(slot.attempts), failure: outcome.isError ? lastFailures[index] : nil,
             startedAt: ran && slot.began != .min ? wallClock(nanosecondsAfterAnchor: slot.began) : nil,
-            duration: ran && slot.duration != .min ? .nanoseconds(slot.duration) : nil)
+            duration: ran && slot.duration != .min ? .nanoseconds(slot.duration) : nil,
+            isFinally: isFinallyTask(index))
     }
 
     /// Records a final outcome and passes it on to the dependents: they become
@@ -122,7 +126,7 @@ extension GatherScheduler {
         }
     }
 
-    private mutating func settle(_ index: Int, outcome: TaskOutcome, reason: TaskReason?, failure: TaskFailure?) {
+    mutating func settle(_ index: Int, outcome: TaskOutcome, reason: TaskReason?, failure: TaskFailure?) {
         slots[index].outcome = outcome
         if let reason {
             if reasons.last != reason { reasons.append(reason) }
@@ -131,22 +135,32 @@ extension GatherScheduler {
         if let failure { lastFailures[index] = failure }
         slots[index].phase = .done
         unfinished -= 1
+        if cleanUp != .none, !isFinally[index] { mainUnfinished -= 1 }
         if let onEvent = options.onEvent { onEvent(.taskEnded(result(of: index))) }
     }
 
     /// Stops starting: tasks not started are skipped, tasks waiting to retry
-    /// keep their last outcome, running ones are asked to stop (if `stopRunning`).
+    /// keep their last outcome (or are skipped too, with `skipRetrying`),
+    /// running ones are asked to stop (if `stopRunning`).
     ///
     /// Every task not started gets `skipReason` — also one waiting for a task
     /// that is skipped here — and every running one `stopRunning`, before any
     /// task waiting to retry is finished with its error: that error must not
     /// set off the policy with a reason of its own in the middle of the stop.
-    mutating func stopAll(skipReason: TaskReason, stopRunning: StopRequest?) {
+    /// Clean-up tasks not yet started still start once the rest has ended,
+    /// unless `skipCleanUp` or the clean-up has already begun.
+    mutating func stopAll(
+        skipReason: TaskReason, stopRunning: StopRequest?, skipCleanUp: Bool = false, skipRetrying: Bool = false
+    ) {
         stopStarting = true
+        let keepCleanUp = cleanUp == .pending && !skipCleanUp
         var retrying: [Int] = []
         for index in slots.indices {
             switch slots[index].phase {
             case .waiting, .ready:
+                if keepCleanUp, isFinally[index] { continue }
+                settle(index, outcome: .skipped, reason: skipReason, failure: nil)
+            case .retryWait where skipRetrying:
                 settle(index, outcome: .skipped, reason: skipReason, failure: nil)
             case .retryWait:
                 retrying.append(index)

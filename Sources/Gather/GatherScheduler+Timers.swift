@@ -38,7 +38,7 @@ extension GatherScheduler {
             jobFailure = TaskFailure(task: "job", error: GatherTimeout(limit: limit, isJobDeadline: false), outcome: .timedOut)
         }
         let reason: TaskReason = .jobTimedOut
-        stopAll(skipReason: reason, stopRunning: .jobTimedOut(limit))
+        stopAll(skipReason: reason, stopRunning: .jobTimedOut(limit), skipCleanUp: true)
         if firstError == nil, let jobFailure {
             firstError = jobFailure
             options.onEvent?(.firstError(jobFailure))
@@ -46,15 +46,25 @@ extension GatherScheduler {
     }
 
     mutating func checkOutsideCancel(callerCancelled: Bool) {
-        guard cancelReason == nil else { return }
+        guard cancelReason == nil else {
+            checkStopAfterRequest()
+            return
+        }
         let reason = options.control?.reason ?? (callerCancelled ? .cancelledByRequest : nil)
         guard let reason else { return }
         cancelReason = reason
-        stopAll(skipReason: reason, stopRunning: .cancelled(reason))
+        // Clean-up tasks still run after a cancel request, not when the daemon
+        // stops, nor when the calling Swift task is cancelled (a child started
+        // then would start cancelled).
+        let skipCleanUp = reason == .daemonStopping || options.control?.reason == nil
+        stopAll(skipReason: reason, stopRunning: .cancelled(reason), skipCleanUp: skipCleanUp)
     }
 
     mutating func watchMailbox(_ mailbox: GatherMailbox) {
-        let wanted = cancelReason == nil && (options.control != nil || (options.slotPool != nil && !stopStarting))
+        // After a cancel request the clean-up tasks may still run: a stop of
+        // the daemon must then reach them, and the pool grant their slots.
+        let open = cancelReason == nil || (cancelReason == .cancelledByRequest && cleanUp != .none)
+        let wanted = open && (options.control != nil || (options.slotPool != nil && !stopStarting))
         guard !mailboxWaiting, !groupCancelled, wanted else { return }
         mailboxWaiting = true
         actions.append(.watchMailbox(mailbox))

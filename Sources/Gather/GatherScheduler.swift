@@ -103,20 +103,49 @@ struct GatherScheduler {
     /// mailbox child is added any more (they would return at once, in a loop).
     var groupCancelled = false
 
+    // Clean-up (`finally`) tasks and `first-success`; see GatherScheduler+CleanUp.
+    /// For each task, whether it is a clean-up task; empty when none is.
+    let isFinally: [Bool]
+    /// Each clean-up task's `after`, as task indices in list order.
+    var finallyAfter: [Int: [Int]] = [:]
+    /// Tasks that are not clean-up tasks and have no outcome yet (kept only
+    /// when the group has clean-up tasks).
+    var mainUnfinished: Int
+    var cleanUp: CleanUpPhase
+    /// The clean-up tasks are ready but the task group was cancelled (every
+    /// child added to it would start cancelled): the shell must carry on in a
+    /// new group, and call ``begin(callerCancelled:)`` again.
+    @usableFromInline
+    var needsFreshGroup = false
+    /// The group's deadline as armed at the start; `deadline` is cleared when
+    /// the group is cancelled, this is kept for the clean-up tasks.
+    var jobDeadline: ContinuousClock.Instant?
+    /// Under `first-success`: the task whose success ended the group.
+    var firstSuccess: Int?
+
     /// - Parameters:
     ///   - names: the tasks' names, checked by ``DependencyGraph/problems(names:after:)``.
     ///   - after: each task's `after` list, or empty when no task has one (the
     ///     common case then needs no array of 100,000 empty lists).
     ///   - retryPolicies: the tasks with retries, by index.
+    ///   - isFinally: for each task, whether it is a clean-up task; empty when none is.
     @usableFromInline
-    init(names: [String], after: [[String]], retryPolicies: [Int: RetryPolicy], options: GatherOptions) {
+    init(
+        names: [String], after: [[String]], retryPolicies: [Int: RetryPolicy], isFinally: [Bool] = [],
+        options: GatherOptions
+    ) {
         precondition(after.isEmpty || after.count == names.count, "one after list per task")
+        precondition(isFinally.isEmpty || isFinally.count == names.count, "one finally flag per task")
         self.names = names
         self.retryPolicies = retryPolicies
         self.options = options
         self.unfinished = names.count
+        self.isFinally = isFinally
+        let finallyCount = isFinally.count { $0 }
+        self.mainUnfinished = names.count - finallyCount
+        self.cleanUp = finallyCount > 0 ? .pending : .none
         self.mailbox = (options.control != nil || options.slotPool != nil) ? GatherMailbox() : nil
-        guard !after.isEmpty else {
+        guard !after.isEmpty || finallyCount > 0 else {
             dependents = []
             slots = Array(repeating: Slot(phase: .ready, remaining: 0), count: names.count)
             initialReady = names.indices
@@ -129,7 +158,16 @@ struct GatherScheduler {
         for (i, name) in names.enumerated() { index[name] = i }
         var slots: [Slot] = []
         slots.reserveCapacity(names.count)
-        for (i, after) in after.enumerated() {
+        var finallyAfter: [Int: [Int]] = [:]
+        for i in names.indices {
+            let after = after.isEmpty ? [] : after[i]
+            // A clean-up task waits for every other task, outside the graph:
+            // its `after` is looked at when the clean-up starts.
+            if finallyCount > 0, isFinally[i] {
+                finallyAfter[i] = after.compactMap { index[$0] }
+                slots.append(Slot(phase: .waiting, remaining: 0))
+                continue
+            }
             // A name listed twice is one dependency: `remaining` counts each
             // dependency once, so each must be one entry in `dependents`.
             let unique = after.count > 1 ? Array(Set(after)) : after
@@ -143,16 +181,23 @@ struct GatherScheduler {
         }
         self.dependents = dependents
         self.slots = slots
+        self.finallyAfter = finallyAfter
     }
 
     /// True once every task has its final outcome.
     @usableFromInline
     var isFinished: Bool { unfinished == 0 }
 
-    /// Arms the deadline, hooks up outside cancellation and starts what is ready.
+    /// Arms the deadline, hooks up outside cancellation and starts what is
+    /// ready; called again for the new task group of the clean-up tasks.
     @usableFromInline
     mutating func begin(callerCancelled: Bool) {
+        guard !needsFreshGroup else {
+            beginFreshGroup(callerCancelled: callerCancelled)
+            return
+        }
         if let timeout = options.timeout { deadline = clock.now.advanced(by: timeout) }
+        jobDeadline = deadline
         if let control = options.control, let mailbox {
             control.whenCancelled { _ in mailbox.post() }
         }
@@ -194,15 +239,19 @@ struct GatherScheduler {
         afterEvent(callerCancelled: callerCancelled)
     }
 
-    private mutating func afterEvent(callerCancelled: Bool) {
+    mutating func afterEvent(callerCancelled: Bool) {
         checkOutsideCancel(callerCancelled: callerCancelled)
+        if cleanUp == .pending, mainUnfinished == 0 { startCleanUp() }
         if stopStarting { returnGrants() }
     }
 
     /// Called once the loop is over, after the shell cancelled the leftovers;
     /// gives back pool slots and returns the results.
     @usableFromInline
-    mutating func end() -> (tasks: [TaskResult], jobFailure: TaskFailure?, firstError: TaskFailure?, cancelReason: TaskReason?) {
+    mutating func end() -> (
+        tasks: [TaskResult], jobFailure: TaskFailure?, firstError: TaskFailure?, cancelReason: TaskReason?,
+        firstSuccess: String?
+    ) {
         options.control?.clearWaiter()
         mailbox?.close()
         if let id = poolWaiterID, let pool = options.slotPool, !pool.cancelWait(id: id) {
@@ -214,6 +263,6 @@ struct GatherScheduler {
         // group interrupted (SPEC §5: interrupted > cancelled); the tasks keep
         // the reason they were stopped for.
         let finalReason = cancelReason.map { options.control?.reason ?? $0 }
-        return (results, jobFailure, firstError, finalReason)
+        return (results, jobFailure, firstError, finalReason, firstSuccess.map { names[$0] })
     }
 }

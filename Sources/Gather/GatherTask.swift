@@ -8,8 +8,21 @@ public struct GatherTask<Value: Sendable>: Sendable {
     public var timeout: Duration?
     /// Further attempts after an attempt with an error outcome (0 … 100).
     public var retries: Int
-    /// Wait before the first retry, doubled for each next one, at most 10 minutes.
+    /// Wait before the first retry, doubled for each next one, at most ``retryDelayMax``.
     public var retryDelay: Duration
+    /// The cap of the doubled retry delay (10 minutes unless given).
+    public var retryDelayMax: Duration
+    /// Which errors are retried: an attempt whose failure this returns false
+    /// for is final at once, retries left or not (the process layer retries
+    /// only listed exit statuses this way). `nil`: every error is retried.
+    public var retryWhen: (@Sendable (TaskFailure) -> Bool)?
+    /// A clean-up task, like a `finally:` clause: it starts once every task
+    /// that is not a clean-up task has ended, whatever the policy and their
+    /// outcomes — also after the policy or a ``GatherControl`` cancel request
+    /// stopped them; not after the group's deadline, a `.daemonStopping`
+    /// cancel, or cancellation of the calling Swift task. No task may name a
+    /// clean-up task in `after`. Its errors are errors like any other.
+    public var isFinally: Bool
     /// The work. It reports only what happened to it: a value, or an error whose
     /// description is the text after `name: ` in the error line. Conform the error
     /// to ``GatherTaskError`` to report an outcome other than `failed`.
@@ -20,7 +33,10 @@ public struct GatherTask<Value: Sendable>: Sendable {
     ///   - after: names of tasks that must succeed first.
     ///   - timeout: limit per attempt.
     ///   - retries: further attempts after an error.
-    ///   - retryDelay: delay before the first retry (doubled each time, capped at 10 minutes).
+    ///   - retryDelay: delay before the first retry (doubled each time, capped at `retryDelayMax`).
+    ///   - retryDelayMax: the cap of the doubled delay.
+    ///   - retryWhen: which failures are retried; nil retries every error.
+    ///   - finally: a clean-up task that runs once the other tasks have ended.
     ///   - body: the work; it may register a stop hook on the ``GatherAttempt`` it is given.
     public init(
         _ name: String,
@@ -28,6 +44,9 @@ public struct GatherTask<Value: Sendable>: Sendable {
         timeout: Duration? = nil,
         retries: Int = 0,
         retryDelay: Duration = .seconds(1),
+        retryDelayMax: Duration = .seconds(600),
+        retryWhen: (@Sendable (TaskFailure) -> Bool)? = nil,
+        finally: Bool = false,
         body: @escaping @Sendable (GatherAttempt) async throws -> Value
     ) {
         self.name = name
@@ -35,13 +54,22 @@ public struct GatherTask<Value: Sendable>: Sendable {
         self.timeout = timeout
         self.retries = retries
         self.retryDelay = retryDelay
+        self.retryDelayMax = retryDelayMax
+        self.retryWhen = retryWhen
+        self.isFinally = finally
         self.body = body
     }
 
     /// The delay before retry number `retry` (1-based): `retryDelay` doubled
-    /// `retry - 1` times, at most 10 minutes.
+    /// `retry - 1` times, at most `retryDelayMax`.
     public func delay(beforeRetry retry: Int) -> Duration {
-        RetryPolicy(retries: retries, retryDelay: retryDelay).delay(beforeRetry: retry)
+        retryPolicy.delay(beforeRetry: retry)
+    }
+
+    /// The retry settings as the scheduler keeps them.
+    @usableFromInline
+    var retryPolicy: RetryPolicy {
+        RetryPolicy(retries: retries, retryDelay: retryDelay, retryDelayMax: retryDelayMax, retryWhen: retryWhen)
     }
 }
 

@@ -15,16 +15,19 @@ public struct GatheredResults<Value: Sendable>: Sendable {
     public let firstError: TaskFailure?
     /// Set when the group was cancelled from outside.
     public let cancelReason: TaskReason?
+    /// Under `first-success`: the task whose success decided the group.
+    public let firstSuccess: String?
 
     public init(
         tasks: [TaskResult], lastAttempts: [Result<Value, any Error>?], jobFailure: TaskFailure?,
-        firstError: TaskFailure?, cancelReason: TaskReason?
+        firstError: TaskFailure?, cancelReason: TaskReason?, firstSuccess: String? = nil
     ) {
         self.tasks = tasks
         self.lastAttempts = lastAttempts
         self.jobFailure = jobFailure
         self.firstError = firstError
         self.cancelReason = cancelReason
+        self.firstSuccess = firstSuccess
     }
 
     /// The values of the tasks that succeeded, in task order.
@@ -53,17 +56,27 @@ public struct GatheredResults<Value: Sendable>: Sendable {
     public var cancelledCount: Int { tasks.count { $0.outcome == .cancelled } }
     public var skippedCount: Int { tasks.count { $0.outcome == .skipped } }
 
-    /// All failures as one error, or `nil` when there are none.
+    /// All failures as one error, or `nil` when the group did not fail: none,
+    /// or only those before the first success of a `first-success` group.
     public var compoundError: CompoundError? {
         let failures = failures
-        guard !failures.isEmpty else { return nil }
+        guard !failures.isEmpty, isFailed else { return nil }
         return CompoundError(failures: failures, cancelled: cancelledCount, skipped: skippedCount)
     }
 
-    /// `failed` if any error, else `interrupted` / `cancelled` after an outside
-    /// cancellation (SPEC §5 precedence), else `succeeded`.
+    /// Whether the errors fail the group: any error; after a first success
+    /// (`first-success`) only an error of a clean-up task or the deadline's.
+    private var isFailed: Bool {
+        if jobFailure != nil { return true }
+        if firstSuccess != nil { return tasks.contains { $0.isFinally && $0.outcome.isError } }
+        return tasks.contains { $0.outcome.isError }
+    }
+
+    /// `failed` if any error (after a `first-success` success: any error of a
+    /// clean-up task), else `interrupted` / `cancelled` after an outside
+    /// cancellation (precedence: failed > interrupted > cancelled), else `succeeded`.
     public var state: JobState {
-        if jobFailure != nil || tasks.contains(where: { $0.outcome.isError }) { return .failed }
+        if isFailed { return .failed }
         switch cancelReason {
         case .daemonStopping?: return .interrupted
         case .some: return .cancelled

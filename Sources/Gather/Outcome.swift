@@ -52,6 +52,11 @@ public enum GatherPolicy: String, Sendable, Hashable, CaseIterable, Codable {
     case failFast = "fail-fast"
     /// On the first error running tasks are cancelled and nothing new starts.
     case cancelSiblings = "cancel-siblings"
+    /// For redundant work (mirrors, probes): the first task to succeed decides
+    /// the group, which has succeeded; the tasks still running are cancelled and
+    /// those not started are skipped (reason `X succeeded`). Errors before it are
+    /// kept but do not fail the group; if no task succeeds, it fails with every error.
+    case firstSuccess = "first-success"
 }
 
 /// Why a task was cancelled or skipped (SPEC §5). `description` is the text
@@ -59,6 +64,8 @@ public enum GatherPolicy: String, Sendable, Hashable, CaseIterable, Codable {
 public enum TaskReason: Sendable, Hashable, CustomStringConvertible {
     /// `X failed`: the sibling whose error stopped this task.
     case siblingFailed(String)
+    /// `X succeeded`: under `first-success`, the sibling whose success ended the group.
+    case siblingSucceeded(String)
     /// `X did not succeed`: the first of `after` that did not succeed.
     case dependencyDidNotSucceed(String)
     /// `job failing`: the job failed by a limit of its own, not by a sibling.
@@ -73,6 +80,7 @@ public enum TaskReason: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .siblingFailed(let name): return "\(name) failed"
+        case .siblingSucceeded(let name): return "\(name) succeeded"
         case .dependencyDidNotSucceed(let name): return "\(name) did not succeed"
         case .jobFailing: return "job failing"
         case .jobTimedOut: return "job timed out"

@@ -19,10 +19,12 @@ public struct TaskResult: Sendable {
     public let startedAt: Date?
     /// Run time of the last attempt.
     public let duration: Duration?
+    /// A clean-up task (``GatherTask/isFinally``).
+    public let isFinally: Bool
 
     public init(
         name: String, outcome: TaskOutcome, reason: TaskReason? = nil, attempts: Int,
-        failure: TaskFailure? = nil, startedAt: Date? = nil, duration: Duration? = nil
+        failure: TaskFailure? = nil, startedAt: Date? = nil, duration: Duration? = nil, isFinally: Bool = false
     ) {
         self.name = name
         self.outcome = outcome
@@ -31,6 +33,7 @@ public struct TaskResult: Sendable {
         self.failure = failure
         self.startedAt = startedAt
         self.duration = duration
+        self.isFinally = isFinally
     }
 }
 

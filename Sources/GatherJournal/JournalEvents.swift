@@ -50,10 +50,22 @@ extension JournalEntry {
 
     /// `job NAME succeeded: 3 tasks in 4.2s` (priority 6).
     /// - Parameter usage: what the job's cgroup used, where gatherd has cgroups.
+    /// - Parameter firstSuccess: under `first-success`, the task that
+    ///   succeeded first and how many tasks were cancelled and skipped: the
+    ///   message then reads `job mirrors succeeded: mirror-b succeeded first, 2 cancelled`.
     public static func jobSucceeded(_ job: JobIdentity, tasks: Int, policy: GatherPolicy, elapsed: Duration,
-                                    usage: CgroupUsage? = nil) -> JournalEntry {
-        var entry = event(.jobSucceeded, job: job,
-                          "job \(job.name) succeeded: \(tasks) task\(tasks == 1 ? "" : "s") in \(DurationText.format(elapsed))")
+                                    usage: CgroupUsage? = nil,
+                                    firstSuccess: (task: String, cancelled: Int, skipped: Int)? = nil) -> JournalEntry {
+        let summary: String
+        if let firstSuccess {
+            var parts = ["\(firstSuccess.task) succeeded first"]
+            if firstSuccess.cancelled > 0 { parts.append("\(firstSuccess.cancelled) cancelled") }
+            if firstSuccess.skipped > 0 { parts.append("\(firstSuccess.skipped) skipped") }
+            summary = parts.joined(separator: ", ")
+        } else {
+            summary = "\(tasks) task\(tasks == 1 ? "" : "s") in \(DurationText.format(elapsed))"
+        }
+        var entry = event(.jobSucceeded, job: job, "job \(job.name) succeeded: \(summary)")
         entry.appendKnown("GATHER_STATE", JobState.succeeded.rawValue)
         entry.appendKnown("GATHER_POLICY", policy.rawValue)
         appendUsage(&entry, usage)

@@ -129,7 +129,11 @@ extension GatherTask where Value == ProcessExit {
     ///
     /// - Parameters:
     ///   - spec: the process and its stop settings.
-    ///   - after, timeout, retries, retryDelay: as for any ``GatherTask``.
+    ///   - after, timeout, retries, retryDelay, retryDelayMax: as for any ``GatherTask``.
+    ///   - retryExitCodes: retry only an exit with one of these statuses (any
+    ///     other status, a signal, a timeout, a spawn failure is final); nil:
+    ///     retry every error.
+    ///   - finally: a clean-up task (``GatherTask/isFinally``).
     ///   - launcher: usually ``ProcessLauncher/shared``.
     ///   - output: makes the handler of each attempt's output lines from the
     ///     attempt number (see ``ProcessOutputHandler``); nil discards.
@@ -140,12 +144,29 @@ extension GatherTask where Value == ProcessExit {
         timeout: Duration? = nil,
         retries: Int = 0,
         retryDelay: Duration = .seconds(1),
+        retryDelayMax: Duration = .seconds(600),
+        retryExitCodes: Set<Int32>? = nil,
+        finally: Bool = false,
         launcher: ProcessLauncher,
         output: (@Sendable (_ attempt: Int) -> ProcessOutputHandler?)? = nil,
         onEvent: (@Sendable (ProcessEvent) -> Void)? = nil
     ) -> GatherTask<ProcessExit> {
-        GatherTask(spec.name, after: after, timeout: timeout, retries: retries, retryDelay: retryDelay) { attempt in
+        GatherTask(
+            spec.name, after: after, timeout: timeout, retries: retries, retryDelay: retryDelay,
+            retryDelayMax: retryDelayMax, retryWhen: retryExitCodes.map(exitedWithOneOf), finally: finally
+        ) { attempt in
             try await runAttempt(spec, attempt: attempt, launcher: launcher, output: output, onEvent: onEvent)
+        }
+    }
+
+    /// The retry rule of `retry_exit_codes`: only a process that exited with
+    /// one of `codes` is retried.
+    private static func exitedWithOneOf(_ codes: Set<Int32>) -> @Sendable (TaskFailure) -> Bool {
+        { failure in
+            guard let error = failure.error as? ProcessTaskError, error.code == .exited,
+                let status = error.exit?.status.exitCode
+            else { return false }
+            return codes.contains(status)
         }
     }
 

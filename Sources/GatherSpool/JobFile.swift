@@ -18,6 +18,8 @@ public struct JobFile: Sendable {
     public static let defaultKillGrace = Duration.seconds(5)
     /// The largest `kill_grace` and `--kill-grace` (SPEC §4: `5m`).
     public static let maxKillGrace = Duration.seconds(300)
+    /// `retry_delay_max` when not given (SPEC §4: `10m`).
+    public static let defaultRetryDelayMax = Duration.seconds(600)
     /// `env`, in file order.
     public var env: [(key: String, value: String)]
     /// `cwd`; `nil` means `/`.
@@ -48,8 +50,14 @@ public struct JobFile: Sendable {
         /// Per-attempt timeout.
         public var timeout: Duration?
         public var retries: Int
-        /// Before the first retry, doubled for each next one (at most 10 min).
+        /// Before the first retry, doubled for each next one (at most `retryDelayMax`).
         public var retryDelay: Duration
+        /// `retry_delay_max`: the cap of the doubled delay.
+        public var retryDelayMax: Duration = JobFile.defaultRetryDelayMax
+        /// `retry_exit_codes`: only these exit statuses are retried; nil: any error.
+        public var retryExitCodes: [Int32]?
+        /// `finally`: a clean-up task (SPEC §2).
+        public var isFinally = false
         public var successExitCodes: [Int32]
         /// The task's own `env`, in file order; added after the job's.
         public var env: [(key: String, value: String)]

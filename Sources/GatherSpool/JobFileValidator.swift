@@ -115,6 +115,7 @@ public enum JobFileValidator {
         var tasks: [JobFile.Task] = []
         var names: [String] = []
         var afters: [[String]] = []
+        var isFinally: [Bool] = []
         // For each task, where each name of `afters` stands in the file.
         var positions: [[Int]] = []
         for (i, item) in items.enumerated() {
@@ -123,7 +124,7 @@ public enum JobFileValidator {
             let unnamed = "\u{0}\(i)"
             guard case .object(let members) = item else {
                 p.add(base, "must be an object, found \(item.typeName)")
-                names.append(unnamed); afters.append([]); positions.append([])
+                names.append(unnamed); afters.append([]); positions.append([]); isFinally.append(false)
                 continue
             }
             var task = JobFile.Task(name: "", command: [], timeout: nil, retries: 0, retryDelay: .seconds(1),
@@ -132,12 +133,13 @@ public enum JobFileValidator {
             names.append(task.name.isEmpty ? unnamed : task.name)
             afters.append(task.after)
             positions.append(task.afterPositions)
+            isFinally.append(task.isFinally)
             tasks.append(task)
         }
-        for problem in DependencyGraph.problems(names: names, after: afters) {
+        for problem in DependencyGraph.problems(names: names, after: afters, isFinally: isFinally) {
             switch problem {
             case .duplicateName(let i, _): p.add("tasks[\(i)].name", problem.description)
-            case .unknownName(let i, let k, _), .selfReference(let i, let k):
+            case .unknownName(let i, let k, _), .selfReference(let i, let k), .namesFinallyTask(let i, let k, _):
                 p.add("tasks[\(i)].after[\(positions[i][k])]", problem.description)
             case .cycle(let i, _): p.add("tasks[\(i)].after", problem.description)
             }

@@ -22,7 +22,8 @@ public enum JobKeyTable {
             job.name = p.text(v, path, maxBytes: 200, noControl: true)
         },
         .job("policy", oneOf: GatherPolicy.self, default: "collect-all",
-             meaning: "what the first error does to the other tasks", section: "§2") { $0.policy = $1 },
+             meaning: "what the first error (first-success: the first success) does to the other tasks",
+             section: "§2") { $0.policy = $1 },
         .job("max_parallel", type: "integer, at least 1", default: "no limit",
              meaning: "tasks of this job running at once", section: "§4") { v, path, job, p in
             job.maxParallel = p.integer(v, path, 1...Int64.max, "an integer of at least 1").map(Int.init)
@@ -111,8 +112,24 @@ public enum JobKeyTable {
             task.retries = p.integer(v, path, 0...100, "an integer from 0 to 100").map(Int.init) ?? 0
         },
         .task("retry_delay", type: "duration", default: "1s",
-              meaning: "before the first retry, doubled for each next one, at most 10m", section: "§2") { v, path, task, p in
+              meaning: "before the first retry, doubled for each next one, at most retry_delay_max",
+              section: "§2") { v, path, task, p in
             task.retryDelay = p.duration(v, path) ?? .seconds(1)
+        },
+        .task("retry_delay_max", type: "duration", default: "10m",
+              meaning: "cap of the doubled retry delay", section: "§2") { v, path, task, p in
+            task.retryDelayMax = p.duration(v, path) ?? JobFile.defaultRetryDelayMax
+        },
+        .task("retry_exit_codes", type: "array of integers 0 to 255, non-empty", default: "any error",
+              meaning: "retry only these exit statuses; any other status, a signal, a timeout or a spawn failure "
+                  + "is final at once", section: "§2") { v, path, task, p in
+            if let codes = p.exitCodes(v, path) { task.retryExitCodes = codes }
+        },
+        .task("finally", type: "bool", default: "false",
+              meaning: "a clean-up task: it starts once every other task has ended, whatever the policy and the "
+                  + "outcomes, also after a cancel request; not after the job deadline or when the daemon stops; "
+                  + "no task may name it in after", section: "§2") { v, path, task, p in
+            if case .bool(let b) = v { task.isFinally = b } else { p.add(path, "must be true or false") }
         },
         .task("success_exit_codes", type: "array of integers 0 to 255, non-empty", default: "[0]",
               meaning: "exit statuses that count as success", section: "§5") { v, path, task, p in

@@ -96,7 +96,8 @@ struct JobRunner: Sendable {
         switch state {
         case .succeeded:
             journal.log(.jobSucceeded(
-                identity, tasks: file.tasks.count, policy: policy, elapsed: began.duration(to: clock.now), usage: usage))
+                identity, tasks: file.tasks.count, policy: policy, elapsed: began.duration(to: clock.now), usage: usage,
+                firstSuccess: results.firstSuccess.map { ($0, results.cancelledCount, results.skippedCount) }))
         case .failed:
             if let error = results.compoundError { journal.log(.jobFailed(identity, policy: policy, error: error, usage: usage)) }
         case .cancelled:
@@ -165,7 +166,8 @@ struct JobRunner: Sendable {
         let output = file.output == .discard ? nil : outputHandlers(task: task.name, identity: identity)
         return .process(
             spec, after: task.after, timeout: task.timeout, retries: task.retries,
-            retryDelay: task.retryDelay, launcher: launcher, output: output,
+            retryDelay: task.retryDelay, retryDelayMax: task.retryDelayMax, retryExitCodes: task.retryExitCodes.map(Set.init),
+            finally: task.isFinally, launcher: launcher, output: output,
             onEvent: { event in
                 switch event {
                 case .started(let name, let attempt, let pid, _, let startTime, let recordError):
@@ -220,7 +222,8 @@ struct JobRunner: Sendable {
                     usage: progress.exit(of: result.name, attempt: result.attempts)?.usage))
             }
         case .firstError(let failure):
-            guard policy != .collectAll else { return }
+            // SPEC §2: only these two report the job failing at its first error.
+            guard policy == .failFast || policy == .cancelSiblings else { return }
             progress.failing()
             journal.log(.jobFailing(identity, policy: policy, firstError: failure.description))
         }
