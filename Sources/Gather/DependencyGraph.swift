@@ -75,16 +75,3 @@ public enum DependencyGraph {
         return problems
     }
 }
-
-/// Thrown by ``gather(_:options:)`` when the group cannot run as given.
-public struct GatherDefinitionError: Error, Sendable, CustomStringConvertible {
-    public let problems: [DependencyGraph.Problem]
-
-    public init(problems: [DependencyGraph.Problem]) {
-        self.problems = problems
-    }
-
-    public var description: String {
-        problems.map(\.description).joined(separator: "; ")
-    }
-}
