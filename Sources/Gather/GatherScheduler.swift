@@ -102,18 +102,29 @@ struct GatherScheduler {
     /// After `cancelAll` every new child starts cancelled, so no timer or
     /// mailbox child is added any more (they would return at once, in a loop).
     var groupCancelled = false
+    /// True when the shell streams the tasks' ends as they come.
+    let reportsEnds: Bool
+    /// The tasks that ended since the shell last took them, in the order they
+    /// ended; kept only when `reportsEnds`.
+    @usableFromInline
+    var ended: [Int] = []
 
     /// - Parameters:
     ///   - names: the tasks' names, checked by ``DependencyGraph/problems(names:after:)``.
     ///   - after: each task's `after` list, or empty when no task has one (the
     ///     common case then needs no array of 100,000 empty lists).
     ///   - retryPolicies: the tasks with retries, by index.
+    ///   - reportsEnds: keep the order in which tasks end, for the shell's stream.
     @usableFromInline
-    init(names: [String], after: [[String]], retryPolicies: [Int: RetryPolicy], options: GatherOptions) {
+    init(
+        names: [String], after: [[String]], retryPolicies: [Int: RetryPolicy], options: GatherOptions,
+        reportsEnds: Bool = false
+    ) {
         precondition(after.isEmpty || after.count == names.count, "one after list per task")
         self.names = names
         self.retryPolicies = retryPolicies
         self.options = options
+        self.reportsEnds = reportsEnds
         self.unfinished = names.count
         self.mailbox = (options.control != nil || options.slotPool != nil) ? GatherMailbox() : nil
         guard !after.isEmpty else {
