@@ -24,6 +24,9 @@ import FoundationEssentials
 import Foundation
 
 let clock = ContinuousClock()
+/// The process's CPU time when the contender's clock stopped: its checks of
+/// the results afterwards are not part of the figure.
+nonisolated(unsafe) var cpuAtEnd = 0.0
 
 /// Runs `n` no-op tasks with the named contender and returns the wall time.
 func run(_ name: String, _ n: Int) async -> Duration {
@@ -45,6 +48,7 @@ func summingGroup(_ n: Int) async -> Duration {
         return sum
     }
     let elapsed = start.duration(to: clock.now)
+    cpuAtEnd = usage().cpu
     precondition(sum == n * (n - 1) / 2)
     return elapsed
 }
@@ -69,6 +73,7 @@ func resultGroup(_ n: Int) async -> Duration {
         while let ended = try? await group.next() { results[ended.index] = ended.result }
     }
     let elapsed = start.duration(to: clock.now)
+    cpuAtEnd = usage().cpu
     precondition(results.count { if case .success? = $0 { true } else { false } } == n)
     return elapsed
 }
@@ -78,14 +83,17 @@ func gathered(_ n: Int) async -> Duration {
     let start = clock.now
     let results = try! await gather(tasks)
     let elapsed = start.duration(to: clock.now)
+    cpuAtEnd = usage().cpu
     precondition(results.successes.count == n)
     return elapsed
 }
 
-func peakMemoryKiB() -> Int {
+/// The process's peak memory (KiB) and CPU time so far (seconds, user and system).
+func usage() -> (peakKiB: Int, cpu: Double) {
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
-    return usage.ru_maxrss
+    func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+    return (usage.ru_maxrss, seconds(usage.ru_utime) + seconds(usage.ru_stime))
 }
 
 func seconds(_ d: Duration) -> Double {
@@ -104,11 +112,13 @@ func fixed(_ x: Double, _ digits: Int = 2) -> String {
 
 let arguments = CommandLine.arguments
 
-// A child: one run, then its figures on one line: seconds and peak KiB.
+// A child: one run, then its figures on one line: wall seconds, peak KiB, CPU
+// seconds of the run (both cores: the children run beside the loop).
 if let at = arguments.firstIndex(of: "--child"), at + 2 < arguments.count, let n = Int(arguments[at + 2]) {
     _ = await summingGroup(1000)  // wake the cooperative pool, as every contender finds it
+    let before = usage().cpu
     let elapsed = await run(arguments[at + 1], n)
-    print("\(seconds(elapsed)) \(peakMemoryKiB())")
+    print("\(seconds(elapsed)) \(usage().peakKiB) \(cpuAtEnd - before)")
     exit(0)
 }
 
@@ -118,7 +128,7 @@ let rounds = full ? 7 : 1
 let contenders = ["sum", "results", "collect-all"]
 let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
 
-func child(_ name: String, _ n: Int) throws -> (seconds: Double, kib: Double) {
+func child(_ name: String, _ n: Int) throws -> (seconds: Double, kib: Double, cpu: Double) {
     let process = Process()
     process.executableURL = me
     process.arguments = ["--child", name, String(n)]
@@ -128,14 +138,16 @@ func child(_ name: String, _ n: Int) throws -> (seconds: Double, kib: Double) {
     let data = pipe.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     let fields = String(decoding: data, as: UTF8.self).split(whereSeparator: \.isWhitespace)
-    guard process.terminationStatus == 0, fields.count == 2, let s = Double(fields[0]), let k = Double(fields[1]) else {
+    guard process.terminationStatus == 0, fields.count == 3, let s = Double(fields[0]), let k = Double(fields[1]),
+          let c = Double(fields[2]) else {
         fatalError("\(name) child failed: status \(process.terminationStatus), output \(fields)")
     }
-    return (s, k)
+    return (s, k, c)
 }
 
 var times: [String: [Double]] = [:]
 var memory: [String: [Double]] = [:]
+var cpu: [String: [Double]] = [:]
 for round in 0..<rounds {
     // Rotate the order, so no contender always runs first or last.
     for offset in 0..<contenders.count {
@@ -143,16 +155,20 @@ for round in 0..<rounds {
         let figures = try child(name, n)
         times[name, default: []].append(figures.seconds)
         memory[name, default: []].append(figures.kib)
+        cpu[name, default: []].append(figures.cpu)
     }
 }
 
 print("gather-bench: \(n) no-op tasks, a process per run, contenders alternated, median of \(rounds) round(s)")
 let baseTime = median(times["results"]!)
 let baseMemory = median(memory["results"]!)
+let baseCPU = median(cpu["results"]!)
 for name in contenders {
     let t = median(times[name]!)
     let m = median(memory[name]!)
+    let c = median(cpu[name]!)
     print("  \(name.padding(toLength: 12, withPad: " ", startingAt: 0))"
         + " \(fixed(t * 1000, 1)) ms (×\(fixed(t / baseTime)) of results),"
-        + " peak memory \(fixed(m / 1024, 1)) MiB (×\(fixed(m / baseMemory)) of results)")
+        + " peak memory \(fixed(m / 1024, 1)) MiB (×\(fixed(m / baseMemory))),"
+        + " CPU \(fixed(c * 1000, 0)) ms (×\(fixed(c / baseCPU)))")
 }
