@@ -66,7 +66,7 @@ public func gather<Value: Sendable>(
     return await runGroup(tasks, definition, options: options, endings: nil)
 }
 
-/// Runs `tasks` like ``gather(_:options:)``, and hands `consume` each task's
+/// Runs `tasks` like ``gather(_:options:)->GatheredResults<Value>``, and hands `consume` each task's
 /// result as the task ends, while the group runs.
 ///
 /// `consume` runs beside the group; the sequence it gets holds every task of

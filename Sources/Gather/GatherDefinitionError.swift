@@ -1,4 +1,4 @@
-/// Thrown by ``gather(_:options:)`` when a group cannot run as given, before
+/// Thrown by ``gather(_:options:)->GatheredResults<Value>`` when a group cannot run as given, before
 /// anything starts: every problem of the definition, each naming the task (or
 /// the options) and the field at fault.
 ///

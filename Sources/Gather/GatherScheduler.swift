@@ -4,7 +4,7 @@ import FoundationEssentials
 import Foundation
 #endif
 
-/// The decisions behind ``gather(_:options:)``, as a state machine that knows
+/// The decisions behind ``gather(_:options:)->GatheredResults<Value>``, as a state machine that knows
 /// nothing of values or task groups.
 ///
 /// The generic shell in `gather` owns the task group: it feeds the scheduler
@@ -222,7 +222,7 @@ struct GatherScheduler {
         returnGrants()
         let results = slots.indices.map(result(of:))
         // A later `.daemonStopping` after a `.cancelledByRequest` makes the
-        // group interrupted (SPEC §5: interrupted > cancelled); the tasks keep
+        // group interrupted (interrupted wins over cancelled); the tasks keep
         // the reason they were stopped for.
         let finalReason = cancelReason.map { options.control?.reason ?? $0 }
         return (results, jobFailure, firstError, finalReason)

@@ -18,7 +18,7 @@ public struct GatherTask<Value: Sendable>: Sendable {
     public var body: @Sendable (GatherAttempt) async throws -> Value
 
     /// A task; its settings are checked when the group is gathered, and one
-    /// out of range makes ``gather(_:options:)`` throw a ``GatherDefinitionError``.
+    /// out of range makes ``gather(_:options:)->GatheredResults<Value>`` throw a ``GatherDefinitionError``.
     ///
     /// - Parameters:
     ///   - name: the task's name, unique in its group.
