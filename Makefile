@@ -42,6 +42,9 @@ SCRATCH ?= .build-static
 # link-flags script links those two in as well, so the binaries need only the
 # C library and libsystemd.
 LINKFLAGS = $(shell scripts/static-link-flags.sh $(SCRATCH))
+# Relocations resolved at start, so the GOT can be read-only (full RELRO), as
+# Debian builds its packages.
+LINKFLAGS += -Xlinker -z -Xlinker now
 SWIFTBUILD = $(SWIFT) build -c release --static-swift-stdlib --scratch-path $(SCRATCH) $(LINKFLAGS)
 BUILT = $(SCRATCH)/release
 
