@@ -110,6 +110,11 @@ install-files: build
 	$(INSTALL) -D -m 0644 systemd/gatherd.service.d/hardened.conf $(DESTDIR)$(DOCDIR)/examples/hardened.conf
 
 uninstall:
+ifeq ($(DESTDIR),)
+	@if [ -d /run/systemd/system ]; then \
+	  echo "systemctl disable --now gatherd"; systemctl disable --now gatherd.service 2>/dev/null || true; \
+	fi
+endif
 	rm -f $(DESTDIR)$(BINDIR)/gatherd $(DESTDIR)$(BINDIR)/gatherctl
 	rm -f $(DESTDIR)$(UNITDIR)/gatherd.service $(DESTDIR)$(TMPFILESDIR)/gatherd.conf \
 	  $(DESTDIR)$(CATALOGDIR)/gatherd.catalog

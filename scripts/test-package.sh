@@ -32,6 +32,7 @@ if [ "$(id -u)" = 0 ]; then
   scripts/setup.sh lintian dpkg-dev man-db
 fi
 say "make deb"
+mkdir -p "$scratch"
 make --no-print-directory deb SCRATCH="$scratch" >"$scratch/package-build.log" 2>&1 \
   || { cat "$scratch/package-build.log" >&2; fail "make deb failed"; }
 grep '^deb: ' "$scratch/package-build.log" | sed 's/^/== package: /'
@@ -179,5 +180,5 @@ while :; do
 done
 say "booted ($s)"
 
-inside bash ${PACKAGE_TEST_TRACE:+-x} /host/checks.sh "/host/$deb"
+inside bash ${PACKAGE_TEST_TRACE:+-x} /host/checks.sh "/host/$deb" "$project"
 say "passed"

@@ -135,3 +135,28 @@ expect "is-enabled after apt install" "$(systemctl is-enabled gatherd)" enabled
 DEBIAN_FRONTEND=noninteractive apt-get purge -y gatherd > /run/apt.log 2>&1 || { cat /run/apt.log >&2; fail "apt purge failed"; }
 check_gone /run/gatherd.files
 say "apt install and apt purge: the same"
+
+# make install from the project (already built on the host: the build is a
+# no-op here), as the README's "Install" shows, then make uninstall.
+project=${2:-}
+if [ -n "$project" ]; then
+  say "make install (PREFIX=/usr/local) from $project"
+  make --no-print-directory -C "$project" install > /run/make.log 2>&1 || { cat /run/make.log >&2; fail "make install failed"; }
+  grep -E '^(systemctl|systemd-tmpfiles|journalctl|install:)' /run/make.log | sed 's/^/== package: make install: /'
+  expect "the unit's ExecStart after make install" \
+    "$(systemctl show -p ExecStart --value gatherd | sed -n 's/.*path=\([^ ;]*\).*/\1/p')" /usr/local/bin/gatherd
+  expect "the spool made by make install" "$(stat -c '%F %a %U' $SPOOL)" "directory 755 root"
+  journalctl --dump-catalog $COMPOUND_ID | grep -q "Defined-By: gatherd" || fail "make install did not update the catalog"
+  systemctl enable --now gatherd
+  wait_active
+  chgrp jobs $SPOOL/incoming $SPOOL/cancel
+  chmod 1730 $SPOOL/incoming $SPOOL/cancel
+  submit_as_alice pkg-make-install
+  page=$(man -w gatherd.job 2>&1 || true)
+  case $page in /usr/local/*) ;; *) fail "man -w gatherd.job: $page (expected the page in /usr/local)" ;; esac
+  make --no-print-directory -C "$project" uninstall > /run/make.log 2>&1 || { cat /run/make.log >&2; fail "make uninstall failed"; }
+  left=$(find /usr/local /etc/systemd/system -name '*gatherd*' -o -name '*gatherctl*' | tr '\n' ' ')
+  [ -z "$left" ] || fail "left after make uninstall: $left"
+  expect "unit files after make uninstall" "$(systemctl list-unit-files --no-legend gatherd.service | wc -l)" 0
+  say "make install, systemctl enable --now, make uninstall: nothing left in /usr/local or /etc/systemd/system"
+fi
