@@ -74,17 +74,17 @@ endif
 install-files: build
 	$(INSTALL) -d $(DESTDIR)$(BINDIR)
 	$(INSTALL) -m 0755 $(BUILT)/gatherd $(BUILT)/gatherctl $(DESTDIR)$(BINDIR)/
-	# As dh_strip does: symbols and the toolchain's notes go, the code stays.
+# As dh_strip does: symbols and the toolchain's notes go, the code stays.
 	$(STRIP) --strip-unneeded --remove-section=.comment --remove-section=.note \
 	  $(DESTDIR)$(BINDIR)/gatherd $(DESTDIR)$(BINDIR)/gatherctl
-	# The unit names the binary by its path: the one this install puts it at.
+# The unit names the binary by its path: the one this install puts it at.
 	$(INSTALL) -d $(DESTDIR)$(UNITDIR)
 	sed 's|^ExecStart=/usr/local/bin/gatherd |ExecStart=$(BINDIR)/gatherd |' systemd/gatherd.service \
 	  > $(DESTDIR)$(UNITDIR)/gatherd.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/gatherd.service
 	$(INSTALL) -D -m 0644 systemd/gatherd.tmpfiles $(DESTDIR)$(TMPFILESDIR)/gatherd.conf
 	$(INSTALL) -D -m 0644 systemd/gatherd.catalog $(DESTDIR)$(CATALOGDIR)/gatherd.catalog
-	# Every manual page in docs/, by its section, compressed as Debian does.
+# Every manual page in docs/, by its section, compressed as Debian does.
 	@set -e; for page in docs/*.[158]; do \
 	  [ -f "$$page" ] || continue; \
 	  section=$${page##*.}; \
@@ -93,8 +93,8 @@ install-files: build
 	  gzip -9n -c "$$page" > $(DESTDIR)$(MANDIR)/man$$section/$${page##*/}.gz; \
 	  chmod 0644 $(DESTDIR)$(MANDIR)/man$$section/$${page##*/}.gz; \
 	done
-	# Completions, where gatherctl can write them (swift-argument-parser's
-	# --generate-completion-script); an older gatherctl has none to install.
+# Completions, where gatherctl can write them (swift-argument-parser's
+# --generate-completion-script); an older gatherctl has none to install.
 	@set -e; ctl=$(BUILT)/gatherctl; \
 	if $$ctl --generate-completion-script bash >/dev/null 2>&1; then \
 	  $(INSTALL) -d $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR); \
@@ -106,7 +106,7 @@ install-files: build
 	else \
 	  echo "install: this gatherctl cannot write completions: none installed"; \
 	fi
-	# The hardened drop-in is an example for sites whose jobs need no privileges, not enabled.
+# The hardened drop-in is an example for sites whose jobs need no privileges, not enabled.
 	$(INSTALL) -D -m 0644 systemd/gatherd.service.d/hardened.conf $(DESTDIR)$(DOCDIR)/examples/hardened.conf
 
 uninstall:
