@@ -67,5 +67,7 @@ size=$(du -sk --exclude=DEBIAN "$stage" | cut -f1)
   echo "Description: $(cat packaging/deb/description)"
 } > "$stage/DEBIAN/control"
 
-dpkg-deb --root-owner-group -Zxz --build "$stage" "$deb" >/dev/null
+# Every file's time no later than the last commit's (dpkg-deb clamps to it).
+SOURCE_DATE_EPOCH=$(git log -1 --format=%ct 2>/dev/null || date +%s) \
+  dpkg-deb --root-owner-group -Zxz --build "$stage" "$deb" >/dev/null
 echo "deb: $deb ($(du -h "$deb" | cut -f1)), Depends: $depends"

@@ -147,7 +147,7 @@ if [ -n "$project" ]; then
     "$(systemctl show -p ExecStart --value gatherd | sed -n 's/.*path=\([^ ;]*\).*/\1/p')" /usr/local/bin/gatherd
   expect "the spool made by make install" "$(stat -c '%F %a %U' $SPOOL)" "directory 755 root"
   journalctl --dump-catalog $COMPOUND_ID | grep -q "Defined-By: gatherd" || fail "make install did not update the catalog"
-  systemctl enable --now gatherd
+  systemctl --quiet enable --now gatherd
   wait_active
   chgrp jobs $SPOOL/incoming $SPOOL/cancel
   chmod 1730 $SPOOL/incoming $SPOOL/cancel
