@@ -1,4 +1,4 @@
-/// Checks the `after` lists of a group before anything runs (SPEC §2, §4):
+/// Checks the names and `after` lists of a group before anything runs:
 /// duplicate names, unknown names, a task waiting for itself, and cycles.
 /// The job-file validator and the engine share it.
 public enum DependencyGraph {
@@ -16,6 +16,7 @@ public enum DependencyGraph {
         /// which starts only after every other task ended: nothing can wait for it.
         case namesFinallyTask(index: Int, position: Int, name: String)
 
+        /// The problem in words, e.g. `unknown task "zz"`.
         public var description: String {
             switch self {
             case .duplicateName(_, let name): return "duplicate task name \"\(name)\""
@@ -84,18 +85,5 @@ public enum DependencyGraph {
             }
         }
         return problems
-    }
-}
-
-/// Thrown by ``gather(_:options:)`` when the group cannot run as given.
-public struct GatherDefinitionError: Error, Sendable, CustomStringConvertible {
-    public let problems: [DependencyGraph.Problem]
-
-    public init(problems: [DependencyGraph.Problem]) {
-        self.problems = problems
-    }
-
-    public var description: String {
-        problems.map(\.description).joined(separator: "; ")
     }
 }

@@ -92,6 +92,7 @@ extension GatherScheduler {
     }
 
     /// The final result of a task that has its outcome.
+    @usableFromInline
     func result(of index: Int) -> TaskResult {
         let slot = slots[index]
         guard let outcome = slot.outcome else { fatalError("task \(names[index]) has no outcome yet") }
@@ -136,6 +137,7 @@ extension GatherScheduler {
         slots[index].phase = .done
         unfinished -= 1
         if cleanUp != .none, !isFinally[index] { mainUnfinished -= 1 }
+        if reportsEnds { ended.append(index) }
         if let onEvent = options.onEvent { onEvent(.taskEnded(result(of: index))) }
     }
 

@@ -133,8 +133,8 @@ import Gather
             ])
             Issue.record("a clean-up task named in after was accepted")
         } catch {
-            #expect(error.problems == [.namesFinallyTask(index: 1, position: 0, name: "unlock")])
-            #expect(error.description == "\"unlock\" is a finally task, which no task can wait for")
+            #expect(error.graphProblems == [.namesFinallyTask(index: 1, position: 0, name: "unlock")])
+            #expect(error.description == "task \"work\": after: \"unlock\" is a finally task, which no task can wait for")
         }
         #expect(ran.all.isEmpty)
     }
