@@ -25,7 +25,7 @@ struct ValidateCommandTests {
         let result = try await harness.ctl(["validate", path])
         #expect(result.status == 1)
         let lines = result.stdoutText.split(separator: "\n").map(String.init)
-        #expect(lines.contains("\(path): policy: must be \"collect-all\", \"fail-fast\" or \"cancel-siblings\""), "\(lines)")
+        #expect(lines.contains("\(path): policy: must be \"collect-all\", \"fail-fast\", \"cancel-siblings\" or \"first-success\""), "\(lines)")
         #expect(lines.contains { $0.hasPrefix("\(path): max_parallel: ") }, "\(lines)")
         #expect(lines.contains("\(path): tasks[0].command: must be a non-empty array of strings"), "\(lines)")
         #expect(lines.contains("\(path): tasks[1].colour: unknown key"), "\(lines)")

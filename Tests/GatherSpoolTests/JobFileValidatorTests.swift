@@ -51,7 +51,15 @@ let badFiles: [(String, [String])] = [
     (#"{"tasks":[{"name":"a","command":["x"],"retries":2.0}]}"#, ["tasks[0].retries: must be an integer from 0 to 100, not a fraction or exponent"]),
     (#"{"tasks":[{"name":"a","command":["x"],"success_exit_codes":[0,256]}]}"#, ["tasks[0].success_exit_codes[1]: must be an integer from 0 to 255"]),
     (#"{"tasks":[{"name":"a","command":["x"],"success_exit_codes":[]}]}"#, ["tasks[0].success_exit_codes: must be a non-empty array of integers from 0 to 255"]),
-    (#"{"policy":"fast",\#(okTasks)}"#, [#"policy: must be "collect-all", "fail-fast" or "cancel-siblings""#]),
+    (#"{"policy":"fast",\#(okTasks)}"#, [#"policy: must be "collect-all", "fail-fast", "cancel-siblings" or "first-success""#]),
+    (#"{"tasks":[{"name":"a","command":["x"],"retry_exit_codes":[]}]}"#, ["tasks[0].retry_exit_codes: must be a non-empty array of integers from 0 to 255"]),
+    (#"{"tasks":[{"name":"a","command":["x"],"retry_exit_codes":[75,-1]}]}"#, ["tasks[0].retry_exit_codes[1]: must be an integer from 0 to 255"]),
+    (#"{"tasks":[{"name":"a","command":["x"],"retry_exit_codes":"75"}]}"#, ["tasks[0].retry_exit_codes: must be a non-empty array of integers from 0 to 255"]),
+    (#"{"tasks":[{"name":"a","command":["x"],"retry_delay_max":"soon"}]}"#, [#"tasks[0].retry_delay_max: must be a duration such as "30s", "1h30m" or a number of seconds"#]),
+    (#"{"tasks":[{"name":"a","command":["x"],"retry_delay_max":0.0001}]}"#, ["tasks[0].retry_delay_max: must be 0 or at least 1ms"]),
+    (#"{"tasks":[{"name":"a","command":["x"],"finally":"yes"}]}"#, ["tasks[0].finally: must be true or false"]),
+    (#"{"tasks":[{"name":"a","command":["x"],"finally":true},{"name":"b","command":["y"],"after":["a"]}]}"#,
+     [#"tasks[1].after[0]: "a" is a finally task, which no task can wait for"#]),
     (#"{"timeout":"5x",\#(okTasks)}"#, [#"timeout: must be a duration such as "30s", "1h30m" or a number of seconds"#]),
     (#"{"timeout":-1,\#(okTasks)}"#, [#"timeout: must be a duration such as "30s", "1h30m" or a number of seconds"#]),
     (#"{"timeout":"0s",\#(okTasks)}"#, ["timeout: must be more than 0"]),
@@ -166,7 +174,7 @@ let badFiles: [(String, [String])] = [
         let found = problems(text)
         let expected = [
             "name: duplicate key (line 1, column 53)",
-            #"policy: must be "collect-all", "fail-fast" or "cancel-siblings""#,
+            #"policy: must be "collect-all", "fail-fast", "cancel-siblings" or "first-success""#,
             "max_parallel: must be an integer of at least 1, not a fraction or exponent",
             "bogus: unknown key",
             "env.GATHER_X: GATHER_* names are set by gatherd",
@@ -181,6 +189,24 @@ let badFiles: [(String, [String])] = [
         let v = JobFileValidator.validate(Array(text.utf8), context: context())
         #expect(v.job == nil)
         #expect(v.errorLine == expected.joined(separator: "; "))
+    }
+
+    @Test func retryRulesAndCleanUpTasksAreRead() throws {
+        let text = #"""
+        {"policy": "first-success", "tasks": [
+          {"name": "fetch", "command": ["x"], "retries": 3, "retry_delay": "2s", "retry_delay_max": "5s",
+           "retry_exit_codes": [75, 111]},
+          {"name": "plain", "command": ["y"]},
+          {"name": "unlock", "command": ["z"], "finally": true, "after": ["fetch"]}
+        ]}
+        """#
+        let v = JobFileValidator.validate(Array(text.utf8), context: context())
+        #expect(v.problems.isEmpty, "\(v.errorLine)")
+        let job = try #require(v.job)
+        #expect(job.policy == .firstSuccess)
+        #expect(job.tasks[0].retryDelayMax == .seconds(5) && job.tasks[0].retryExitCodes == [75, 111])
+        #expect(job.tasks[1].retryDelayMax == .seconds(600) && job.tasks[1].retryExitCodes == nil)
+        #expect(job.tasks.map(\.isFinally) == [false, false, true])
     }
 
     @Test func specExampleIsValidWithItsValues() throws {

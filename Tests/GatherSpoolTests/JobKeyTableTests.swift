@@ -23,7 +23,8 @@ import Testing
         ],
         .task: [
             "name": #""a""#, "command": #"["/bin/true"]"#, "timeout": #""10m""#, "retries": "2",
-            "retry_delay": #""5s""#, "success_exit_codes": "[0, 3]", "env": #"{"B":"2"}"#, "cwd": #""/tmp""#,
+            "retry_delay": #""5s""#, "retry_delay_max": #""1m""#, "retry_exit_codes": "[75]", "finally": "true",
+            "success_exit_codes": "[0, 3]", "env": #"{"B":"2"}"#, "cwd": #""/tmp""#,
             "after": #"["b"]"#, "memory_max": "1048576", "cpu_max": #""50%""#, "tasks_max": "8",
         ],
     ]

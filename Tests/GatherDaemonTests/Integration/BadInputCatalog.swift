@@ -63,7 +63,7 @@ struct BadInput: Sendable {
               text: #"{"tasks": [{"name": "a", "command": ["true"], "after": ["zz"]}]}"#),
         .json("cycle", "].after: dependency cycle: ",
               text: #"{"tasks": [{"name": "a", "command": ["true"], "after": ["b"]}, {"name": "b", "command": ["true"], "after": ["a"]}]}"#),
-        .json("bad-policy", #"policy: must be "collect-all", "fail-fast" or "cancel-siblings""#,
+        .json("bad-policy", #"policy: must be "collect-all", "fail-fast", "cancel-siblings" or "first-success""#,
               text: #"{"policy": "fail-slow", "tasks": [\#(task)]}"#),
         .json("bad-duration", "timeout: must be a duration", text: #"{"timeout": "5 minutes", "tasks": [\#(task)]}"#),
         .json("zero-timeout", "tasks[0].timeout: must be more than 0",
