@@ -44,6 +44,10 @@ public enum FuzzCorpus {
             "timeout": [.string("5s"), .integer(10), .string("250ms")],
             "retries": [.integer(0), .integer(2)],
             "retry_delay": [.string("10ms"), .string("0s"), .number("0.05")],
+            "retry_delay_max": [.string("20ms"), .string("0s"), .integer(600)],
+            "retry_exit_codes": [.array([.integer(75)]), .array([.integer(1), .integer(255)])],
+            // False first: the file with every key has tasks waiting for one another.
+            "finally": [.bool(false), .bool(true)],
             "success_exit_codes": [.array([.integer(0)]), .array([.integer(0), .integer(3)]), .array([.integer(3)])],
             "env": [.object([.init("FUZZ_T", .string("x"))])],
             "cwd": [.string("/tmp"), .string("/")],
@@ -133,6 +137,11 @@ public enum FuzzCorpus {
                 task("right", command: 4, extra: [.init("after", .strings(["start"])), .init("success_exit_codes", .array([.integer(3)]))]),
                 task("end", command: 2, extra: [.init("after", .strings(["left", "right"]))]),
                 task("flaky", command: 1, extra: [.init("retries", .integer(1)), .init("retry_delay", .string("10ms"))]),
+                task("only-75", command: 1, extra: [
+                    .init("retries", .integer(2)), .init("retry_delay", .string("10ms")), .init("retry_delay_max", .string("15ms")),
+                    .init("retry_exit_codes", .array([.integer(75)])),
+                ]),
+                task("cleanup", command: 0, extra: [.init("finally", .bool(true)), .init("after", .strings(["start"]))]),
             ]
             files.append(FuzzCorpusFile(label: "graph under \(policy)", document: .object([
                 .init("name", .string("graph \(policy)")), .init("policy", .string(policy)), .init("tasks", .array(tasks)),
@@ -156,7 +165,7 @@ public enum FuzzCorpus {
                   task.env.allSatisfy({ $0.key.hasPrefix("FUZZ_") }) else { return false }
             var delay = task.retryDelay
             for _ in 0..<task.retries {
-                waits += min(delay, .seconds(600))
+                waits += min(delay, task.retryDelayMax)
                 delay = delay * 2
                 if waits > .seconds(3) { return false }
             }

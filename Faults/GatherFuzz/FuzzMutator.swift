@@ -93,7 +93,7 @@ enum FuzzSlot: Equatable {
     var duration: (isDuration: Bool, positive: Bool) {
         switch self {
         case .job("timeout"), .task("timeout"): return (true, true)
-        case .job("kill_grace"), .task("retry_delay"): return (true, false)
+        case .job("kill_grace"), .task("retry_delay"), .task("retry_delay_max"): return (true, false)
         default: return (false, false)
         }
     }
@@ -110,7 +110,8 @@ enum FuzzSlot: Equatable {
     static let taskTypes: [String: Set<FuzzKind>] = [
         "name": [.string], "cwd": [.string], "cpu_max": [.string], "retries": [.number], "tasks_max": [.number],
         "timeout": durationTypes, "retry_delay": durationTypes, "env": [.object], "memory_max": [.string, .number],
-        "command": [.array], "after": [.array], "success_exit_codes": [.array],
+        "command": [.array], "after": [.array], "success_exit_codes": [.array], "retry_delay_max": durationTypes,
+        "retry_exit_codes": [.array], "finally": [.bool],
     ]
 }
 
@@ -157,7 +158,7 @@ extension FuzzJSON {
             switch key {
             case "command": return .commandArg
             case "after": return .afterName
-            case "success_exit_codes": return .exitCode
+            case "success_exit_codes", "retry_exit_codes": return .exitCode
             default: return .other
             }
         }
@@ -197,7 +198,7 @@ extension FuzzMutator {
         (8, oddDuration), (6, controlInString), (4, rawBytesInString), (3, deepNesting), (3, longString),
         (2, emptyTasks), (3, unknownAfter), (3, cyclicAfter), (3, duplicateTaskName), (3, wrongChoice),
         (3, badEnvKey), (2, badCwd), (3, user), (1, rootType), (3, badExitCodes), (4, outOfRange), (2, manyTasks),
-        (3, otherCommand), (4, reorder), (3, escapeString),
+        (3, otherCommand), (4, reorder), (3, escapeString), (3, finallyInAfter),
     ]
     static let totalWeight = treeMutations.reduce(0) { $0 + $1.weight }
 
@@ -308,7 +309,7 @@ extension FuzzMutator {
         return ("remove key \(join(base, name))", required ? .at(join(base, name), message: "required") : nil)
     }
 
-    static let unknownKeys = ["extra", "Name", "tasks ", " name", "retry_delay_max", "retry_exit_codes", "finally", "on_end",
+    static let unknownKeys = ["extra", "Name", "tasks ", " name", "retry_delay_min", "retry_exit_code", "Finally", "on_end",
                               "on_failure", "executor", "slurm", "", "\u{0}", "a.b", "tasks[0]", "comand", "\u{1}x", "ünknown"]
 
     static func addUnknownKey(_ doc: inout FuzzJSON, _ rng: inout SplitMix64) -> Outcome? {
@@ -566,6 +567,18 @@ extension FuzzMutator {
                 FuzzExpectation(paths: (0..<names.count).map { "tasks[\($0)].after" }, under: false, message: "dependency cycle", wholeFile: false))
     }
 
+    /// A task made a clean-up task while another names it in `after`.
+    static func finallyInAfter(_ doc: inout FuzzJSON, _ rng: inout SplitMix64) -> Outcome? {
+        let names = doc.taskNames
+        guard names.count > 1 else { return nil }
+        let i = rng.below(names.count), j = rng.below(names.count)
+        guard i != j, let b = names[j], setTaskKey(&doc, j, "finally", .bool(true)), let k = addAfter(&doc, task: i, b) else {
+            return nil
+        }
+        let path = "tasks[\(i)].after[\(k)]"
+        return ("tasks[\(j)] finally, named at \(path)", .at(path, message: "\"\(b)\" is a finally task"))
+    }
+
     static func duplicateTaskName(_ doc: inout FuzzJSON, _ rng: inout SplitMix64) -> Outcome? {
         guard let (tasks, items) = doc.taskPlaces, !items.isEmpty else { return nil }
         let names = doc.taskNames
@@ -669,9 +682,10 @@ extension FuzzMutator {
             (.array([.number("1.0")]), "[0]"), (.array([.string("0")]), "[0]"), (.array([.integer(255)]), nil),
             (.array([.integer(0), .integer(0)]), nil), (.array([.null]), "[0]"),
         ])
-        guard setTaskKey(&doc, i, "success_exit_codes", value) else { return nil }
-        let path = "tasks[\(i)].success_exit_codes"
-        return ("success_exit_codes \(String(decoding: value.bytes(), as: UTF8.self)) at tasks[\(i)]", at.map { .at(path + $0) })
+        let key = rng.pick(["success_exit_codes", "retry_exit_codes"])
+        guard setTaskKey(&doc, i, key, value) else { return nil }
+        let path = "tasks[\(i)].\(key)"
+        return ("\(key) \(String(decoding: value.bytes(), as: UTF8.self)) at tasks[\(i)]", at.map { .at(path + $0) })
     }
 
     static func outOfRange(_ doc: inout FuzzJSON, _ rng: inout SplitMix64) -> Outcome? {

@@ -217,6 +217,10 @@ public enum FuzzOracle {
                   "\(at).success_exit_codes \(task.successExitCodes)")
             duration(task.timeout, "\(at).timeout", positive: true)
             duration(task.retryDelay, "\(at).retry_delay")
+            duration(task.retryDelayMax, "\(at).retry_delay_max")
+            if let codes = task.retryExitCodes {
+                check(!codes.isEmpty && codes.allSatisfy { (0...255).contains($0) }, "\(at).retry_exit_codes \(codes)")
+            }
             env(task.env, "\(at).env")
             if let cwd = task.cwd { check(cwd.hasPrefix("/") && !cwd.utf8.contains(0), "\(at).cwd \(cwd.debugDescription)") }
             for limits in [job.limits, task.limits] {
@@ -232,6 +236,7 @@ public enum FuzzOracle {
             for dep in Set(task.after) {
                 guard let j = names[dep] else { check(false, "tasks[\(i)].after names no task: \(dep.debugDescription)"); continue }
                 check(j != i, "tasks[\(i)] waits for itself")
+                check(!job.tasks[j].isFinally, "tasks[\(i)] waits for the finally task \(dep)")
                 dependents[j, default: []].append(i)
             }
         }
