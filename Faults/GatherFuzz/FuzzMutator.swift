@@ -181,6 +181,12 @@ extension FuzzJSON {
     }
 
     /// The task names of the `tasks` array (nil for a task without a plain name).
+    /// Whether task `i` is marked `"finally": true`.
+    func isFinallyTask(_ i: Int) -> Bool {
+        guard let (_, items) = taskPlaces, items.indices.contains(i), case .object(let m) = items[i] else { return false }
+        return m.contains { $0.name == "finally" && $0.value == .bool(true) }
+    }
+
     var taskNames: [String?] {
         (taskPlaces?.items ?? []).map { if case .string(let s)? = $0["name"] { s } else { nil } }
     }
@@ -557,6 +563,8 @@ extension FuzzMutator {
         guard !names.isEmpty else { return nil }
         let i = rng.below(names.count), j = rng.below(names.count)
         guard let a = names[i], let b = names[j] else { return nil }
+        // Waiting for a clean-up task is an error of its own, and no edge of the graph.
+        guard !doc.isFinallyTask(i), !doc.isFinallyTask(j) else { return nil }
         if i == j {
             guard let k = addAfter(&doc, task: i, a) else { return nil }
             return ("task \(a) after itself", .at("tasks[\(i)].after[\(k)]", message: "a task cannot wait for itself"))
