@@ -25,6 +25,10 @@ fi
 # The unit file under a real systemd (skips itself without root or systemd-nspawn).
 scripts/test-systemd-unit.sh
 
+# make install and make deb: lintian, manual pages, and the package installed,
+# used and purged in a real systemd (skips its container part without root).
+scripts/test-package.sh
+
 scripts/bench.sh --small
 
 # Faults from outside (docs/RELIABILITY.md): kill -9, overflow, floods, a full
