@@ -31,13 +31,21 @@ let productTargets: [Target] = [
     .target(name: "GatherProcess", dependencies: ["Gather", "GatherSystem", "CLinux", "CSpawn"]),
     .target(name: "GatherJournal", dependencies: ["Gather", "GatherSystem", "CSystemd"]),
     .target(name: "GatherSpool", dependencies: ["Gather", "GatherSystem", "CLinux"]),
+    // The command-line conventions both executables share on swift-argument-parser:
+    // help and --version on stdout, usage errors as `PROGRAM: …` with exit 2 (SPEC §10).
+    .target(name: "GatherCommandLine", dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")]),
     // The daemon's parts: event sources (spool watcher, signals) and the supervisor.
     .target(
         name: "GatherDaemon",
-        dependencies: ["Gather", "GatherSystem", "GatherProcess", "GatherJournal", "GatherSpool", "CLinux"]
+        dependencies: ["Gather", "GatherSystem", "GatherProcess", "GatherJournal", "GatherSpool", "CLinux", "GatherCommandLine",
+                       .product(name: "ArgumentParser", package: "swift-argument-parser")]
     ),
     // The user's command line: submit, validate, status, show, cancel, logs.
-    .target(name: "GatherCLI", dependencies: ["GatherSpool", "GatherJournal", "GatherSystem", "Gather", "CLinux"]),
+    .target(
+        name: "GatherCLI",
+        dependencies: ["GatherSpool", "GatherJournal", "GatherSystem", "Gather", "CLinux", "GatherCommandLine",
+                       .product(name: "ArgumentParser", package: "swift-argument-parser")]
+    ),
 
     // The executables: argument parsing and wiring only.
     .executableTarget(name: "gatherd", dependencies: ["GatherDaemon"]),
@@ -102,6 +110,10 @@ let package = Package(
         .library(name: "Gather", targets: ["Gather"]),
         .executable(name: "gatherd", targets: ["gatherd"]),
         .executable(name: "gatherctl", targets: ["gatherctl"]),
+    ],
+    dependencies: [
+        // Both command lines: per-command help, --version, shell completions (SPEC §9, §10).
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
     ],
     targets: productTargets + benchmarkTargets + faultToolTargets + testTargets,
     swiftLanguageModes: [.v6]

@@ -7,7 +7,9 @@ import Glibc
 
 /// `gatherctl cancel ID [--wait]`: creates the empty file `cancel/ID` as a
 /// dotfile renamed into place, so the daemon never sees a half-made request.
-/// The daemon honours it for the job's submitter or root (SPEC §8).
+/// The daemon honours it for the job's submitter or root (SPEC §8), so
+/// gatherctl refuses the rest itself (SPEC §10, exit 1) rather than leave a
+/// request the daemon only refuses in the journal.
 struct CancelCommand {
     let id: String
     let wait: Bool
@@ -24,6 +26,7 @@ struct CancelCommand {
         guard spool.contains(id, in: .active) || spool.contains("\(id).json", in: .incoming) else {
             throw CtlError(.failed, "no job \(id) waiting or running in \(spool.path)")
         }
+        try checkSubmitter()
         let cancel = spool.area(.cancel)
         let temporary = ".\(id).\(SubmitCommand.randomized("x").dropFirst(2)).tmp"
         guard try SubmitCommand.writeTemporary(cancel, temporary, []) else {
@@ -42,5 +45,21 @@ struct CancelCommand {
             return .success
         }
         return JobWaiter(spool: spool, json: json).wait(for: [id], console: console)
+    }
+
+    /// Fails unless the caller submitted the job or is root: the submitter is
+    /// the owner of the file in `incoming/`, or the `uid` in `state.json`.
+    private func checkSubmitter() throws(CtlError) {
+        let caller = geteuid()
+        guard caller != 0 else { return }
+        guard let submitter = spool.submitter(of: id) else {
+            // Another user's job directory (mode 0750), or a claim not yet recorded.
+            throw CtlError(.failed, "no job \(id) of yours in \(spool.path)")
+        }
+        guard submitter == caller else {
+            let name = UserAccount.cached(uid: submitter).map { " (\($0.name))" } ?? ""
+            throw CtlError(.failed, "job \(id) was submitted by uid \(submitter)\(name), not by you (uid \(caller)): "
+                           + "only its submitter or root may cancel it")
+        }
     }
 }
