@@ -100,7 +100,7 @@ let testTargets: [Target] = [
         exclude: ["Scripts"]
     ),
     // Runs the real gatherctl binary, against the real gatherd where a daemon is needed.
-    .testTarget(name: "GatherCLITests", dependencies: ["GatherCLI", "GatherTestSupport", "gatherctl", "gatherd"]),
+    .testTarget(name: "GatherCLITests", dependencies: ["GatherCLI", "GatherSystem", "GatherTestSupport", "gatherctl", "gatherd"]),
 ]
 
 let package = Package(

@@ -24,7 +24,8 @@ struct CancelCommand {
             return JobWaiter(spool: spool, json: json).wait(for: [id], console: console)
         }
         guard spool.contains(id, in: .active) || spool.contains("\(id).json", in: .incoming) else {
-            throw CtlError(.failed, "no job \(id) waiting or running in \(spool.path)")
+            // A job another user keeps from the caller's sight is the same as none (SPEC §10).
+            throw CtlError(.failed, "no job \(id)\(geteuid() == 0 ? "" : " of yours") waiting or running in \(spool.path)")
         }
         try checkSubmitter()
         let cancel = spool.area(.cancel)
@@ -54,7 +55,7 @@ struct CancelCommand {
         guard caller != 0 else { return }
         guard let submitter = spool.submitter(of: id) else {
             // Another user's job directory (mode 0750), or a claim not yet recorded.
-            throw CtlError(.failed, "no job \(id) of yours in \(spool.path)")
+            throw CtlError(.failed, "no job \(id) of yours waiting or running in \(spool.path)")
         }
         guard submitter == caller else {
             let name = UserAccount.cached(uid: submitter).map { " (\($0.name))" } ?? ""

@@ -22,9 +22,9 @@ enum JournalAccess: Equatable {
         var denied: String?
         for root in ["/var/log/journal", "/run/log/journal"] {
             let path = "\(root)/\(machineID)/system.journal"
-            guard access(path, F_OK) == 0 else { continue }
             if access(path, R_OK) == 0 { return .allowed }
-            denied = denied ?? path
+            // EACCES: the file or its directory (journald's 2750) is closed to the caller.
+            if errno == EACCES { denied = denied ?? path }
         }
         return denied.map(JournalAccess.denied) ?? .unknown
     }

@@ -38,7 +38,7 @@ struct SpoolFiles {
     func reader() throws(CtlError) -> SpoolReader {
         let reader: SpoolReader
         do { reader = try opened.get() } catch { throw Self.failure(error) }
-        guard reader.hasIncomingArea else {
+        guard reader.hasArea(.incoming) else {
             throw CtlError(.error, "\(path) is not a gatherd spool (it has no incoming/ directory): "
                            + "give the spool with --spool or $GATHER_SPOOL")
         }

@@ -21,7 +21,9 @@ struct StatusCommand {
     func run(_ console: Console) throws(CtlError) -> CtlExit {
         let reader = try spool.reader()
         let now = Timestamp.now()
-        let active = try spool.ids(in: .active).compactMap { id -> (id: String, value: JSONValue?, state: JobStateFile?)? in
+        // Before the daemon's first start there is no active/ yet: no job is there.
+        let activeIDs = reader.hasArea(.active) ? try spool.ids(in: .active) : []
+        let active = activeIDs.compactMap { id -> (id: String, value: JSONValue?, state: JobStateFile?)? in
             if let found = reader.state(id) { return (id, found.json, found.value) }
             // Claimed a moment ago (state.json not yet written), or not ours to read.
             return reader.hasJobFile(id) ? (id, nil, nil) : nil

@@ -149,10 +149,11 @@ public final class SpoolReader: Sendable {
         return st.st_uid
     }
 
-    /// Whether the directory is a spool: it has an `incoming/` directory,
-    /// which the daemon (or the tmpfiles entry, before its first start) makes.
-    public var hasIncomingArea: Bool {
-        guard case .success(let st) = SystemCall.lstat(Array(Area.incoming.rawValue.utf8), in: rootFD) else { return false }
+    /// Whether the spool has `area` as a directory. A spool always has
+    /// `incoming/` (the daemon, or the tmpfiles entry before the daemon's
+    /// first start, makes it); the other areas come with the daemon.
+    public func hasArea(_ area: Area) -> Bool {
+        guard case .success(let st) = SystemCall.lstat(Array(area.rawValue.utf8), in: rootFD) else { return false }
         return st.st_mode & S_IFMT == S_IFDIR
     }
 
