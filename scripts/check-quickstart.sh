@@ -39,12 +39,13 @@ def readme_block(text):
             block.append(line[4:])
     return block
 
-JOURNAL = re.compile(r"^\w{3} [ \d]\d \d\d:\d\d:\d\d \S+ gatherd\[\d+\]: (.*)$")
+# gatherd's own entries read `gatherd[PID]: …`, task output lines `ID/TASK[PID]: …`.
+JOURNAL = re.compile(r"^\w{3} [ \d]\d \d\d:\d\d:\d\d \S+ (gatherd|[\w.-]+/[\w.-]+)\[\d+\]: (.*)$")
 
 def normalise(line):
     m = JOURNAL.match(line)
     if m:
-        message = m.group(1)
+        identifier, message = m.group(1), m.group(2)
         if "load average" in message:
             message = "<uptime output>"
         elif re.fullmatch(r"\S+\s+\S+\s+\S+\s+\S+\s+\d+%\s+/", message):
@@ -53,7 +54,7 @@ def normalise(line):
         # What the host gives (docs/cgroups.md): differs from machine to machine.
         message = re.sub(r"^cgroups: .*$", "cgroups: <what this host gives>", message)
         message = re.sub(r" in [\d.]+(ms|s)$", " in <duration>", message)
-        return "<time> gatherd[<pid>]: " + message
+        return f"<time> {identifier}[<pid>]: " + message
     line = re.sub(r"\(pid \d+\)", "(pid <pid>)", line)
     line = re.sub(r"_PID=\d+", "_PID=<pid>", line)
     return line.rstrip()

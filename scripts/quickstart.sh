@@ -84,9 +84,9 @@ for area in ("done", "failed", "rejected"):
 PY
 
 if [ "$target" = journal ]; then
-  heading "What gatherd logged (journalctl -o short SYSLOG_IDENTIFIER=gatherd _PID=$pid)"
+  heading "What gatherd logged (journalctl -o short _PID=$pid): its own entries as gatherd, task output as ID/TASK"
   [ "$(id -u)" = 0 ] && journalctl --sync
-  journalctl -o short --no-pager --since "@$since" SYSLOG_IDENTIFIER=gatherd _PID="$pid"
+  journalctl -o short --no-pager --since "@$since" _PID="$pid"
   heading "Compound errors: one GATHER_FAILURE field per error (journalctl -o json)"
   journalctl -o json --no-pager --since "@$since" _PID="$pid" MESSAGE_ID=2567adab07a549029b2ad935f355fc66 \
     | python3 -c 'import json, sys

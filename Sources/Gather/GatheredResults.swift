@@ -65,7 +65,7 @@ public struct GatheredResults<Value: Sendable>: Sendable {
     public var state: JobState {
         if jobFailure != nil || tasks.contains(where: { $0.outcome.isError }) { return .failed }
         switch cancelReason {
-        case .daemonStopping?: return .interrupted
+        case .daemonStopping?, .daemonRestarted?: return .interrupted
         case .some: return .cancelled
         case nil: return .succeeded
         }

@@ -69,6 +69,9 @@ public enum TaskReason: Sendable, Hashable, CustomStringConvertible {
     case cancelledByRequest
     /// `daemon stopping`.
     case daemonStopping
+    /// `daemon restarted`: the daemon crashed while the task ran or waited,
+    /// and the record was written when it started again.
+    case daemonRestarted
 
     public var description: String {
         switch self {
@@ -78,6 +81,7 @@ public enum TaskReason: Sendable, Hashable, CustomStringConvertible {
         case .jobTimedOut: return "job timed out"
         case .cancelledByRequest: return "cancelled by request"
         case .daemonStopping: return "daemon stopping"
+        case .daemonRestarted: return "daemon restarted"
         }
     }
 }

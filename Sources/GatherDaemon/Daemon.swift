@@ -59,7 +59,8 @@ public enum Daemon {
             MetricsWriter(metrics: metrics, file: MetricsFile(path: $0), spool: spool, journal: journal)
         }
         let hooks = JobHooks(
-            spool: spool, journal: journal, launcher: launcher, configuration: configuration, daemonIsRoot: geteuid() == 0)
+            spool: spool, journal: journal, launcher: launcher, configuration: configuration, daemonIsRoot: geteuid() == 0,
+            cgroups: cgroups.tree)
 
         let recovered = await supervisor.recover()
         do {

@@ -7,7 +7,7 @@ public struct JobIdentity: Sendable, Hashable {
     public var id: String
     /// The record's `run`, 32 hex digits (`GATHER_RUN`).
     public var run: String
-    /// The job's human name (`GATHER_JOB_NAME`), used in every MESSAGE.
+    /// The job's human name (`GATHER_JOB_NAME`).
     public var name: String
     /// The submitter's uid (`GATHER_UID`).
     public var uid: UInt32
@@ -18,6 +18,11 @@ public struct JobIdentity: Sendable, Hashable {
         self.name = name
         self.uid = uid
     }
+
+    /// How a MESSAGE names the job: its ID, which `gatherctl` and
+    /// `journalctl GATHER_JOB=` take, followed by its name in parentheses when
+    /// the two differ (`carol-bad (backup)`).
+    public var label: String { name == id ? id : "\(id) (\(name))" }
 }
 
 /// The SPEC §7 events as entries: each constructor sets MESSAGE (the exact
@@ -42,7 +47,7 @@ extension JournalEntry {
     /// `job NAME started: 3 tasks, policy cancel-siblings` (priority 6).
     public static func jobStarted(_ job: JobIdentity, tasks: Int, policy: GatherPolicy) -> JournalEntry {
         var entry = event(.jobStarted, job: job,
-                          "job \(job.name) started: \(tasks) task\(tasks == 1 ? "" : "s"), policy \(policy.rawValue)")
+                          "job \(job.label) started: \(tasks) task\(tasks == 1 ? "" : "s"), policy \(policy.rawValue)")
         entry.appendKnown("GATHER_STATE", "running")
         entry.appendKnown("GATHER_POLICY", policy.rawValue)
         return entry
@@ -53,7 +58,7 @@ extension JournalEntry {
     public static func jobSucceeded(_ job: JobIdentity, tasks: Int, policy: GatherPolicy, elapsed: Duration,
                                     usage: CgroupUsage? = nil) -> JournalEntry {
         var entry = event(.jobSucceeded, job: job,
-                          "job \(job.name) succeeded: \(tasks) task\(tasks == 1 ? "" : "s") in \(DurationText.format(elapsed))")
+                          "job \(job.label) succeeded: \(tasks) task\(tasks == 1 ? "" : "s") in \(DurationText.format(elapsed))")
         entry.appendKnown("GATHER_STATE", JobState.succeeded.rawValue)
         entry.appendKnown("GATHER_POLICY", policy.rawValue)
         appendUsage(&entry, usage)
@@ -69,7 +74,7 @@ extension JournalEntry {
     public static func jobFailed(_ job: JobIdentity, policy: GatherPolicy, error: CompoundError,
                                  usage: CgroupUsage? = nil) -> JournalEntry {
         var entry = event(.jobFailed, job: job,
-                          "job \(job.name) failed: \(error.line(maxErrors: maxMessageErrors))")
+                          "job \(job.label) failed: \(error.line(maxErrors: maxMessageErrors))")
         entry.appendKnown("GATHER_STATE", JobState.failed.rawValue)
         entry.appendKnown("GATHER_POLICY", policy.rawValue)
         entry.appendKnown("GATHER_ERROR_COUNT", String(error.failures.count))
@@ -86,7 +91,7 @@ extension JournalEntry {
     /// `job NAME failing: dump-db: exited with status 1` (priority 4), the first error
     /// of a `fail-fast` or `cancel-siblings` job, logged before the rest end.
     public static func jobFailing(_ job: JobIdentity, policy: GatherPolicy, firstError: String) -> JournalEntry {
-        var entry = event(.jobFailing, job: job, "job \(job.name) failing: \(firstError)")
+        var entry = event(.jobFailing, job: job, "job \(job.label) failing: \(firstError)")
         entry.appendKnown("GATHER_STATE", "failing")
         entry.appendKnown("GATHER_POLICY", policy.rawValue)
         return entry
@@ -102,7 +107,7 @@ extension JournalEntry {
         _ job: JobIdentity, task: String, attempt: Int, outcome: TaskOutcome,
         errorLine: String, exitStatus: Int32? = nil, signal: String? = nil, usage: CgroupUsage? = nil
     ) -> JournalEntry {
-        var entry = event(.taskError, job: job, "job \(job.name): \(errorLine)")
+        var entry = event(.taskError, job: job, "job \(job.label): \(errorLine)")
         appendTask(&entry, task: task, attempt: attempt, outcome: outcome, exitStatus: exitStatus, signal: signal)
         appendUsage(&entry, usage)
         return entry
@@ -118,7 +123,7 @@ extension JournalEntry {
         retry: Int, of retries: Int, delay: Duration, exitStatus: Int32? = nil, signal: String? = nil
     ) -> JournalEntry {
         var entry = event(.taskRetry, job: job,
-                          "job \(job.name): \(errorLine); retry \(retry) of \(retries) in \(DurationText.format(delay))")
+                          "job \(job.label): \(errorLine); retry \(retry) of \(retries) in \(DurationText.format(delay))")
         appendTask(&entry, task: task, attempt: attempt, outcome: outcome, exitStatus: exitStatus, signal: signal)
         return entry
     }
@@ -128,7 +133,7 @@ extension JournalEntry {
     public static func taskSucceeded(_ job: JobIdentity, task: String, attempt: Int, elapsed: Duration,
                                      usage: CgroupUsage? = nil) -> JournalEntry {
         var entry = JournalEntry()
-        entry.appendKnown("MESSAGE", "job \(job.name): \(task): succeeded in \(DurationText.format(elapsed))")
+        entry.appendKnown("MESSAGE", "job \(job.label): \(task): succeeded in \(DurationText.format(elapsed))")
         entry.appendKnown("PRIORITY", "7")
         entry.appendKnown("SYSLOG_IDENTIFIER", "gatherd")
         appendJob(&entry, job)
@@ -157,7 +162,7 @@ extension JournalEntry {
     /// `job NAME cancelled by request` (priority 5).
     /// - Parameter usage: what the job's cgroup used, where gatherd has cgroups.
     public static func jobCancelled(_ job: JobIdentity, policy: GatherPolicy, usage: CgroupUsage? = nil) -> JournalEntry {
-        var entry = event(.jobCancelled, job: job, "job \(job.name) cancelled by request")
+        var entry = event(.jobCancelled, job: job, "job \(job.label) cancelled by request")
         entry.appendKnown("GATHER_STATE", JobState.cancelled.rawValue)
         entry.appendKnown("GATHER_POLICY", policy.rawValue)
         appendUsage(&entry, usage)
@@ -172,7 +177,7 @@ extension JournalEntry {
     /// `cancel request for NAME refused: REASON` (priority 4), for refusals other
     /// than the owner check (`no such job waiting or running`, `not a regular file`).
     public static func cancelRefused(_ job: JobIdentity, requestOwner: UInt32, reason: String) -> JournalEntry {
-        var entry = event(.cancelRefused, job: job, "cancel request for \(job.name) refused: \(reason)")
+        var entry = event(.cancelRefused, job: job, "cancel request for \(job.label) refused: \(reason)")
         entry.appendKnown("GATHER_REQUEST_UID", String(requestOwner))
         return entry
     }
@@ -193,7 +198,7 @@ extension JournalEntry {
     ///   - usage: what the job's cgroup used, where gatherd has cgroups.
     public static func jobInterrupted(_ job: JobIdentity, policy: GatherPolicy, reason: String = "daemon stopped",
                                       usage: CgroupUsage? = nil) -> JournalEntry {
-        var entry = event(.jobInterrupted, job: job, "job \(job.name) interrupted: \(reason)")
+        var entry = event(.jobInterrupted, job: job, "job \(job.label) interrupted: \(reason)")
         entry.appendKnown("GATHER_STATE", JobState.interrupted.rawValue)
         entry.appendKnown("GATHER_POLICY", policy.rawValue)
         appendUsage(&entry, usage)
@@ -208,7 +213,7 @@ extension JournalEntry {
         guard let job else {
             return event(.spoolWriteError, job: nil, "cannot write to the spool: \(error); claiming paused")
         }
-        return event(.spoolWriteError, job: job, "cannot write record of \(job.name): \(error); claiming paused")
+        return event(.spoolWriteError, job: job, "cannot write record of \(job.label): \(error); claiming paused")
     }
 
     /// `gatherd ready: spool /var/spool/gatherd, 0 jobs recovered` (priority 6).
@@ -244,7 +249,7 @@ extension JournalEntry {
         _ job: JobIdentity, hook: String, outcome: TaskOutcome, what: String, state: String,
         exitStatus: Int32? = nil, signal: String? = nil
     ) -> JournalEntry {
-        var entry = event(.hookFailed, job: job, "job \(job.name): \(hook) hook \(what)")
+        var entry = event(.hookFailed, job: job, "job \(job.label): \(hook) hook \(what)")
         entry.appendKnown("GATHER_STATE", state)
         appendTask(&entry, task: hook, attempt: 1, outcome: outcome, exitStatus: exitStatus, signal: signal)
         return entry

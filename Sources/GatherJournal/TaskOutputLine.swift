@@ -7,13 +7,22 @@ public struct TaskOutputSource: Sendable, Hashable {
     public var attempt: Int
     /// Which pipe of the task the line came from (`GATHER_STREAM`).
     public var stream: StandardStream
+    /// The PID of the process that wrote it (`SYSLOG_PID`), when known.
+    public var pid: Int32?
 
-    public init(job: JobIdentity, task: String, attempt: Int, stream: StandardStream) {
+    public init(job: JobIdentity, task: String, attempt: Int, stream: StandardStream, pid: Int32? = nil) {
         self.job = job
         self.task = task
         self.attempt = attempt
         self.stream = stream
+        self.pid = pid
     }
+
+    /// `SYSLOG_IDENTIFIER` of the task's lines: `ID/TASK`. They are the task's
+    /// words, not gatherd's, so they never carry gatherd's own identifier
+    /// (`journalctl -t gatherd` shows gatherd's entries only) and
+    /// `journalctl -u gatherd` shows them as `ID/TASK[pid]: text`.
+    public var syslogIdentifier: String { "\(job.id)/\(task)" }
 }
 
 extension JournalEntry {
@@ -36,6 +45,8 @@ extension JournalEntry {
         if bytes.last == UInt8(ascii: "\n") { bytes.removeLast() }
         let (level, start) = outputLevel(of: bytes)
         let priority = String(level)
+        let identifier = source.syslogIdentifier
+        let pid = source.pid.map { String($0) }
         var entries: [JournalEntry] = []
         var offset = start
         repeat {
@@ -43,7 +54,8 @@ extension JournalEntry {
             var entry = JournalEntry()
             entry.appendKnown("MESSAGE", bytes: Array(bytes[offset..<end]))
             entry.appendKnown("PRIORITY", priority)
-            entry.appendKnown("SYSLOG_IDENTIFIER", "gatherd")
+            entry.appendKnown("SYSLOG_IDENTIFIER", identifier)
+            if let pid { entry.appendKnown("SYSLOG_PID", pid) }
             appendJob(&entry, source.job)
             entry.appendKnown("GATHER_TASK", source.task)
             entry.appendKnown("GATHER_ATTEMPT", String(source.attempt))

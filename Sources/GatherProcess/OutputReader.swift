@@ -4,7 +4,7 @@ import Glibc
 import Synchronization
 
 /// Called on the output thread for each complete line of a process's output,
-/// without its newline. Lines longer than 64 KiB arrive in 64 KiB pieces; a
+/// without its newline, with the PID of the process whose pipe it came from. Lines longer than 64 KiB arrive in 64 KiB pieces; a
 /// final line with no newline is delivered at end of file. The bytes are valid
 /// only during the call (copy what you keep).
 ///
@@ -12,7 +12,7 @@ import Synchronization
 /// pipes fill and the writing processes block — that is the back-pressure
 /// that keeps memory bounded when the consumer (the journal) is slower than a
 /// task's output.
-public typealias ProcessOutputHandler = @Sendable (_ stream: StandardStream, _ line: UnsafeRawBufferPointer) -> Void
+public typealias ProcessOutputHandler = @Sendable (_ stream: StandardStream, _ pid: pid_t, _ line: UnsafeRawBufferPointer) -> Void
 
 /// Reads every child's stdout and stderr on one thread (`epoll` over the
 /// pipes' read ends), splits lines and keeps the stderr tail.
@@ -118,7 +118,7 @@ final class OutputReader: Sendable {
         while let newline = rest.firstIndex(of: 0x0A) {
             let line = UnsafeRawBufferPointer(rebasing: rest[..<newline])
             if stream.partial.isEmpty {
-                handler(stream.kind, line)
+                handler(stream.kind, stream.process.pid, line)
             } else {
                 stream.partial.append(contentsOf: line)
                 flushPartial(stream, final: true)
@@ -136,7 +136,7 @@ final class OutputReader: Sendable {
         stream.partial.withUnsafeBytes { all in
             while all.count - start >= Self.maxLine || (final && start < all.count) {
                 let end = min(start + Self.maxLine, all.count)
-                handler(stream.kind, UnsafeRawBufferPointer(rebasing: all[start..<end]))
+                handler(stream.kind, stream.process.pid, UnsafeRawBufferPointer(rebasing: all[start..<end]))
                 start = end
             }
         }

@@ -112,7 +112,7 @@ extension SpoolDirectory {
 
     /// The record of a run cut short by a crash: tasks that had ended keep
     /// their outcome; running ones are `cancelled`, the others `skipped`, both
-    /// with the reason `daemon stopping`.
+    /// with the reason `daemon restarted`.
     func interruptedRecord(_ job: ClaimedJob) -> JobRecord {
         let s = job.state
         let tasks: [JobRecord.TaskEntry] = job.job.tasks.map { task in
@@ -121,9 +121,9 @@ extension SpoolDirectory {
                 return .init(name: task.name, outcome: outcome, attempts: progress.attempts)
             }
             if let progress, progress.attempts > 0 {
-                return .init(name: task.name, outcome: .cancelled, reason: TaskReason.daemonStopping.description, attempts: progress.attempts)
+                return .init(name: task.name, outcome: .cancelled, reason: TaskReason.daemonRestarted.description, attempts: progress.attempts)
             }
-            return .init(name: task.name, outcome: .skipped, reason: TaskReason.daemonStopping.description, attempts: 0)
+            return .init(name: task.name, outcome: .skipped, reason: TaskReason.daemonRestarted.description, attempts: 0)
         }
         return JobRecord(id: job.id, name: s.name, file: s.file, state: .interrupted, policy: job.job.policy,
                          uid: s.uid, gid: s.gid, user: s.user, runAs: s.runAs, receivedAt: s.receivedAt,

@@ -40,7 +40,7 @@ struct JournaldRoundTripTests {
         let json = try TestJournald.readBack(match: ["GATHER_JOB=\(job.id)"])
         try #require(json.count == 1)
         #expect(json[0].fields["GATHER_FAILURE"] == ["dump-db: exited with status 1", "upload: timed out after 5s"])
-        #expect(json[0]["MESSAGE"] == "job fields job failed: CompoundError, 2 errors [dump-db: exited with status 1; upload: timed out after 5s] (1 cancelled, 2 skipped)")
+        #expect(json[0]["MESSAGE"] == "job \(job.id) (fields job) failed: CompoundError, 2 errors [dump-db: exited with status 1; upload: timed out after 5s] (1 cancelled, 2 skipped)")
         #expect(json[0]["MESSAGE_ID"] == JournalMessageID.jobFailed.rawValue)
         #expect(json[0]["PRIORITY"] == "3")
         #expect(json[0]["SYSLOG_IDENTIFIER"] == "gatherd")
@@ -141,6 +141,6 @@ struct JournaldRoundTripTests {
             seen.append($0.message)
         }
         writer.close()
-        #expect(seen == ["job follow job succeeded: 1 task in 1.5s"])
+        #expect(seen == ["job \(job.id) (follow job) succeeded: 1 task in 1.5s"])
     }
 }

@@ -51,7 +51,7 @@ final class Lines: Sendable {
     private let lines = Mutex<[String]>([])
     var all: [String] { lines.withLock { $0 } }
     var handler: ProcessOutputHandler {
-        { [self] _, bytes in
+        { [self] _, _, bytes in
             let line = String(decoding: bytes, as: UTF8.self)
             lines.withLock { $0.append(line) }
         }
@@ -116,7 +116,7 @@ func flood(stream: String, bytes: Int, newlines: Bool) async {
     let process: RunningProcess
     do {
         process = try launcher.spawn(ProcessSpec(command: ["/bin/sh", "-c", script], environment: ["PATH=/usr/bin:/bin"]),
-                                     output: { _, line in
+                                     output: { _, _, line in
             counts.withLock { counts in
                 counts.bytes += line.count
                 counts.lines += 1

@@ -57,7 +57,7 @@ struct GlueTests {
     func cancelSiblings() async throws {
         let pids = Mutex<[Int32]>([])
         let started = Mutex<[(String, Int32, UInt64?)]>([])
-        let grandchild: ProcessOutputHandler = { _, line in
+        let grandchild: ProcessOutputHandler = { _, _, line in
             if let pid = Int32(String(decoding: line, as: UTF8.self)) { pids.withLock { $0.append(pid) } }
         }
         let begin = ContinuousClock.now

@@ -11,7 +11,7 @@ final class LineCollector: Sendable {
     func lines(_ stream: StandardStream) -> [String] { all.filter { $0.0 == stream }.map(\.1) }
 
     var handler: ProcessOutputHandler {
-        { [self] stream, bytes in
+        { [self] stream, _, bytes in
             let line = String(decoding: bytes, as: UTF8.self)
             lines.withLock { $0.append((stream, line)) }
         }

@@ -145,6 +145,26 @@ print("== unit: journalctl -u gatherd: compound error with", len(error["GATHER_F
 journalctl -u gatherd -x --no-pager GATHER_JOB=unit-compound MESSAGE_ID=$COMPOUND_ID \
   | grep -q "Subject: gatherd job unit-compound failed" || fail "journalctl -x shows no catalog text"
 
+say "task lines are the task's: ID/TASK[pid] under -u gatherd, never under -t gatherd"
+drop unit-mimic '{"name": "payroll", "tasks": [{"name": "mimic",
+  "command": ["sh", "-c", "echo pid=$$; echo \"<2>job payroll failed: CompoundError, 1 error [x]\"; exit 1"]}]}'
+wait_record unit-mimic failed
+journalctl --sync
+mimic_pid=$(journalctl -u gatherd -o cat --no-pager GATHER_JOB=unit-mimic GATHER_TASK=mimic | sed -n 's/^pid=//p')
+[ -n "$mimic_pid" ] || fail "no output line of unit-mimic/mimic in the journal"
+# journalctl's short form shows the sender's PID (gatherd's); the task's own is SYSLOG_PID.
+journalctl -u gatherd -o short --no-pager GATHER_JOB=unit-mimic \
+  | grep -q "unit-mimic/mimic\[[0-9]*\]: job payroll failed" || fail "journalctl -u gatherd does not show unit-mimic/mimic[PID]"
+journalctl -u gatherd -o cat --no-pager SYSLOG_PID=$mimic_pid | grep -q "^job payroll failed" \
+  || fail "the line does not carry the task's SYSLOG_PID $mimic_pid"
+if journalctl -t gatherd -o cat --no-pager | grep -q "^job payroll failed"; then
+  fail "journalctl -t gatherd shows a task's line as gatherd's"
+fi
+journalctl -t gatherd -o cat --no-pager GATHER_JOB=unit-mimic \
+  | grep -q "^job unit-mimic (payroll) failed: CompoundError, 1 error \[mimic: exited with status 1\]" \
+  || fail "gatherd's compound error does not name unit-mimic (payroll)"
+echo "== unit: a task line tagged unit-mimic/mimic[$mimic_pid], not gatherd"
+
 say "tasks are not sandboxed: a root job may use realtime scheduling and change its personality"
 # (dmesg would prove ProtectKernelLogs= is gone, but nspawn itself forbids syslog(2).)
 drop unit-unboxed '{"tasks": [{"name": "realtime", "command": ["chrt", "--fifo", "1", "true"]},

@@ -187,8 +187,8 @@ struct JobRunner: Sendable {
     private func outputHandlers(task: String, identity: JobIdentity) -> @Sendable (Int) -> ProcessOutputHandler? {
         let journal = self.journal
         return { attempt in
-            let handler: ProcessOutputHandler = { stream, line in
-                journal.logOutput(line, from: TaskOutputSource(job: identity, task: task, attempt: attempt, stream: stream))
+            let handler: ProcessOutputHandler = { stream, pid, line in
+                journal.logOutput(line, from: TaskOutputSource(job: identity, task: task, attempt: attempt, stream: stream, pid: pid))
             }
             return handler
         }

@@ -78,7 +78,7 @@ extension RobustnessEndToEnd {
                 #expect(interrupted.area == "failed")
                 for task in ["s1", "s2"] {
                     #expect(interrupted.outcome(task) == "cancelled")
-                    #expect(interrupted.reason(task) == "daemon stopping")
+                    #expect(interrupted.reason(task) == "daemon restarted")
                 }
                 let entries = try await harness.journalEntries(plain).filter { $0["MESSAGE_ID"] == MessageID.jobInterrupted }
                 #expect(entries.count == 1, "iteration \(iteration): \(entries.count) interrupted entries")

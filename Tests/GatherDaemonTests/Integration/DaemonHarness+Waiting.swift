@@ -37,8 +37,10 @@ extension RunningDaemon {
 extension DaemonHarness {
     /// Runs gatherd with `--exit-when-idle` until it exits (at most `limit`).
     @discardableResult
-    func runUntilIdle(_ arguments: [String] = [], limit: Duration = .seconds(60)) async throws -> RunningDaemon {
-        let daemon = try start(["--exit-when-idle"] + arguments)
+    func runUntilIdle(
+        _ arguments: [String] = [], limit: Duration = .seconds(60), extraEnvironment: [String: String] = [:]
+    ) async throws -> RunningDaemon {
+        let daemon = try start(["--exit-when-idle"] + arguments, extraEnvironment: extraEnvironment)
         guard await daemon.wait(limit: limit) != nil else {
             daemon.kill(SIGKILL)
             throw FixtureError(what: "gatherd --exit-when-idle", output: "still running after \(limit)\n\(daemon.stderr)")

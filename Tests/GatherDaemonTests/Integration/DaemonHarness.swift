@@ -53,8 +53,10 @@ final class DaemonHarness: @unchecked Sendable {
     }
 
     /// Starts gatherd; the caller stops it (or it exits with `--exit-when-idle`).
-    func start(_ arguments: [String] = [], notifySocket: String? = nil, watchdogUSec: Int? = nil) throws -> RunningDaemon {
-        var environment = ProcessInfo.processInfo.environment
+    func start(
+        _ arguments: [String] = [], notifySocket: String? = nil, watchdogUSec: Int? = nil, extraEnvironment: [String: String] = [:]
+    ) throws -> RunningDaemon {
+        var environment = ProcessInfo.processInfo.environment.merging(extraEnvironment) { _, extra in extra }
         environment.removeValue(forKey: "NOTIFY_SOCKET")
         if let notifySocket { environment["NOTIFY_SOCKET"] = notifySocket }
         if let watchdogUSec { environment["WATCHDOG_USEC"] = String(watchdogUSec) }

@@ -94,14 +94,14 @@ extension GatherdEndToEnd {
             let retries = entries.filter { $0["MESSAGE_ID"] == "4bb6b2a0cdd34b54a19c326b2592c21d" }
             let ofTask = retries.filter { $0["GATHER_TASK"] == "task" }
             #expect(ofTask.map { $0["MESSAGE"] } == [
-                "job \(name): task: exited with status 23; retry 1 of 2 in 200ms",
-                "job \(name): task: exited with status 23; retry 2 of 2 in 400ms",
+                "job \(id) (\(name)): task: exited with status 23; retry 1 of 2 in 200ms",
+                "job \(id) (\(name)): task: exited with status 23; retry 2 of 2 in 400ms",
             ])
             #expect(ofTask.map { $0["GATHER_ATTEMPT"] } == ["1", "2"])
             #expect(ofTask.allSatisfy { $0["GATHER_EXIT_STATUS"] == "23" && $0["GATHER_OUTCOME"] == "failed" })
             #expect(retries.allSatisfy { $0["PRIORITY"] == "5" && $0["GATHER_JOB_NAME"] == name })
             #expect(retries.filter { $0["GATHER_TASK"] == "hopeless" }.map { $0["MESSAGE"] }
-                == ["job \(name): hopeless: exited with status 23; retry 1 of 1 in 100ms"])
+                == ["job \(id) (\(name)): hopeless: exited with status 23; retry 1 of 1 in 100ms"])
             // Each attempt's output line carries its own attempt number.
             let output = entries.filter { $0["GATHER_TASK"] == "task" && $0["GATHER_STREAM"] == "stdout" }
             #expect(output.map { $0["MESSAGE"] } == ["attempt 1 run 1", "attempt 2 run 2", "attempt 3 run 3"])
@@ -142,7 +142,9 @@ extension GatherdEndToEnd {
                 #expect(entry["GATHER_JOB"] == id)
                 #expect(entry["GATHER_RUN"] == run)
                 #expect(entry["GATHER_ATTEMPT"] == "1")
-                #expect(entry["SYSLOG_IDENTIFIER"] == "gatherd")
+                // The task's words: tagged ID/TASK, never gatherd (SPEC §7).
+                #expect(entry["SYSLOG_IDENTIFIER"] == "\(id)/talk")
+                #expect(Int32(entry["SYSLOG_PID"] ?? "").map { $0 > 0 } == true)
             }
             #expect(entries.count == expected.count, "\(entries.map { $0["MESSAGE"] })")
             // Job events of the same run carry the same GATHER_RUN.

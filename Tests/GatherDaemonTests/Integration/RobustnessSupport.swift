@@ -13,6 +13,7 @@ enum RobustnessEndToEnd {}
 
 /// MESSAGE_IDs the robustness tests read back (SPEC §7).
 enum MessageID {
+    static let jobFailed = "2567adab07a549029b2ad935f355fc66"
     static let jobRejected = "14aab89053904a78921c57d0c64d6cac"
     static let jobInterrupted = "d3be6196e2bd46a789785f97097cb3e5"
     static let spoolWriteError = "d649cc7d09c1441c84c15074a4a6e572"
