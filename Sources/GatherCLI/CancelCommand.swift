@@ -41,6 +41,9 @@ struct CancelCommand {
             }
         }
         if !json { console.line("cancel requested: \(id)") }
+        if !spool.daemonPresence().isServing {
+            console.error("gatherctl: no gatherd serves \(spool.path) now: the request waits in cancel/ for the next one")
+        }
         guard wait else {
             if json { console.line(JSONValue.object([("id", .string(id)), ("requested", .bool(true))]).serialized()) }
             return .success

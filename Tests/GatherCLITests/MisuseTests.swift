@@ -146,6 +146,26 @@ extension GatherctlEndToEnd {
             if TestJournald.canRun { try TestJournald.ensureRunning() }
         }
 
+        @Test func onATerminalTheWaitGoesOnUntilADaemonServes() async throws {
+            guard TestJournald.canRun else { return }
+            let harness = try CtlHarness("tty-no-daemon")
+            let id = harness.id("patient")
+            let path = try harness.file("\(id).json", MisuseTests.job)
+            // script(1) gives gatherctl a pseudo-terminal (stderr and stdout both reach it).
+            let command = "\(CtlHarness.gatherctl) --spool \(harness.spool) submit --wait \(path)"
+            let waiting = try RunningCommand("/usr/bin/script", ["-qec", command, "/dev/null"])
+            defer { waiting.stop() }
+            let told = await RunningCommand.waitUntil(limit: .seconds(10)) { waiting.stdout.contains("no gatherd serves \(harness.spool)") }
+            #expect(told, "\(waiting.stdout.debugDescription)")
+            #expect(waiting.stdout.contains("no gatherd; waiting for 1 job: \(id) waiting"), "\(waiting.stdout.debugDescription)")
+            #expect(waiting.process.isRunning, "a terminal wait must go on")
+            let daemon = try await harness.startDaemon()
+            defer { daemon.stop() }
+            #expect(await waiting.wait(limit: .seconds(20)) == 0, "\(waiting.stdout.debugDescription)")
+            #expect(waiting.stdout.contains("gatherctl: a gatherd serves \(harness.spool) again"), "\(waiting.stdout.debugDescription)")
+            #expect(waiting.stdout.contains("\(id): succeeded"), "\(waiting.stdout.debugDescription)")
+        }
+
         @Test func aDaemonKilledWhileWaitingIsNamedAndTheWaitExits2() async throws {
             guard TestJournald.canRun else { return }
             let harness = try CtlHarness("killed")
