@@ -150,7 +150,8 @@ extension GatherctlEndToEnd {
             guard TestJournald.canRun else { return }
             let harness = try CtlHarness("tty-no-daemon")
             let id = harness.id("patient")
-            let path = try harness.file("\(id).json", MisuseTests.job)
+            // Long enough for the wait to see the daemon before the record.
+            let path = try harness.file("\(id).json", #"{"tasks": [{"name": "t", "command": ["sleep", "1"]}]}"#)
             // script(1) gives gatherctl a pseudo-terminal (stderr and stdout both reach it).
             let command = "\(CtlHarness.gatherctl) --spool \(harness.spool) submit --wait \(path)"
             let waiting = try RunningCommand("/usr/bin/script", ["-qec", command, "/dev/null"])
