@@ -154,7 +154,7 @@ struct JobHooks: Sendable {
         _ spec: ProcessTaskSpec, label: String, identity: JobIdentity, state: JobState, output: Bool
     ) async -> JobRecord.HookEntry {
         let task = spec.name
-        let handlers = output ? outputHandlers(task: task, identity: identity) : nil
+        let handlers = output ? journal.outputHandlers(task: task, identity: identity) : nil
         let hook = GatherTask<ProcessExit>.process(spec, timeout: Self.limit, launcher: launcher, output: handlers)
         let results: GatheredResults<ProcessExit>
         do {
@@ -186,16 +186,6 @@ struct JobHooks: Sendable {
         return entry
     }
 
-    /// Output lines to the journal like a task's (`ID/on_failure[pid]`).
-    private func outputHandlers(task: String, identity: JobIdentity) -> @Sendable (Int) -> ProcessOutputHandler? {
-        let journal = self.journal
-        return { attempt in
-            let handler: ProcessOutputHandler = { stream, pid, line in
-                journal.logOutput(line, from: TaskOutputSource(job: identity, task: task, attempt: attempt, stream: stream, pid: pid))
-            }
-            return handler
-        }
-    }
 
     private static func milliseconds(_ duration: Duration) -> Int64 {
         let (seconds, attoseconds) = duration.components

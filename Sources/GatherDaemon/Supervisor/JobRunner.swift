@@ -162,7 +162,7 @@ struct JobRunner: Sendable {
             killGrace: settings.killGrace,
             record: progress.spawnRecord(index: index, task: task.name),
             cgroup: cgroup.map { TaskCgroupPlan(job: $0, limits: task.limits, jobLimits: file.limits) })
-        let output = file.output == .discard ? nil : outputHandlers(task: task.name, identity: identity)
+        let output = file.output == .discard ? nil : journal.outputHandlers(task: task.name, identity: identity)
         return .process(
             spec, after: task.after, timeout: task.timeout, retries: task.retries,
             retryDelay: task.retryDelay, launcher: launcher, output: output,
@@ -182,17 +182,6 @@ struct JobRunner: Sendable {
             })
     }
 
-    /// For each attempt, a handler that sends its output lines to the journal
-    /// (blocking when the journal queue is full: back-pressure on the pipes).
-    private func outputHandlers(task: String, identity: JobIdentity) -> @Sendable (Int) -> ProcessOutputHandler? {
-        let journal = self.journal
-        return { attempt in
-            let handler: ProcessOutputHandler = { stream, pid, line in
-                journal.logOutput(line, from: TaskOutputSource(job: identity, task: task, attempt: attempt, stream: stream, pid: pid))
-            }
-            return handler
-        }
-    }
 
     /// The engine's events as SPEC §7 entries.
     private func log(_ event: GatherEvent, identity: JobIdentity, policy: GatherPolicy, progress: JobProgress) {

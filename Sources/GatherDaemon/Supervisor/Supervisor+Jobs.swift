@@ -9,7 +9,11 @@ extension Supervisor {
     /// passed over while some process still has it open for writing: its
     /// `IN_CLOSE_WRITE` brings it back once written (SPEC §3).
     func claim(_ name: SpoolEntryName, fromScan: Bool = false) {
-        guard case .running = state, writeError == nil, !claimsPaused else { return }
+        guard case .running = state, writeError == nil else { return }
+        guard !claimsPaused else {
+            if seenWhilePaused[name] == nil { seenWhilePaused[name] = seenAt }
+            return
+        }
         let outcome: ClaimOutcome
         do {
             outcome = try spool.claim(name.bytes, deferringState: true, skippingOpenForWriting: fromScan)
@@ -31,7 +35,7 @@ extension Supervisor {
                 return
             }
             var entry = admitted(job)
-            entry.seen = seenAt
+            entry.seen = seenWhilePaused[name] ?? seenAt
             if case .queueFull(let waiting) = jobs.admit(entry) {
                 do {
                     let record = try spool.reject(job, reason: "queue full: \(waiting) jobs of uid \(job.state.uid) waiting or running (--max-queued-per-user)")

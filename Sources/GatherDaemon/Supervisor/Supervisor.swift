@@ -81,6 +81,10 @@ actor Supervisor {
     /// When the files claimed in this turn were seen: the first post of the
     /// inbox's batch, or the scan's start (for the claim latency metric).
     var seenAt = ContinuousClock.now
+    /// When each file that arrived while claiming was paused was first seen,
+    /// so its claim latency holds the pause (cleared by the resume's scan,
+    /// which claims them all; a file removed meanwhile is forgotten there).
+    var seenWhilePaused: [SpoolEntryName: ContinuousClock.Instant] = [:]
     /// What `--metrics-file` publishes; set at the end of each turn (``updateStatus()``).
     let metrics: Metrics
     /// The gates of ended jobs whose hooks wait for their record's move, by job ID.
@@ -342,6 +346,7 @@ actor Supervisor {
         if let names = try? scanIncoming() {
             for name in names { claim(name, fromScan: true) }
         }
+        if !claimsPaused { seenWhilePaused = [:] }
         if let names = try? scanCancelRequests() {
             for name in names { cancelRequest(name) }
         }

@@ -74,6 +74,54 @@ extension RobustnessEndToEnd {
             #expect(!FileManager.default.fileExists(atPath: harness.spool + "/.metrics.prom.tmp"))
         }
 
+        /// Paused (SPEC §3): `gatherd_paused` 1 and the waiting files in
+        /// `gatherd_incoming_files`; after resume the claim latency of each job
+        /// counts from the rename seen, so it holds the pause.
+        @Test func pausedAndTheClaimLatencyHoldTheWait() async throws {
+            if let reason = try Self.parserMissing() {
+                print("skipped: \(reason)")
+                return
+            }
+            let harness = try DaemonHarness("metrics-paused")
+            let metrics = harness.spool + "/metrics.prom"
+            let paused = harness.spool + "/paused"
+            _ = FileManager.default.createFile(atPath: paused, contents: nil)
+            let daemon = try harness.startNiced(["--metrics-file", metrics, "--log-target", "stderr"])
+            defer { daemon.kill(SIGKILL) }
+            let ids = try (0..<3).map { try harness.drop(harness.id("wait\($0)"), #"{"tasks": [{"name": "t", "command": ["true"]}]}"#) }
+
+            func current() async throws -> [String: Double]? {
+                guard FileManager.default.fileExists(atPath: metrics) else { return nil }
+                return try await offPool { try Self.values(metrics) }
+            }
+            func waitFor(_ what: String, _ condition: ([String: Double]) -> Bool) async throws -> [String: Double] {
+                let deadline = ContinuousClock.now + .seconds(30)
+                while ContinuousClock.now < deadline {
+                    if let values = try await current(), condition(values) { return values }
+                    try await Task.sleep(for: .milliseconds(200))
+                }
+                throw FixtureError(what: what, output: "\(try await current() ?? [:])\n\(daemon.stderr)")
+            }
+            let whilePaused = try await waitFor("paused with 3 files waiting") {
+                $0["gatherd_paused"] == 1 && $0["gatherd_incoming_files"] == 3
+            }
+            #expect(whilePaused["gatherd_jobs_total{state=succeeded}"] == 0)
+            #expect(whilePaused["gatherd_claim_seconds_count"] == 0)
+            try await Task.sleep(for: .seconds(1.5))
+            for id in ids { #expect(FileManager.default.fileExists(atPath: "\(harness.spool)/incoming/\(id).json")) }
+
+            #expect(unlink(paused) == 0)
+            let after = try await waitFor("resumed and 3 jobs done") {
+                $0["gatherd_paused"] == 0 && $0["gatherd_jobs_total{state=succeeded}"] == 3
+            }
+            #expect(after["gatherd_incoming_files"] == 0)
+            #expect(after["gatherd_claim_seconds_count"] == 3)
+            // Each waited 1.5 s at least: none in the buckets up to 1 s, the sum at least 4.5 s.
+            #expect((after["gatherd_claim_seconds_bucket{le=1}"] ?? after["gatherd_claim_seconds_bucket{le=1.0}"]) == 0, "\(after.filter { $0.key.hasPrefix("gatherd_claim") })")
+            #expect((after["gatherd_claim_seconds_sum"] ?? 0) >= 4.5)
+            #expect((after["gatherd_claim_seconds_sum"] ?? .infinity) < 120)
+        }
+
         @Test func neverSeenHalfWrittenWhileAThousandJobsRun() async throws {
             if let reason = try Self.parserMissing() {
                 print("skipped: \(reason)")
