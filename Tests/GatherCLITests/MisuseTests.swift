@@ -203,6 +203,8 @@ extension GatherctlEndToEnd {
             let line = after.stdoutText.split(separator: "\n").first { $0.hasPrefix(id + " ") }
             #expect(line?.contains("running (daemon not running)") == true, "\(after.output)")
             #expect(after.stdoutText.hasPrefix("no gatherd serves"), "\(after.output)")
+            let show = try await harness.ctl(["show", id])
+            #expect(show.stdoutText.hasPrefix("job \(id), file \(id).json: running (daemon not running), no record yet"), "\(show.output)")
         }
     }
 }
