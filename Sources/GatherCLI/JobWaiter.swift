@@ -9,7 +9,10 @@ import Glibc
 ///
 /// It looks again whenever a job directory is renamed into `done/`,
 /// `failed/` or `rejected/` (inotify), and at least every 100 ms in case the
-/// watches could not be set (and to refresh the progress line).
+/// watches could not be set (and to refresh the progress line). Each time it
+/// also looks whether a gatherd still holds the spool (SPEC §10): when none
+/// has for ``absenceGrace`` it says so on stderr, and then keeps waiting on a
+/// terminal (saying so in the progress line) or returns exit 2 at once.
 struct JobWaiter {
     let spool: SpoolFiles
     let json: Bool
