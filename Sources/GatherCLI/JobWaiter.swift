@@ -19,8 +19,10 @@ struct JobWaiter {
     var interval: Duration = .milliseconds(100)
 
     /// How long no daemon must hold the spool before the wait says so: a
-    /// daemon restarted by systemd (`Restart=`, 100 ms apart by default) or
-    /// one a moment from taking its lock is not "gone".
+    /// daemon a moment from taking its lock (it opens the spool first, and
+    /// retries a lock still held for up to 2 s) is not "gone". A daemon
+    /// systemd restarts after a crash (`RestartSec=2s` in the unit) is: a
+    /// script learns of the crash, a terminal wait goes on through it.
     static let absenceGrace: Duration = .seconds(1)
 
     func wait(for ids: [String], console: Console) -> CtlExit {
