@@ -99,7 +99,7 @@ struct ShowSubcommand: CtlSubcommand {
 
     @OptionGroup var options: CtlOptions
 
-    @Argument(help: ArgumentHelp("The job's ID.", valueName: "id"))
+    @Argument(help: ArgumentHelp("The job's ID.", valueName: "id"), completion: JobIDCompletion.anyJob)
     var id: String
 
     func validate() throws { try CtlOperand.jobID(id) }
@@ -124,7 +124,7 @@ struct CancelSubcommand: CtlSubcommand {
     @Flag(help: "Follow the job until it ends and print its outcome.")
     var wait = false
 
-    @Argument(help: ArgumentHelp("The job's ID.", valueName: "id"))
+    @Argument(help: ArgumentHelp("The job's ID.", valueName: "id"), completion: JobIDCompletion.unfinishedJob)
     var id: String
 
     func validate() throws { try CtlOperand.jobID(id) }
@@ -149,7 +149,7 @@ struct LogsSubcommand: CtlSubcommand {
     @Flag(name: .shortAndLong, help: "Keep printing new entries until interrupted.")
     var follow = false
 
-    @Argument(help: ArgumentHelp("The job's ID.", valueName: "id"))
+    @Argument(help: ArgumentHelp("The job's ID.", valueName: "id"), completion: JobIDCompletion.anyJob)
     var id: String
 
     func validate() throws { try CtlOperand.jobID(id) }

@@ -99,6 +99,31 @@ struct CommandLineTests {
         #expect(options.stdoutText == "--spool\n", "\(options.output)")
     }
 
+    @Test func theBashCompletionCompletesJobIDsFromTheSpoolNamed() async throws {
+        let harness = try CtlHarness("complete-ids")
+        let waiting = harness.id("waiting")
+        #expect(try await harness.ctl(["submit", try harness.file("\(waiting).json", #"{"tasks": [{"name": "t", "command": ["true"]}]}"#)]).status == 0)
+        // A finished job as the daemon leaves it: its directory in done/.
+        let finished = harness.id("finished")
+        try FileManager.default.createDirectory(atPath: "\(harness.spool)/done/\(finished)", withIntermediateDirectories: true)
+        let script = try await CtlHarness.run([CtlHarness.gatherctl, "--generate-completion-script", "bash"])
+        let path = NSTemporaryDirectory() + "gatherctl-completion-\(UInt32.random(in: 0...UInt32.max)).bash"
+        try script.stdout.write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        // The script asks the gatherctl it completes for: the one on PATH.
+        let complete = """
+            PATH="$3:$PATH"; source "$1"
+            COMP_WORDS=(gatherctl --spool "$2" "$4" ""); COMP_CWORD=4; COMP_LINE="${COMP_WORDS[*]}"; COMP_POINT=${#COMP_LINE}
+            _gatherctl gatherctl "" "$2"
+            printf '%s\\n' "${COMPREPLY[@]}"
+            """
+        let directory = (CtlHarness.gatherctl as NSString).deletingLastPathComponent
+        let show = try await CtlHarness.run(["bash", "-c", complete, "bash", path, harness.spool, directory, "show"])
+        #expect(show.stdoutText == "\(finished)\n\(waiting)\n", "\(show.output)")
+        let cancel = try await CtlHarness.run(["bash", "-c", complete, "bash", path, harness.spool, directory, "cancel"])
+        #expect(cancel.stdoutText == "\(waiting)\n", "\(cancel.output)")
+    }
+
     @Test(arguments: ["zsh", "fish"])
     func theOtherShellsGetAScript(shell: String) async throws {
         for binary in [CtlHarness.gatherctl, CtlHarness.gatherd] {
