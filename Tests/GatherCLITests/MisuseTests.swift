@@ -47,14 +47,18 @@ struct MisuseTests {
         for name in ["a", "b", "c"] {
             #expect(try await harness.ctl(["submit", try harness.file("\(harness.id(name)).json", Self.job)]).status == 0)
         }
+        let plain = try await harness.ctl(["submit", try harness.file("\(harness.id("d")).json", Self.job)])
+        #expect(plain.status == 0)
+        #expect(plain.stderrText == "gatherctl: no gatherd serves \(harness.spool) now: the job waits in incoming/ until one starts\n",
+                "\(plain.output)")
         let status = try await harness.ctl(["status"])
         #expect(status.status == 0, "\(status.output)")
         let lines = status.stdoutText.split(separator: "\n").map(String.init)
         #expect(lines.first == "no gatherd serves \(harness.spool): nothing is claimed or run until one starts", "\(lines)")
-        #expect(lines.contains("3 files waiting in incoming/"), "\(lines)")
+        #expect(lines.contains("4 files waiting in incoming/"), "\(lines)")
         let json = try await harness.ctl(["status", "--json"])
         let object = try #require(try JSONSerialization.jsonObject(with: json.stdout) as? [String: Any])
-        #expect(object["incoming"] as? Int == 3)
+        #expect(object["incoming"] as? Int == 4)
         #expect((object["daemon"] as? [String: Any])?["running"] as? Bool == false)
     }
 
