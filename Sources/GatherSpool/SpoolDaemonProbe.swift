@@ -27,6 +27,8 @@ extension SpoolReader {
     /// `stat` and another to the lock table might) is the lock itself tried,
     /// shared and non-blocking, and let go at once; a daemon that starts at
     /// that moment retries its lock for two seconds, so it still starts.
+    /// (On ext4 and on overlayfs, as a `--volatile=overlay` container has
+    /// it, `stat` and the lock table agree on both: checked by hand.)
     public func daemonPresence() -> DaemonPresence {
         guard case .success(let st) = SystemCall.fstat(rootFD) else { return tryLock() }
         let device = UInt64(st.st_dev)
