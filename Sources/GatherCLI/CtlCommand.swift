@@ -53,6 +53,7 @@ public struct CtlOptions: ParsableArguments {
         spool ?? environment["GATHER_SPOOL"].flatMap { $0.isEmpty ? nil : $0 } ?? Self.defaultSpool
     }
 
+    /// Refuses an empty `--spool`.
     public func validate() throws {
         if let spool, spool.isEmpty { throw ValidationError("--spool needs a directory") }
     }

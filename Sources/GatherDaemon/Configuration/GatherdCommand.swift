@@ -149,7 +149,9 @@ extension DaemonConfiguration {
     /// or an exit status once help, the version, a completion script or a
     /// usage error (exit 2) is printed.
     public enum CommandLineOutcome: Sendable {
+        /// Run the daemon with this configuration.
         case run(DaemonConfiguration)
+        /// Exit with this status: what there was to say is printed.
         case exit(Int32)
     }
 
