@@ -114,6 +114,9 @@ let package = Package(
     dependencies: [
         // Both command lines: per-command help, --version, shell completions (SPEC §9, §10).
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        // The documentation plugin only: `swift package generate-documentation --target Gather`
+        // builds the library's DocC catalog (Sources/Gather/Gather.docc). No target depends on it.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: productTargets + benchmarkTargets + faultToolTargets + testTargets,
     swiftLanguageModes: [.v6]

@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Installs the system packages gatherd builds and tests with, when missing.
 # Debian 12; needs root (or sudo) only when something is missing.
+#   scripts/setup.sh [PACKAGE...]  also installs PACKAGE... when missing (what
+#   one test alone needs, e.g. lintian for scripts/test-package.sh).
 set -euo pipefail
 need=()
 # procps: pgrep in the tests, /bin/kill for the unit's ExecReload.
 # python3-prometheus-client: the metrics tests parse --metrics-file with it (pip into the system Python is refused).
+# make: the top-level Makefile (make build, install, deb).
 # man-db: the manual-page tests run `man --warnings` on docs/*.[158].
-for pkg in libsystemd-dev pkg-config systemd systemd-container procps python3 python3-prometheus-client man-db; do
+for pkg in libsystemd-dev pkg-config make systemd systemd-container procps python3 python3-prometheus-client man-db "$@"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

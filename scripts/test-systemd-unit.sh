@@ -102,11 +102,13 @@ stop_container
 say "building gatherd (release, static Swift runtime)"
 # A scratch path of its own: switching --static-swift-stdlib on and off in one
 # build folder relinks everything each time (the benchmarks build release too).
+# `make build` is the build `make install` and the package take (the same
+# flags, so the two never rebuild each other's objects).
 scratch=.build-static
-swift build -c release --static-swift-stdlib --product gatherd --scratch-path "$scratch" >"$STATE/build.log" 2>&1 \
-  || { cat "$STATE/build.log" >&2; fail "swift build failed"; }
+make --no-print-directory build SCRATCH="$scratch" >"$STATE/build.log" 2>&1 \
+  || { cat "$STATE/build.log" >&2; fail "make build failed"; }
 tail -1 "$STATE/build.log"
-bin=$(swift build -c release --static-swift-stdlib --scratch-path "$scratch" --show-bin-path)/gatherd
+bin=$scratch/release/gatherd
 [ -x "$bin" ] || fail "no gatherd binary at $bin"
 
 # Everything the machine needs, bind-mounted read-only at /host inside; beside

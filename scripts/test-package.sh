@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# test-package.sh — `make install` and `make deb` (docs/systemd.md, "Install").
+#
+# 1. On the host: builds the package (`make deb`); the installed binaries are
+#    stripped and need only the C library and libsystemd (sizes and ldd
+#    printed); `lintian` passes (it is installed by scripts/setup.sh for this
+#    test alone); `man --warnings` is silent on every manual page in docs/;
+#    `make install DESTDIR=…` installs exactly the package's files (besides
+#    the copyright and changelog Debian asks of every package).
+# 2. In a throw-away systemd machine whose root is the host's, seen through a
+#    writable overlay that is discarded (systemd-nspawn --volatile=overlay:
+#    dpkg's database and /usr can be written there): scripts/package/checks.sh
+#    installs the package with dpkg -i, checks the service, submits as a user
+#    of a group opened as the README shows, tries the hardened drop-in, purges
+#    and finds no file of the package left, then does it again with
+#    `apt install ./gatherd_VERSION_ARCH.deb`.
+#
+# Step 1's lintian and step 2 need root (and step 2 systemd-nspawn); without
+# them they are skipped with the reason printed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+project=$PWD
+STATE=/run/gatherd-package-test
+NAME=gatherd-package-test
+scratch=.build-static
+
+say() { printf '== package: %s\n' "$*"; }
+fail() { printf 'package: FAILED: %s\n' "$*" >&2; exit 1; }
+
+# --- 1. on the host ----------------------------------------------------------
+if [ "$(id -u)" = 0 ]; then
+  scripts/setup.sh lintian dpkg-dev man-db
+fi
+say "make deb"
+mkdir -p "$scratch"
+make --no-print-directory deb SCRATCH="$scratch" >"$scratch/package-build.log" 2>&1 \
+  || { cat "$scratch/package-build.log" >&2; fail "make deb failed"; }
+grep '^deb: ' "$scratch/package-build.log" | sed 's/^/== package: /'
+version=$(scripts/version.sh "$scratch/release/gatherd")
+deb=gatherd_${version}_$(dpkg --print-architecture).deb
+[ -f "$deb" ] || fail "make deb made no $deb"
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+dpkg-deb -x "$deb" "$work/deb"
+for bin in gatherd gatherctl; do
+  path=$work/deb/usr/bin/$bin
+  if readelf -S "$path" | grep -Eq ' \.(symtab|debug_info) '; then
+    fail "$bin is not stripped"
+  fi
+  libraries=$(readelf -d "$path" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')
+  say "$bin: $(stat -c %s "$path") bytes, stripped; needs: $libraries"
+  for lib in $libraries; do
+    case $lib in
+      libc.so.*|libm.so.*|ld-linux*|libsystemd.so.*) ;;
+      *) fail "$bin needs $lib: only the C library and libsystemd are expected" ;;
+    esac
+  done
+done
+ldd "$work/deb/usr/bin/gatherd" | sed 's/^/== package: ldd gatherd: /'
+
+if command -v lintian >/dev/null; then
+  # Warnings and errors fail the test; what may remain is explained in
+  # docs/systemd.md ("The package"). A binary has no manual page until its
+  # page is in docs/.
+  tags=$(lintian "$deb" 2>&1 | grep -v '^running with root privileges' || true)
+  remaining=$(printf '%s\n' "$tags" | grep -E '^[EW]: ' | while read -r line; do
+    case $line in
+      "W: gatherd: no-manual-page [usr/bin/gatherd]") ls docs/gatherd.[18] >/dev/null 2>&1 && echo "$line" ;;
+      "W: gatherd: no-manual-page [usr/bin/gatherctl]") ls docs/gatherctl.[18] >/dev/null 2>&1 && echo "$line" ;;
+      *) echo "$line" ;;
+    esac
+  done || true)
+  printf '%s\n' "$tags" | grep -E '^[EW]: ' | sed 's/^/== package: lintian: /' || true
+  [ -z "$remaining" ] || fail "lintian: $remaining"
+  say "lintian: no error or warning$( [ -n "$tags" ] && echo " beyond manual pages that are not written yet")"
+else
+  say "SKIPPED lintian: not installed (scripts/setup.sh lintian installs it, as root)"
+fi
+
+for page in docs/*.[158]; do
+  [ -f "$page" ] || continue
+  warnings=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l "$page" 2>&1 >/dev/null)
+  [ -z "$warnings" ] || fail "man --warnings -l $page: $warnings"
+  say "man --warnings -l $page: no warning"
+done
+
+# make install stages exactly the package's files.
+make --no-print-directory install DESTDIR="$work/install" PREFIX=/usr SCRATCH="$scratch" >"$work/install.log" 2>&1 \
+  || { cat "$work/install.log" >&2; fail "make install DESTDIR=… failed"; }
+(cd "$work/install" && find . ! -type d | sort) > "$work/install.list"
+(cd "$work/deb" && find . ! -type d | sort | grep -vx './usr/share/doc/gatherd/copyright' \
+  | grep -vx './usr/share/doc/gatherd/changelog.gz') > "$work/deb.list"
+if ! diff -u "$work/deb.list" "$work/install.list" >"$work/list.diff"; then
+  cat "$work/list.diff" >&2; fail "make install DESTDIR=… and the package differ"
+fi
+say "make install DESTDIR=… installs the package's $(wc -l < "$work/install.list") files:"
+sed 's/^\./== package:   /' "$work/install.list"
+make --no-print-directory uninstall DESTDIR="$work/install" PREFIX=/usr >/dev/null
+left=$(cd "$work/install" && find . ! -type d)
+[ -z "$left" ] || fail "make uninstall DESTDIR=… left: $left"
+say "make uninstall DESTDIR=… removes them all"
+
+# --- 2. in a container ---------------------------------------------------------
+if [ "$(id -u)" != 0 ]; then
+  say "SKIPPED the container test: needs root (booting systemd-nspawn)"; exit 0
+fi
+if ! command -v systemd-nspawn >/dev/null || ! command -v nsenter >/dev/null; then
+  say "SKIPPED the container test: systemd-nspawn missing (scripts/setup.sh installs systemd-container)"; exit 0
+fi
+
+# The machine sees the root file system only: a /usr, /var or /etc mounted
+# apart would be missing from it.
+for dir in /usr /var /etc; do
+  if [ "$(findmnt -n -o TARGET --target "$dir")" != / ]; then
+    say "SKIPPED the container test: $dir is a file system of its own (the machine sees the root file system only)"; exit 0
+  fi
+done
+
+mkdir -p "$STATE"
+exec 8>"$STATE.lock"
+flock 8
+
+leader() { cat "$STATE/leader"; }
+inside() { nsenter -t "$(leader)" -a "$@" 8>&-; }
+
+unbind_root() { if mountpoint -q "$STATE/root"; then umount "$STATE/root"; fi; }
+
+stop_container() {
+  [ -f "$STATE/nspawn.pid" ] || { unbind_root; return 0; }
+  local pid i=0
+  pid=$(cat "$STATE/nspawn.pid")
+  [ -f "$STATE/leader" ] && inside systemctl poweroff >/dev/null 2>&1 || true
+  while kill -0 "$pid" 2>/dev/null; do
+    i=$((i+1)); [ $i -le 100 ] || kill -KILL "$pid" 2>/dev/null || true
+    sleep 0.1
+  done
+  rm -f "$STATE/nspawn.pid" "$STATE/leader"
+  unbind_root
+  rm -rf "/run/systemd/nspawn/propagate/$NAME" "/run/systemd/nspawn/unix-export/$NAME"
+  rmdir /run/systemd/nspawn/propagate /run/systemd/nspawn/unix-export /run/systemd/nspawn 2>/dev/null || true
+  for d in /sys/fs/cgroup/systemd/payload /sys/fs/cgroup/systemd/supervisor \
+           /sys/fs/cgroup/unified/payload /sys/fs/cgroup/unified/supervisor; do
+    [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
+  done
+}
+
+cleanup() {
+  local status=$?
+  if [ $status != 0 ] && [ -f "$STATE/leader" ]; then
+    echo "---- gatherd's journal in the machine (last 40 lines)" >&2
+    inside journalctl -u gatherd --no-pager -n 40 >&2 2>/dev/null || true
+  fi
+  stop_container
+  rm -rf "$work"
+  exit $status
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+stop_container
+
+stage=$project/$scratch/package-stage
+rm -rf "$stage"
+mkdir -m 755 "$stage"
+ln "$deb" "$stage/"
+cp scripts/package/checks.sh "$stage/"
+
+say "booting a systemd machine (the host's root through a throw-away overlay)"
+# nspawn refuses -D / itself: give it the root file system bound elsewhere
+# (not recursive: /proc, /sys, /dev and /run are the machine's own).
+mkdir -p "$STATE/root"
+mountpoint -q "$STATE/root" || mount --bind / "$STATE/root"
+setsid systemd-nspawn -D "$STATE/root" --volatile=overlay --register=no --keep-unit --private-network \
+    --console=pipe -M "$NAME" --bind-ro="$stage":/host \
+    -b systemd.mask=systemd-networkd-wait-online.service >"$STATE/nspawn.log" 2>&1 </dev/null 8>&- &
+echo $! > "$STATE/nspawn.pid"
+i=0
+while :; do
+  i=$((i+1))
+  [ $i -le 150 ] || { cat "$STATE/nspawn.log" >&2; fail "the machine did not boot in 30 s"; }
+  l=$(pgrep -P "$(cat "$STATE/nspawn.pid")" -x systemd || true)
+  if [ -n "$l" ]; then
+    s=$(nsenter -t "$l" -a systemctl is-system-running 2>/dev/null || true)
+    case "$s" in running|degraded) echo "$l" > "$STATE/leader"; break ;; esac
+  fi
+  sleep 0.2
+done
+say "booted ($s)"
+
+inside bash ${PACKAGE_TEST_TRACE:+-x} /host/checks.sh "/host/$deb" "$project"
+say "passed"
