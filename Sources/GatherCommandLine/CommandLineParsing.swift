@@ -27,7 +27,10 @@ public enum CommandLineParsing {
     /// - Parameters:
     ///   - root: the root command (`gatherd`, `gatherctl`).
     ///   - arguments: the command line after the program name.
-    public static func parse(_ root: any ParsableCommand.Type, _ arguments: [String]) -> Outcome {
+    ///   - explain: asked only when the arguments do not parse: a better
+    ///     message than the parser's (`unknown command 'shw' (did you mean 'show'?)`), or `nil`.
+    public static func parse(_ root: any ParsableCommand.Type, _ arguments: [String],
+                             explain: ([String]) -> String? = { _ in nil }) -> Outcome {
         do {
             var command = try root.parseAsRoot(arguments)
             let ours = [root] + root.configuration.subcommands
@@ -37,6 +40,9 @@ public enum CommandLineParsing {
             try command.run()
             return .exit(0)
         } catch {
+            if root.exitCode(for: error) != .success, let message = explain(arguments) {
+                return .exit(report(ValidationError(message), of: root))
+            }
             return .exit(report(error, of: root))
         }
     }

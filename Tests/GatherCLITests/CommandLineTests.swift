@@ -59,6 +59,16 @@ struct CommandLineTests {
         #expect(result.stdout.isEmpty)
     }
 
+    @Test(arguments: [(["shw", "x"], "unknown command 'shw' (did you mean 'show'?)"),
+                      (["--spool", "/tmp", "stauts"], "unknown command 'stauts' (did you mean 'status'?)"),
+                      (["frobnicate"], "unknown command 'frobnicate'\n")])
+    func aMistypedCommandGetsTheNearestCommand(arguments: [String], message: String) async throws {
+        let result = try await CtlHarness.run([CtlHarness.gatherctl] + arguments)
+        #expect(result.status == 2, "\(result.output)")
+        #expect(result.stderrText.hasPrefix("gatherctl: " + message), "\(result.output)")
+        #expect(result.stderrText.contains("usage: gatherctl"), "\(result.output)")
+    }
+
     @Test func aMistypedKeyGetsTheNearestKey() async throws {
         let harness = try CtlHarness("did-you-mean")
         let path = try harness.file("typo.json", #"{"polcy": "fail-fast", "tasks": [{"name": "a", "comand": ["true"], "zzzz": 1}]}"#)
