@@ -56,7 +56,14 @@ struct CancelCommand {
     private func checkSubmitter() throws(CtlError) {
         let caller = geteuid()
         guard caller != 0 else { return }
-        guard let submitter = spool.submitter(of: id) else {
+        // A job claimed this very moment is in active/ (mode 0700) for a few
+        // milliseconds before its state.json opens it to its submitter.
+        var submitter = spool.submitter(of: id)
+        if submitter == nil, spool.contains(id, in: .active) {
+            usleep(100_000)
+            submitter = spool.submitter(of: id)
+        }
+        guard let submitter else {
             // Another user's job directory (mode 0750), or a claim not yet recorded.
             throw CtlError(.failed, "no job \(id) of yours waiting or running in \(spool.path)")
         }
