@@ -110,7 +110,9 @@ struct ManualPage {
 
     /// One option as a tagged paragraph.
     private static func item(_ option: Argument) -> [String] {
-        let names = option.names.map { "\\fB\(escape($0))\\fR" }.joined(separator: ", ")
+        // Short names first, as --help and other pages show them (-f, --follow).
+        let names = option.names.sorted { !$0.hasPrefix("--") && $1.hasPrefix("--") }
+            .map { "\\fB\(escape($0))\\fR" }.joined(separator: ", ")
         let tag = names + (option.isFlag ? "" : " \\fI\(escape(option.valueName))\\fR")
         var text = sentence(option.abstract)
         if let value = option.defaultValue { text += " Default: \(value)." }
