@@ -95,10 +95,11 @@ install-files: build
 	done
 # Completions, where gatherctl can write them (swift-argument-parser's
 # --generate-completion-script); an older gatherctl has none to install.
+# bash-completion sources its files: a #! line has no place there (lintian).
 	@set -e; ctl=$(BUILT)/gatherctl; \
 	if $$ctl --generate-completion-script bash >/dev/null 2>&1; then \
 	  $(INSTALL) -d $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR); \
-	  $$ctl --generate-completion-script bash > $(DESTDIR)$(BASHCOMPDIR)/gatherctl; \
+	  $$ctl --generate-completion-script bash | sed '1{/^#!/d}' > $(DESTDIR)$(BASHCOMPDIR)/gatherctl; \
 	  $$ctl --generate-completion-script zsh > $(DESTDIR)$(ZSHCOMPDIR)/_gatherctl; \
 	  $$ctl --generate-completion-script fish > $(DESTDIR)$(FISHCOMPDIR)/gatherctl.fish; \
 	  chmod 0644 $(DESTDIR)$(BASHCOMPDIR)/gatherctl $(DESTDIR)$(ZSHCOMPDIR)/_gatherctl $(DESTDIR)$(FISHCOMPDIR)/gatherctl.fish; \
