@@ -103,6 +103,11 @@ let package = Package(
         .executable(name: "gatherd", targets: ["gatherd"]),
         .executable(name: "gatherctl", targets: ["gatherctl"]),
     ],
+    // The documentation plugin only: `swift package generate-documentation --target Gather`
+    // builds the library's DocC catalog (Sources/Gather/Gather.docc). No target depends on it.
+    dependencies: [
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
+    ],
     targets: productTargets + benchmarkTargets + faultToolTargets + testTargets,
     swiftLanguageModes: [.v6]
 )

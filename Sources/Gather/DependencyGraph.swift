@@ -1,4 +1,4 @@
-/// Checks the `after` lists of a group before anything runs (SPEC §2, §4):
+/// Checks the names and `after` lists of a group before anything runs:
 /// duplicate names, unknown names, a task waiting for itself, and cycles.
 /// The job-file validator and the engine share it.
 public enum DependencyGraph {
@@ -13,6 +13,7 @@ public enum DependencyGraph {
         /// The tasks form a cycle; `path` lists the names around it, first repeated last.
         case cycle(index: Int, path: [String])
 
+        /// The problem in words, e.g. `unknown task "zz"`.
         public var description: String {
             switch self {
             case .duplicateName(_, let name): return "duplicate task name \"\(name)\""
@@ -73,18 +74,5 @@ public enum DependencyGraph {
             }
         }
         return problems
-    }
-}
-
-/// Thrown by ``gather(_:options:)`` when the group cannot run as given.
-public struct GatherDefinitionError: Error, Sendable, CustomStringConvertible {
-    public let problems: [DependencyGraph.Problem]
-
-    public init(problems: [DependencyGraph.Problem]) {
-        self.problems = problems
-    }
-
-    public var description: String {
-        problems.map(\.description).joined(separator: "; ")
     }
 }

@@ -1,4 +1,4 @@
-/// Durations as gatherd writes and reads them (SPEC §4, §5).
+/// Durations as the library writes them in error lines and as job files give them.
 ///
 /// Written: `Nms` below one second, otherwise the non-zero `h`, `m`, `s` parts
 /// with seconds to at most three decimals and no trailing zeros (`300ms`,
@@ -79,6 +79,7 @@ public enum DurationText {
     }
 }
 
+/// Durations in the units records use.
 extension Duration {
     /// Whole milliseconds, for records (`duration_ms`).
     public var gatherMilliseconds: Int64 {

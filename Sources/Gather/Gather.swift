@@ -1,4 +1,4 @@
-/// How a group runs (SPEC §2, §9).
+/// How a group runs: its policy, its limits, and what reaches it from outside.
 public struct GatherOptions: Sendable {
     /// What happens on the first error.
     public var policy: GatherPolicy
@@ -13,6 +13,13 @@ public struct GatherOptions: Sendable {
     /// Called for each ``GatherEvent`` while the group runs.
     public var onEvent: (@Sendable (GatherEvent) -> Void)?
 
+    /// - Parameters:
+    ///   - policy: what happens on the first error (``GatherPolicy/collectAll``).
+    ///   - maxParallel: at most this many tasks at once, at least 1 (`nil`: no limit).
+    ///   - timeout: the group's deadline, at least 1 ms (`nil`: none).
+    ///   - slotPool: task slots shared with other groups.
+    ///   - control: cancels the group from outside, with a reason.
+    ///   - onEvent: called for each event while the group runs.
     public init(
         policy: GatherPolicy = .collectAll,
         maxParallel: Int? = nil,
@@ -33,8 +40,9 @@ public struct GatherOptions: Sendable {
 /// Runs `tasks` concurrently under `options.policy` and gathers every outcome.
 ///
 /// Nothing is lost: the result lists every task's outcome and every error, also
-/// those after the first. Throws only when the group cannot run as given
-/// (duplicate names, unknown `after` names, cycles) — before anything starts.
+/// those after the first. Throws only when the group cannot run as given (a
+/// duplicate name, an unknown `after` name, a cycle, a setting out of range) —
+/// before anything starts.
 ///
 /// ```swift
 /// let results = try await gather([
@@ -43,29 +51,137 @@ public struct GatherOptions: Sendable {
 /// ], options: GatherOptions(policy: .failFast))
 /// if let error = results.compoundError { print(error) }
 /// ```
+///
+/// - Parameters:
+///   - tasks: the group's tasks, with distinct names.
+///   - options: the policy and limits of the group.
+/// - Returns: every task's result, in the order of `tasks`.
+/// - Throws: ``GatherDefinitionError`` naming every task and field at fault.
 @inlinable
 public func gather<Value: Sendable>(
     _ tasks: [GatherTask<Value>],
     options: GatherOptions = GatherOptions()
 ) async throws(GatherDefinitionError) -> GatheredResults<Value> {
-    // One array of names serves the check and the scheduler; `after` lists and
-    // retry settings are copied only where a task has them (for a large group
-    // each per-task copy is megabytes to allocate, fault in and free).
-    let names = tasks.map(\.name)
-    let after = tasks.contains { !$0.after.isEmpty } ? tasks.map(\.after) : []
-    let problems = DependencyGraph.problems(names: names, after: after)
-    guard problems.isEmpty else { throw GatherDefinitionError(problems: problems) }
-    var retryPolicies: [Int: RetryPolicy] = [:]
-    for (index, task) in tasks.enumerated() where task.retries > 0 {
-        retryPolicies[index] = RetryPolicy(retries: task.retries, retryDelay: task.retryDelay)
+    let definition = try GroupDefinition(tasks, options: options)
+    return await runGroup(tasks, definition, options: options, endings: nil)
+}
+
+/// Runs `tasks` like ``gather(_:options:)->GatheredResults<Value>``, and hands `consume` each task's
+/// result as the task ends, while the group runs.
+///
+/// `consume` runs beside the group; the sequence it gets holds every task of
+/// the group exactly once (also those skipped or cancelled), in the order the
+/// tasks ended, and finishes when the group is over. `gather` returns once
+/// both the group and `consume` are done.
+///
+/// ```swift
+/// let results = try await gather(tasks) { ended in
+///     for await task in ended { print(task.name, task.outcome) }
+/// }
+/// ```
+///
+/// - Parameters:
+///   - tasks: the group's tasks, with distinct names.
+///   - options: the policy and limits of the group.
+///   - consume: reads the tasks' results as they end.
+/// - Returns: every task's result, in the order of `tasks`.
+/// - Throws: ``GatherDefinitionError`` before anything starts.
+@inlinable
+public func gather<Value: Sendable>(
+    _ tasks: [GatherTask<Value>],
+    options: GatherOptions = GatherOptions(),
+    asTasksEnd consume: @escaping @Sendable (AsyncStream<GatherTaskEnd<Value>>) async -> Void
+) async throws(GatherDefinitionError) -> GatheredResults<Value> {
+    let definition = try GroupDefinition(tasks, options: options)
+    let (endings, continuation) = AsyncStream.makeStream(of: GatherTaskEnd<Value>.self)
+    async let consumed: Void = consume(endings)
+    let results = await runGroup(tasks, definition, options: options, endings: continuation)
+    continuation.finish()
+    await consumed
+    return results
+}
+
+/// Gathers tasks whose values have different types, without losing any: each
+/// task's value is kept as `any Sendable`, and the results give it back with
+/// its own type through the task (``GatheredResults/subscript(_:)``).
+///
+/// ```swift
+/// let page = GatherTask("page") { _ in try await fetch("a") }    // GatherTask<String>
+/// let count = GatherTask("count") { _ in try await countRows() }  // GatherTask<Int>
+/// let results = try await gather(page, count)
+/// let text: String? = results[page]
+/// ```
+///
+/// - Parameters:
+///   - tasks: the group's tasks, with distinct names.
+///   - options: the policy and limits of the group.
+/// - Returns: every task's result, in the order given.
+/// - Throws: ``GatherDefinitionError`` before anything starts.
+@inlinable
+public func gather<each Value: Sendable>(
+    _ tasks: repeat GatherTask<each Value>,
+    options: GatherOptions = GatherOptions()
+) async throws(GatherDefinitionError) -> GatheredResults<any Sendable> {
+    var erased: [GatherTask<any Sendable>] = []
+    for task in repeat each tasks { erased.append(task.erased) }
+    return try await gather(erased, options: options)
+}
+
+/// What the check of a definition hands on to the group: the names, and the
+/// `after` lists and retry settings only where tasks have them (for a large
+/// group each per-task copy is megabytes to allocate, fault in and free).
+@usableFromInline
+struct GroupDefinition {
+    @usableFromInline let names: [String]
+    @usableFromInline let after: [[String]]
+    @usableFromInline let retryPolicies: [Int: RetryPolicy]
+
+    @inlinable
+    init<Value: Sendable>(_ tasks: [GatherTask<Value>], options: GatherOptions) throws(GatherDefinitionError) {
+        var problems = DefinitionRules.problems(of: options)
+        var names: [String] = []
+        names.reserveCapacity(tasks.count)
+        var retryPolicies: [Int: RetryPolicy] = [:]
+        var anyAfter = false
+        // Field by field: a copy of each whole task would retain and release
+        // its closure and lists, 100,000 times over.
+        for index in tasks.indices {
+            names.append(tasks[index].name)
+            anyAfter = anyAfter || !tasks[index].after.isEmpty
+            let retries = tasks[index].retries
+            if retries != 0 || tasks[index].timeout != nil || tasks[index].retryDelay != .seconds(1) {
+                DefinitionRules.check(
+                    task: tasks[index].name, timeout: tasks[index].timeout, retries: retries,
+                    retryDelay: tasks[index].retryDelay, into: &problems)
+            }
+            if retries > 0 {
+                retryPolicies[index] = RetryPolicy(retries: retries, retryDelay: tasks[index].retryDelay)
+            }
+        }
+        let after = anyAfter ? tasks.map(\.after) : []
+        problems += DefinitionRules.problems(names: names, after: after)
+        guard problems.isEmpty else { throw GatherDefinitionError(problems: problems) }
+        self.names = names
+        self.after = after
+        self.retryPolicies = retryPolicies
     }
-    // The shell: generic, inlined into the caller so that values of its type are
-    // handled without runtime generics; every decision is the scheduler's.
-    var scheduler = GatherScheduler(names: names, after: after, retryPolicies: retryPolicies, options: options)
+}
+
+/// The shell: generic, inlined into the caller so that values of its type are
+/// handled without runtime generics; every decision is the scheduler's.
+@inlinable
+func runGroup<Value: Sendable>(
+    _ tasks: [GatherTask<Value>], _ definition: GroupDefinition, options: GatherOptions,
+    endings: AsyncStream<GatherTaskEnd<Value>>.Continuation?
+) async -> GatheredResults<Value> {
+    var scheduler = GatherScheduler(
+        names: definition.names, after: definition.after, retryPolicies: definition.retryPolicies, options: options,
+        reportsEnds: endings != nil)
     let lastAttempts = AttemptResults<Value>(count: tasks.count)
     await withTaskGroup(of: GatherMessage.self) { group in
         scheduler.begin(callerCancelled: Task.isCancelled)
         perform(&scheduler, tasks, lastAttempts, &group)
+        if let endings { report(&scheduler, lastAttempts, endings) }
         while !scheduler.isFinished, let message = await group.next() {
             switch message.kind {
             case .attemptEnded:
@@ -78,6 +194,7 @@ public func gather<Value: Sendable>(
                 scheduler.mailboxWoke(callerCancelled: Task.isCancelled)
             }
             perform(&scheduler, tasks, lastAttempts, &group)
+            if let endings { report(&scheduler, lastAttempts, endings) }
         }
         // Only stale timers and the mailbox can be left; end them.
         group.cancelAll()
@@ -86,6 +203,19 @@ public func gather<Value: Sendable>(
     return GatheredResults(
         tasks: end.tasks, lastAttempts: lastAttempts.collect(), jobFailure: end.jobFailure,
         firstError: end.firstError, cancelReason: end.cancelReason)
+}
+
+/// Hands the tasks that ended since the last call to the stream of ends.
+@inlinable
+func report<Value: Sendable>(
+    _ scheduler: inout GatherScheduler, _ results: AttemptResults<Value>,
+    _ endings: AsyncStream<GatherTaskEnd<Value>>.Continuation
+) {
+    guard !scheduler.ended.isEmpty else { return }
+    for index in scheduler.ended {
+        endings.yield(GatherTaskEnd(index: index, result: scheduler.result(of: index), lastAttempt: results.storage[index]))
+    }
+    scheduler.ended.removeAll(keepingCapacity: true)
 }
 
 /// What each task's last attempt returned, written by the attempt's child task

@@ -13,12 +13,28 @@ public final class GatherAttempt: Sendable {
     /// 1 for the first attempt, 2 for the first retry, …
     public let number: Int
 
-    private struct State {
+    /// What most attempts never need — a stop request, a hook, the end of the
+    /// work — boxed, so that the attempt itself stays small: a group of
+    /// 100,000 tasks has 100,000 attempts alive at once.
+    private final class Rare {
         var request: StopRequest?
         var hook: (@Sendable (StopRequest) -> Void)?
-        var finished = false
         /// When ``workEnded()`` was called, if it was.
         var workEnded: ContinuousClock.Instant?
+    }
+    private struct State {
+        var finished = false
+        /// Allocated at the first stop request, hook or end of work; read and
+        /// written only under the lock.
+        var rare: Rare?
+
+        /// The box, allocated if needed.
+        mutating func box() -> Rare {
+            if let rare { return rare }
+            let made = Rare()
+            rare = made
+            return made
+        }
     }
     private let state = Mutex(State())
 
@@ -31,8 +47,8 @@ public final class GatherAttempt: Sendable {
     /// Registers the stop hook. If a stop was already requested the hook runs at once.
     public func onStop(_ hook: @escaping @Sendable (StopRequest) -> Void) {
         let pending: StopRequest? = state.withLock { state in
-            if let request = state.request { return request }
-            state.hook = hook
+            if let request = state.rare?.request { return request }
+            if !state.finished { state.box().hook = hook }
             return nil
         }
         if let pending { hook(pending) }
@@ -40,7 +56,7 @@ public final class GatherAttempt: Sendable {
 
     /// The reason the engine asked this attempt to stop, if it did.
     public var stopRequest: StopRequest? {
-        state.withLock { $0.request }
+        state.withLock { $0.rare?.request }
     }
 
     /// Tells the engine that the attempt's work has ended on its own — a child
@@ -48,8 +64,8 @@ public final class GatherAttempt: Sendable {
     /// what the process left in its group, reads the rest of its output).
     ///
     /// From now on a stop request is ignored, so the outcome is what the work
-    /// reports, not the reason of a stop that came during the clean-up (SPEC
-    /// §5: a task ends when its main process exits); and the attempt's
+    /// reports, not the reason of a stop that came during the clean-up (a task
+    /// ends when its main process exits); and the attempt's
     /// duration ends here. Returns the stop requested before, if any: then the
     /// engine decides the outcome from it, as usual.
     @discardableResult
@@ -58,10 +74,11 @@ public final class GatherAttempt: Sendable {
         return state.withLock { state in
             if !state.finished {
                 state.finished = true
-                state.hook = nil
-                state.workEnded = now
+                let rare = state.box()
+                rare.hook = nil
+                rare.workEnded = now
             }
-            return state.request
+            return state.rare?.request
         }
     }
 
@@ -74,8 +91,9 @@ public final class GatherAttempt: Sendable {
     func markFinished() -> (stopRequested: Bool, workEnded: ContinuousClock.Instant?) {
         state.withLock { state in
             state.finished = true
-            state.hook = nil
-            return (state.request != nil, state.workEnded)
+            guard let rare = state.rare else { return (false, nil) }
+            rare.hook = nil
+            return (rare.request != nil, rare.workEnded)
         }
     }
 
@@ -84,10 +102,11 @@ public final class GatherAttempt: Sendable {
     @usableFromInline @discardableResult
     func requestStop(_ request: StopRequest) -> Bool {
         let hook: (@Sendable (StopRequest) -> Void)?? = state.withLock { state in
-            guard state.request == nil, !state.finished else { return .none }
-            state.request = request
-            let hook = state.hook
-            state.hook = nil
+            guard state.rare?.request == nil, !state.finished else { return .none }
+            let rare = state.box()
+            rare.request = request
+            let hook = rare.hook
+            rare.hook = nil
             return .some(hook)
         }
         guard case .some(let registered) = hook else { return false }

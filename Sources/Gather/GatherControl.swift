@@ -1,12 +1,12 @@
 import Synchronization
 
-/// Cancels a running group from outside, with a reason (SPEC §5, §9):
+/// Cancels a running group from outside, with a reason:
 /// `.cancelledByRequest` gives the job state `cancelled`, `.daemonStopping`
 /// gives `interrupted`. Cancellation is never counted as an error.
 ///
 /// Running tasks are stopped with outcome `cancelled`, tasks not yet started are
 /// `skipped`, a task waiting to retry keeps its last outcome. Cancelling the
-/// Swift task that runs ``gather(_:options:)`` has the effect of
+/// Swift task that runs ``gather(_:options:)->GatheredResults<Value>`` has the effect of
 /// `cancel(.cancelledByRequest)`.
 public final class GatherControl: Sendable {
     private struct State {
@@ -15,12 +15,13 @@ public final class GatherControl: Sendable {
     }
     private let state = Mutex(State())
 
+    /// A control that has not cancelled anything yet; pass it in ``GatherOptions/control``.
     public init() {}
 
     /// Requests cancellation. The first reason given stops the tasks; a later
     /// `.daemonStopping` still replaces `.cancelledByRequest` as the group's
     /// reason, so a job cancelled by request and then cut short by a stop of
-    /// the daemon is `interrupted` (SPEC §5: interrupted > cancelled).
+    /// the daemon is `interrupted` (`interrupted` wins over `cancelled`).
     public func cancel(_ reason: TaskReason) {
         let waiter: (@Sendable (TaskReason) -> Void)? = state.withLock { state in
             if state.reason == .cancelledByRequest, reason == .daemonStopping {

@@ -89,6 +89,7 @@ extension GatherScheduler {
     }
 
     /// The final result of a task that has its outcome.
+    @usableFromInline
     func result(of index: Int) -> TaskResult {
         let slot = slots[index]
         guard let outcome = slot.outcome else { fatalError("task \(names[index]) has no outcome yet") }
@@ -131,6 +132,7 @@ extension GatherScheduler {
         if let failure { lastFailures[index] = failure }
         slots[index].phase = .done
         unfinished -= 1
+        if reportsEnds { ended.append(index) }
         if let onEvent = options.onEvent { onEvent(.taskEnded(result(of: index))) }
     }
 

@@ -4,7 +4,7 @@ import FoundationEssentials
 import Foundation
 #endif
 
-/// The decisions behind ``gather(_:options:)``, as a state machine that knows
+/// The decisions behind ``gather(_:options:)->GatheredResults<Value>``, as a state machine that knows
 /// nothing of values or task groups.
 ///
 /// The generic shell in `gather` owns the task group: it feeds the scheduler
@@ -102,18 +102,29 @@ struct GatherScheduler {
     /// After `cancelAll` every new child starts cancelled, so no timer or
     /// mailbox child is added any more (they would return at once, in a loop).
     var groupCancelled = false
+    /// True when the shell streams the tasks' ends as they come.
+    let reportsEnds: Bool
+    /// The tasks that ended since the shell last took them, in the order they
+    /// ended; kept only when `reportsEnds`.
+    @usableFromInline
+    var ended: [Int] = []
 
     /// - Parameters:
     ///   - names: the tasks' names, checked by ``DependencyGraph/problems(names:after:)``.
     ///   - after: each task's `after` list, or empty when no task has one (the
     ///     common case then needs no array of 100,000 empty lists).
     ///   - retryPolicies: the tasks with retries, by index.
+    ///   - reportsEnds: keep the order in which tasks end, for the shell's stream.
     @usableFromInline
-    init(names: [String], after: [[String]], retryPolicies: [Int: RetryPolicy], options: GatherOptions) {
+    init(
+        names: [String], after: [[String]], retryPolicies: [Int: RetryPolicy], options: GatherOptions,
+        reportsEnds: Bool = false
+    ) {
         precondition(after.isEmpty || after.count == names.count, "one after list per task")
         self.names = names
         self.retryPolicies = retryPolicies
         self.options = options
+        self.reportsEnds = reportsEnds
         self.unfinished = names.count
         self.mailbox = (options.control != nil || options.slotPool != nil) ? GatherMailbox() : nil
         guard !after.isEmpty else {
@@ -211,7 +222,7 @@ struct GatherScheduler {
         returnGrants()
         let results = slots.indices.map(result(of:))
         // A later `.daemonStopping` after a `.cancelledByRequest` makes the
-        // group interrupted (SPEC §5: interrupted > cancelled); the tasks keep
+        // group interrupted (interrupted wins over cancelled); the tasks keep
         // the reason they were stopped for.
         let finalReason = cancelReason.map { options.control?.reason ?? $0 }
         return (results, jobFailure, firstError, finalReason)

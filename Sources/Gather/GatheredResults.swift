@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Everything a gathered group produced, in task order — the Swift form of
 /// asyncio_tools' `GatheredResults`: successes, failures, error types, and one
 /// ``CompoundError`` that holds every failure.
@@ -15,7 +17,15 @@ public struct GatheredResults<Value: Sendable>: Sendable {
     public let firstError: TaskFailure?
     /// Set when the group was cancelled from outside.
     public let cancelReason: TaskReason?
+    /// Positions by name, built at the first look-up by name.
+    private let positions = NamePositions()
 
+    /// - Parameters:
+    ///   - tasks: one result per task, in task order.
+    ///   - lastAttempts: what each task's last attempt returned, in task order.
+    ///   - jobFailure: the group's own deadline error, if any.
+    ///   - firstError: the first error the engine saw.
+    ///   - cancelReason: why the group was cancelled from outside, if it was.
     public init(
         tasks: [TaskResult], lastAttempts: [Result<Value, any Error>?], jobFailure: TaskFailure?,
         firstError: TaskFailure?, cancelReason: TaskReason?
@@ -40,18 +50,66 @@ public struct GatheredResults<Value: Sendable>: Sendable {
         tasks.compactMap(\.failure) + (jobFailure.map { [$0] } ?? [])
     }
 
-    /// The distinct error types among the failures.
+    /// The distinct error types among the failures, looking through nested
+    /// compound errors to the errors inside them.
     public var errorTypes: [ErrorType] {
         CompoundError(failures: failures).errorTypes
     }
 
-    /// The failures whose error is an `E`.
+    /// The failures whose error is an `E`, looking through nested compound
+    /// errors (a failure inside one keeps the name of the task that reported it).
+    ///
+    /// - Parameter type: the error type to look for.
     public func failures<E: Error>(ofType type: E.Type) -> [TaskFailure] {
-        failures.filter { $0.error is E }
+        CompoundError(failures: failures).leafFailures.filter { $0.error is E }
     }
 
+    /// The number of tasks that ended `cancelled`.
     public var cancelledCount: Int { tasks.count { $0.outcome == .cancelled } }
+    /// The number of tasks that ended `skipped`.
     public var skippedCount: Int { tasks.count { $0.outcome == .skipped } }
+
+    /// The position of the task named `name` in ``tasks``, or `nil` when the
+    /// group has no such task. O(1): an index of the names is built once, at
+    /// the first look-up.
+    public func position(of name: String) -> Int? {
+        positions.position(of: name, in: tasks)
+    }
+
+    /// The result of the task named `name`, or `nil` when there is none. O(1).
+    public func task(named name: String) -> TaskResult? {
+        position(of: name).map { tasks[$0] }
+    }
+
+    /// What the last attempt of the task named `name` returned or threw, or
+    /// `nil` when there is no such task or it never ran. O(1).
+    public func lastAttempt(named name: String) -> Result<Value, any Error>? {
+        position(of: name).flatMap { lastAttempts[$0] }
+    }
+
+    /// The value of the task named `name` if it succeeded, else `nil`. O(1).
+    public func value(named name: String) -> Value? {
+        guard let index = position(of: name), tasks[index].outcome == .succeeded,
+              case .success(let value)? = lastAttempts[index] else { return nil }
+        return value
+    }
+
+    /// The value of `task` with the task's own type, if it succeeded. O(1).
+    ///
+    /// With tasks of different value types gathered as `any Sendable`
+    /// (``GatherTask/erased``, or the variadic `gather(_:_:options:)`),
+    /// the task itself is the typed handle to its value:
+    ///
+    /// ```swift
+    /// let page = GatherTask("page") { _ in "<html>" }
+    /// let size = GatherTask("size") { _ in 42 }
+    /// let results = try await gather(page, size)
+    /// let text: String? = results[page]
+    /// let bytes: Int? = results[size]
+    /// ```
+    public subscript<TaskValue: Sendable>(task: GatherTask<TaskValue>) -> TaskValue? {
+        value(named: task.name).flatMap { $0 as? TaskValue }
+    }
 
     /// All failures as one error, or `nil` when there are none.
     public var compoundError: CompoundError? {
@@ -61,7 +119,7 @@ public struct GatheredResults<Value: Sendable>: Sendable {
     }
 
     /// `failed` if any error, else `interrupted` / `cancelled` after an outside
-    /// cancellation (SPEC §5 precedence), else `succeeded`.
+    /// cancellation (`interrupted` wins over `cancelled`), else `succeeded`.
     public var state: JobState {
         if jobFailure != nil || tasks.contains(where: { $0.outcome.isError }) { return .failed }
         switch cancelReason {
@@ -75,5 +133,23 @@ public struct GatheredResults<Value: Sendable>: Sendable {
     public func get() throws(CompoundError) -> [Value] {
         if let error = compoundError { throw error }
         return successes.map(\.value)
+    }
+}
+
+/// The positions of a group's tasks by name, built once, at the first look-up,
+/// so that a group whose results are never looked up by name pays nothing.
+private final class NamePositions: Sendable {
+    private let index = Mutex<[String: Int]?>(nil)
+
+    func position(of name: String, in tasks: [TaskResult]) -> Int? {
+        index.withLock { index in
+            if index == nil {
+                var built: [String: Int] = [:]
+                built.reserveCapacity(tasks.count)
+                for (position, task) in tasks.enumerated() where built[task.name] == nil { built[task.name] = position }
+                index = built
+            }
+            return index?[name]
+        }
     }
 }

@@ -1,11 +1,13 @@
-/// How one task ended (SPEC §5). The raw values are the names used in records,
+/// How one task ended. The raw values are the names used in records,
 /// journal fields and `gatherctl` output.
 public enum TaskOutcome: String, Sendable, Hashable, CaseIterable, Codable {
+    /// The task's last attempt returned a value.
     case succeeded
     /// The task reported an error (for a process: an exit status not in `success_exit_codes`).
     case failed
     /// Ended by a signal gatherd did not send.
     case killed
+    /// Stopped by the engine when its own timeout or the group's deadline passed.
     case timedOut = "timed-out"
     /// Never got going: not found, not executable, bad `cwd`, bad user.
     case spawnFailed = "spawn-failed"
@@ -23,12 +25,17 @@ public enum TaskOutcome: String, Sendable, Hashable, CaseIterable, Codable {
     }
 }
 
-/// The state of a whole job (SPEC §5).
+/// The state of a whole group (a job, to gatherd), from its tasks' outcomes.
 public enum JobState: String, Sendable, Hashable, CaseIterable, Codable {
+    /// No task had an error, and nothing cancelled the group from outside.
     case succeeded
+    /// At least one task had an error outcome, or the deadline passed with nothing running.
     case failed
+    /// Cancelled from outside because the daemon was stopping.
     case interrupted
+    /// Cancelled from outside by request.
     case cancelled
+    /// Never ran: the definition was refused.
     case rejected
 
     /// Where several states apply the highest wins: `failed` > `interrupted` > `cancelled`.
@@ -44,7 +51,7 @@ public enum JobState: String, Sendable, Hashable, CaseIterable, Codable {
     }
 }
 
-/// A job's failure policy (SPEC §2).
+/// What a group does on its first error.
 public enum GatherPolicy: String, Sendable, Hashable, CaseIterable, Codable {
     /// Every task runs; every outcome is gathered (`gather(return_exceptions=True)`).
     case collectAll = "collect-all"
@@ -54,7 +61,7 @@ public enum GatherPolicy: String, Sendable, Hashable, CaseIterable, Codable {
     case cancelSiblings = "cancel-siblings"
 }
 
-/// Why a task was cancelled or skipped (SPEC §5). `description` is the text
+/// Why a task was cancelled or skipped. `description` is the text
 /// written in records and journal entries.
 public enum TaskReason: Sendable, Hashable, CustomStringConvertible {
     /// `X failed`: the sibling whose error stopped this task.
@@ -73,6 +80,7 @@ public enum TaskReason: Sendable, Hashable, CustomStringConvertible {
     /// and the record was written when it started again.
     case daemonRestarted
 
+    /// The reason as records and journal entries write it (`dump-db failed`).
     public var description: String {
         switch self {
         case .siblingFailed(let name): return "\(name) failed"

@@ -1,6 +1,6 @@
 import Synchronization
 
-/// Task slots shared by several groups (the daemon's `--max-tasks`, SPEC §9),
+/// Task slots shared by several groups (the daemon's `--max-tasks`),
 /// on top of each group's own `maxParallel`.
 ///
 /// Slots are handed out round-robin: a group takes a free slot at once only

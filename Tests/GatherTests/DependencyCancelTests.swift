@@ -45,10 +45,13 @@ import Gather
             ])
             Issue.record("an invalid group ran")
         } catch {
-            #expect(error.problems.contains(.unknownName(index: 3, position: 0, name: "nope")))
-            #expect(error.problems.contains(.selfReference(index: 3, position: 1)))
-            #expect(error.problems.contains(.duplicateName(index: 4, name: "a")))
-            #expect(error.problems.contains { if case .cycle(_, let path) = $0 { path.count == 4 } else { false } })
+            #expect(error.graphProblems.contains(.unknownName(index: 3, position: 0, name: "nope")))
+            #expect(error.graphProblems.contains(.selfReference(index: 3, position: 1)))
+            #expect(error.graphProblems.contains(.duplicateName(index: 4, name: "a")))
+            #expect(error.graphProblems.contains { if case .cycle(_, let path) = $0 { path.count == 4 } else { false } })
+            // Each problem names the task and the field.
+            #expect(error.problems.contains { $0.description == "task \"d\": after: unknown task \"nope\"" })
+            #expect(error.problems.contains { $0.task == "a" && $0.field == "name" })
         }
         #expect(ran.all.isEmpty)
     }

@@ -18,9 +18,13 @@ import Gather
     /// A group the engine refuses is the job's one failure: gatherd's record and
     /// journal show this line for it.
     @Test func definitionErrorAsTheJobsFailure() {
-        let refused = GatherDefinitionError(problems: [.unknownName(index: 0, position: 0, name: "zz"), .selfReference(index: 1, position: 0)])
+        let refused = GatherDefinitionError(problems: [
+            .init(task: "a", field: "after", message: "unknown task \"zz\""),
+            .init(task: nil, field: "maxParallel", message: "must be at least 1, not 0"),
+        ])
         let compound = CompoundError(failures: [TaskFailure(task: "job", error: refused, outcome: .failed)])
-        #expect(compound.description == "CompoundError, 1 error [job: unknown task \"zz\"; a task cannot wait for itself]")
+        #expect(compound.description
+            == "CompoundError, 1 error [job: task \"a\": after: unknown task \"zz\"; options: maxParallel: must be at least 1, not 0]")
     }
 
     @Test func longCompoundLineIsCutForTheJournalOnly() {
