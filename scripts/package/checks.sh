@@ -6,7 +6,8 @@
 # Proves, with systemd as PID 1: dpkg -i enables and starts gatherd (active,
 # enabled, the spool made by the tmpfiles entry, the catalog taken by
 # journalctl); a user in a group opened as the README shows submits with
-# `gatherctl submit --wait` and gets the outcome; the hardened drop-in example
+# `gatherctl submit --wait` and gets the outcome; installing again (an
+# upgrade) restarts gatherd and keeps the spool; the hardened drop-in example
 # keeps gatherd working; dpkg --purge leaves no file of the package, nor what
 # its maintainer scripts made; `apt install ./DEB` works the same way.
 set -euo pipefail
@@ -100,6 +101,14 @@ useradd -m -G jobs alice
 chgrp jobs $SPOOL/incoming $SPOOL/cancel
 chmod 1730 $SPOOL/incoming $SPOOL/cancel
 submit_as_alice pkg-alice
+
+say "dpkg -i again (an upgrade): gatherd restarted, the spool and its group kept"
+pid=$(systemctl show -p MainPID --value gatherd)
+dpkg -i "$deb" > /run/dpkg.log 2>&1 || { cat /run/dpkg.log >&2; fail "dpkg -i over the installed package failed"; }
+wait_active
+[ "$(systemctl show -p MainPID --value gatherd)" != "$pid" ] || fail "gatherd was not restarted by the upgrade"
+expect "incoming/ after the upgrade" "$(stat -c '%a %G' $SPOOL/incoming)" "1730 jobs"
+[ -f $SPOOL/done/pkg-alice/result.json ] || fail "the upgrade lost the record of pkg-alice"
 
 systemd-analyze security gatherd 2>/dev/null | grep -i "overall exposure" | sed 's/^→ */== package: default unit: /' || true
 
