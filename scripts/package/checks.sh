@@ -102,6 +102,19 @@ for page in /usr/share/man/man*/*gather*; do
   [ -z "$warnings" ] || fail "man --warnings -l $page: $warnings"
 done
 say "manual pages: $(ls /usr/share/man/man*/*gather* | tr '\n' ' ')"
+# bash-completion finds the installed completions by the command's name.
+if [ -f /usr/share/bash-completion/bash_completion ]; then
+  for cmd in gatherctl gatherd; do
+    [ -f /usr/share/bash-completion/completions/$cmd ] || continue
+    loaded=$(bash -c '. /usr/share/bash-completion/bash_completion; __load_completion "$1" && complete -p "$1"' - $cmd 2>&1 || true)
+    case $loaded in
+      "complete "*"-F "*" $cmd") say "bash-completion loads the completion of $cmd: $loaded" ;;
+      *) fail "bash-completion did not load the completion of $cmd: $loaded" ;;
+    esac
+  done
+else
+  say "SKIPPED loading the completions through bash-completion: it is not installed"
+fi
 
 say "a user of the group jobs submits (incoming/ and cancel/ opened as the README shows)"
 groupadd jobs
