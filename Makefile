@@ -128,7 +128,8 @@ endif
 	rm -f $(DESTDIR)$(BASHCOMPDIR)/gatherctl $(DESTDIR)$(ZSHCOMPDIR)/_gatherctl \
 	  $(DESTDIR)$(FISHCOMPDIR)/gatherctl.fish $(DESTDIR)$(BASHCOMPDIR)/gatherd \
 	  $(DESTDIR)$(ZSHCOMPDIR)/_gatherd $(DESTDIR)$(FISHCOMPDIR)/gatherd.fish
-	rm -rf $(DESTDIR)$(DOCDIR)
+	rm -f $(DESTDIR)$(DOCDIR)/examples/hardened.conf
+	-rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null
 ifeq ($(DESTDIR),)
 	@if [ -d /run/systemd/system ]; then \
 	  echo "systemctl daemon-reload"; systemctl daemon-reload; \
