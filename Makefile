@@ -93,19 +93,21 @@ install-files: build
 	  gzip -9n -c "$$page" > $(DESTDIR)$(MANDIR)/man$$section/$${page##*/}.gz; \
 	  chmod 0644 $(DESTDIR)$(MANDIR)/man$$section/$${page##*/}.gz; \
 	done
-# Completions, where gatherctl can write them (swift-argument-parser's
-# --generate-completion-script); an older gatherctl has none to install.
-	@set -e; ctl=$(BUILT)/gatherctl; \
-	if $$ctl --generate-completion-script bash >/dev/null 2>&1; then \
+# Completions of both commands, where they can write them (swift-argument-
+# parser's --generate-completion-script); an older build has none to install.
+# bash-completion sources its files: a #! line has no place there (lintian).
+	@set -e; for cmd in gatherctl gatherd; do \
+	  bin=$(BUILT)/$$cmd; \
+	  if ! $$bin --generate-completion-script bash >/dev/null 2>&1; then \
+	    echo "install: this $$cmd cannot write completions: none installed"; continue; \
+	  fi; \
 	  $(INSTALL) -d $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR); \
-	  $$ctl --generate-completion-script bash > $(DESTDIR)$(BASHCOMPDIR)/gatherctl; \
-	  $$ctl --generate-completion-script zsh > $(DESTDIR)$(ZSHCOMPDIR)/_gatherctl; \
-	  $$ctl --generate-completion-script fish > $(DESTDIR)$(FISHCOMPDIR)/gatherctl.fish; \
-	  chmod 0644 $(DESTDIR)$(BASHCOMPDIR)/gatherctl $(DESTDIR)$(ZSHCOMPDIR)/_gatherctl $(DESTDIR)$(FISHCOMPDIR)/gatherctl.fish; \
-	  echo "completions: bash, zsh, fish"; \
-	else \
-	  echo "install: this gatherctl cannot write completions: none installed"; \
-	fi
+	  $$bin --generate-completion-script bash | sed '1{/^#!/d}' > $(DESTDIR)$(BASHCOMPDIR)/$$cmd; \
+	  $$bin --generate-completion-script zsh > $(DESTDIR)$(ZSHCOMPDIR)/_$$cmd; \
+	  $$bin --generate-completion-script fish > $(DESTDIR)$(FISHCOMPDIR)/$$cmd.fish; \
+	  chmod 0644 $(DESTDIR)$(BASHCOMPDIR)/$$cmd $(DESTDIR)$(ZSHCOMPDIR)/_$$cmd $(DESTDIR)$(FISHCOMPDIR)/$$cmd.fish; \
+	  echo "completions of $$cmd: bash, zsh, fish"; \
+	done
 # The hardened drop-in is an example for sites whose jobs need no privileges, not enabled.
 	$(INSTALL) -D -m 0644 systemd/gatherd.service.d/hardened.conf $(DESTDIR)$(DOCDIR)/examples/hardened.conf
 
@@ -124,8 +126,10 @@ endif
 	  [ -f "$$page" ] && rm -f $(DESTDIR)$(MANDIR)/man$${page##*.}/$${page##*/}.gz; \
 	done; true
 	rm -f $(DESTDIR)$(BASHCOMPDIR)/gatherctl $(DESTDIR)$(ZSHCOMPDIR)/_gatherctl \
-	  $(DESTDIR)$(FISHCOMPDIR)/gatherctl.fish
-	rm -rf $(DESTDIR)$(DOCDIR)
+	  $(DESTDIR)$(FISHCOMPDIR)/gatherctl.fish $(DESTDIR)$(BASHCOMPDIR)/gatherd \
+	  $(DESTDIR)$(ZSHCOMPDIR)/_gatherd $(DESTDIR)$(FISHCOMPDIR)/gatherd.fish
+	rm -f $(DESTDIR)$(DOCDIR)/examples/hardened.conf
+	-rmdir $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null
 ifeq ($(DESTDIR),)
 	@if [ -d /run/systemd/system ]; then \
 	  echo "systemctl daemon-reload"; systemctl daemon-reload; \

@@ -31,13 +31,21 @@ let productTargets: [Target] = [
     .target(name: "GatherProcess", dependencies: ["Gather", "GatherSystem", "CLinux", "CSpawn"]),
     .target(name: "GatherJournal", dependencies: ["Gather", "GatherSystem", "CSystemd"]),
     .target(name: "GatherSpool", dependencies: ["Gather", "GatherSystem", "CLinux"]),
+    // The command-line conventions both executables share on swift-argument-parser:
+    // help and --version on stdout, usage errors as `PROGRAM: …` with exit 2 (SPEC §10).
+    .target(name: "GatherCommandLine", dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")]),
     // The daemon's parts: event sources (spool watcher, signals) and the supervisor.
     .target(
         name: "GatherDaemon",
-        dependencies: ["Gather", "GatherSystem", "GatherProcess", "GatherJournal", "GatherSpool", "CLinux"]
+        dependencies: ["Gather", "GatherSystem", "GatherProcess", "GatherJournal", "GatherSpool", "CLinux", "GatherCommandLine",
+                       .product(name: "ArgumentParser", package: "swift-argument-parser")]
     ),
     // The user's command line: submit, validate, status, show, cancel, logs.
-    .target(name: "GatherCLI", dependencies: ["GatherSpool", "GatherJournal", "GatherSystem", "Gather", "CLinux"]),
+    .target(
+        name: "GatherCLI",
+        dependencies: ["GatherSpool", "GatherJournal", "GatherSystem", "Gather", "CLinux", "GatherCommandLine",
+                       .product(name: "ArgumentParser", package: "swift-argument-parser")]
+    ),
 
     // The executables: argument parsing and wiring only.
     .executableTarget(name: "gatherd", dependencies: ["GatherDaemon"]),
@@ -92,7 +100,7 @@ let testTargets: [Target] = [
         exclude: ["Scripts"]
     ),
     // Runs the real gatherctl binary, against the real gatherd where a daemon is needed.
-    .testTarget(name: "GatherCLITests", dependencies: ["GatherCLI", "GatherTestSupport", "gatherctl", "gatherd"]),
+    .testTarget(name: "GatherCLITests", dependencies: ["GatherCLI", "GatherSystem", "GatherTestSupport", "gatherctl", "gatherd"]),
 ]
 
 let package = Package(
@@ -103,9 +111,11 @@ let package = Package(
         .executable(name: "gatherd", targets: ["gatherd"]),
         .executable(name: "gatherctl", targets: ["gatherctl"]),
     ],
-    // The documentation plugin only: `swift package generate-documentation --target Gather`
-    // builds the library's DocC catalog (Sources/Gather/Gather.docc). No target depends on it.
     dependencies: [
+        // Both command lines: per-command help, --version, shell completions (SPEC §9, §10).
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        // The documentation plugin only: `swift package generate-documentation --target Gather`
+        // builds the library's DocC catalog (Sources/Gather/Gather.docc). No target depends on it.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.5.0"),
     ],
     targets: productTargets + benchmarkTargets + faultToolTargets + testTargets,

@@ -8,7 +8,8 @@ need=()
 # procps: pgrep in the tests, /bin/kill for the unit's ExecReload.
 # python3-prometheus-client: the metrics tests parse --metrics-file with it (pip into the system Python is refused).
 # make: the top-level Makefile (make build, install, deb).
-for pkg in libsystemd-dev pkg-config make systemd systemd-container procps python3 python3-prometheus-client "$@"; do
+# man-db: the manual-page tests run `man --warnings` on docs/*.[158].
+for pkg in libsystemd-dev pkg-config make systemd systemd-container procps python3 python3-prometheus-client man-db "$@"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -163,6 +163,12 @@ print("gather-bench: \(n) no-op tasks, a process per run, contenders alternated,
 let baseTime = median(times["results"]!)
 let baseMemory = median(memory["results"]!)
 let baseCPU = median(cpu["results"]!)
+// Each round's runs are seconds apart, so their ratio cancels the drift of a
+// machine shared with other work; the median of those ratios beside the ratio of medians.
+func roundRatios(_ figures: [String: [Double]], _ name: String) -> String {
+    let ratios = zip(figures[name]!, figures["results"]!).map { $0 / $1 }
+    return "×" + fixed(median(ratios)) + " (rounds ×" + fixed(ratios.min()!) + "–" + fixed(ratios.max()!) + ")"
+}
 for name in contenders {
     let t = median(times[name]!)
     let m = median(memory[name]!)
@@ -171,4 +177,8 @@ for name in contenders {
         + " \(fixed(t * 1000, 1)) ms (×\(fixed(t / baseTime)) of results),"
         + " peak memory \(fixed(m / 1024, 1)) MiB (×\(fixed(m / baseMemory))),"
         + " CPU \(fixed(c * 1000, 0)) ms (×\(fixed(c / baseCPU)))")
+}
+for name in contenders where name != "results" {
+    print("  \(name) / results, round by round: wall \(roundRatios(times, name)), peak memory \(roundRatios(memory, name)),"
+        + " CPU \(roundRatios(cpu, name))")
 }

@@ -47,16 +47,11 @@ public enum CtlExit: Int32, Sendable {
 struct CtlError: Error, CustomStringConvertible {
     let exit: CtlExit
     let message: String
-    /// Usage errors also print the usage text.
-    let showUsage: Bool
 
-    init(_ exit: CtlExit, _ message: String, showUsage: Bool = false) {
+    init(_ exit: CtlExit, _ message: String) {
         self.exit = exit
         self.message = message
-        self.showUsage = showUsage
     }
-
-    static func usage(_ message: String) -> CtlError { CtlError(.error, message, showUsage: true) }
 
     var description: String { message }
 }

@@ -9,26 +9,44 @@ import Glibc
 ///
 /// It looks again whenever a job directory is renamed into `done/`,
 /// `failed/` or `rejected/` (inotify), and at least every 100 ms in case the
-/// watches could not be set (and to refresh the progress line).
+/// watches could not be set (and to refresh the progress line). Each time it
+/// also looks whether a gatherd still holds the spool (SPEC §10): when none
+/// has for ``absenceGrace`` it says so on stderr, and then keeps waiting on a
+/// terminal (saying so in the progress line) or returns exit 2 at once.
 struct JobWaiter {
     let spool: SpoolFiles
     let json: Bool
     var interval: Duration = .milliseconds(100)
+
+    /// How long no daemon must hold the spool before the wait says so: a
+    /// daemon a moment from taking its lock (it opens the spool first, and
+    /// retries a lock still held for up to 2 s) is not "gone". A daemon
+    /// systemd restarts after a crash (`RestartSec=2s` in the unit) is: a
+    /// script learns of the crash, a terminal wait goes on through it.
+    static let absenceGrace: Duration = .seconds(1)
 
     func wait(for ids: [String], console: Console) -> CtlExit {
         var pending = ids
         var records: [String: JSONValue] = [:]
         var codes: [CtlExit] = []
         var progressShown = false
+        var absentSince: ContinuousClock.Instant?
+        var toldAbsent = false
         console.flush()  // the IDs, before a wait that may be long
         let wake = FinishWatch(spool: spool)
+        func clearProgress() {
+            if progressShown { console.raw("\r\u{1B}[K"); progressShown = false }
+        }
         while !pending.isEmpty {
+            // Looked at before the records: a daemon that wrote them and
+            // exited (--exit-when-idle) let go of its lock only after.
+            let presence = spool.daemonPresence()
             var stillPending: [String] = []
             for id in pending {
                 let found: SpoolReader.Finished?
                 do { found = try spool.finished(id) } catch {
                     // The record is there but unreadable: that job is a system error.
-                    if progressShown { console.raw("\r\u{1B}[K"); progressShown = false }
+                    clearProgress()
                     console.error("gatherctl: \(error)")
                     codes.append(.error)
                     continue
@@ -38,22 +56,60 @@ struct JobWaiter {
                 records[id] = found.record.json
                 codes.append(CtlExit(jobState: view.state))
                 if !json {
-                    if progressShown { console.raw("\r\u{1B}[K"); progressShown = false }
+                    clearProgress()
                     console.line(view.outcomeLine)
                     console.flush()
                 }
             }
             pending = stillPending
             guard !pending.isEmpty else { break }
+            if presence.isServing {
+                if toldAbsent {
+                    clearProgress()
+                    console.error("gatherctl: a gatherd serves \(spool.path) again")
+                }
+                absentSince = nil
+                toldAbsent = false
+            } else {
+                let now = ContinuousClock.now
+                let since = absentSince ?? now
+                absentSince = since
+                if !toldAbsent, now - since >= Self.absenceGrace {
+                    clearProgress()
+                    console.error("gatherctl: " + absenceText(pending))
+                    toldAbsent = true
+                    // SPEC §10: on a terminal the wait goes on; a script gets exit 2 at once.
+                    guard console.isTerminal else {
+                        codes.append(.error)
+                        break
+                    }
+                }
+            }
             if console.isTerminal && !json {
-                console.raw("\r\u{1B}[K" + progress(pending))
+                console.raw("\r\u{1B}[K" + (toldAbsent ? "no gatherd; " : "") + progress(pending))
                 progressShown = true
             }
             wake.wait(atMost: interval)
         }
-        if progressShown { console.raw("\r\u{1B}[K") }
+        clearProgress()
         if json { console.line(JSONValue.array(ids.compactMap { records[$0] }).serialized()) }
         return CtlExit.worst(codes)
+    }
+
+    /// What the jobs still waited for become now that no daemon holds the
+    /// spool: `no gatherd serves /spool (none holds its lock): job a waits
+    /// in incoming/ for the next gatherd; job b was claimed (running), the
+    /// next gatherd recovers it`.
+    private func absenceText(_ pending: [String]) -> String {
+        let parts = pending.prefix(3).map { id -> String in
+            if spool.contains("\(id).json", in: .incoming) { return "job \(id) waits in incoming/ for the next gatherd" }
+            if let state = spool.state(id)?.value {
+                return "job \(id) was claimed (\(state.phase.rawValue)), the next gatherd recovers it"
+            }
+            return "job \(id) was claimed, the next gatherd recovers it"
+        }
+        let more = pending.count > 3 ? "; and \(pending.count - 3) more" : ""
+        return "no gatherd serves \(spool.path) (no process holds its lock): " + parts.joined(separator: "; ") + more
     }
 
     /// `waiting for 2 jobs: a running 1/3 done, b queued`, one terminal line.

@@ -11,26 +11,49 @@ import Glibc
 /// entry has them (else `gatherd`), the message. `--follow` keeps reading
 /// new entries until SIGINT, SIGTERM or SIGHUP, then exits 0.
 ///
-/// Reading another user's entries needs what `journalctl` needs: root or the
-/// `systemd-journal`/`adm` group.
+/// gatherd's entries are in the system journal: reading them needs what
+/// `journalctl` needs, root or the `systemd-journal`/`adm` group; a caller
+/// without is told so (exit 1) rather than shown nothing. A job that is
+/// neither in the spool nor in the journal is unknown (exit 1), also with
+/// `--follow`, which would otherwise wait forever.
 struct LogsCommand {
     let id: String
     let follow: Bool
     let json: Bool
+    let spool: SpoolFiles
 
     func run(_ console: Console) throws(CtlError) -> CtlExit {
+        if case .denied(let file) = JournalAccess.current() {
+            throw CtlError(.failed, "you may not read gatherd's journal entries (\(file)): that needs root or the "
+                           + "systemd-journal or adm group, as journalctl does")
+        }
+        let reader: JournalReader
+        let existing: [JournalRecord]
         do throws(JournalError) {
-            let reader = try JournalReader(job: id)
+            reader = try JournalReader(job: id)
+            existing = try reader.readAll()
+        } catch {
+            throw CtlError(.error, "\(error)")
+        }
+        guard !existing.isEmpty || isInSpool else {
+            throw CtlError(.failed, "no job \(id): it is not in \(spool.path) and the journal has no entries for it")
+        }
+        for record in existing { console.line(text(of: record)) }
+        do throws(JournalError) {
             if follow {
                 FollowStop.install()
                 try reader.follow(until: { console.flush(); return FollowStop.requested || console.isClosed }) { console.line(text(of: $0)) }
-            } else {
-                for record in try reader.readAll() { console.line(text(of: record)) }
             }
         } catch {
             throw CtlError(.error, "\(error)")
         }
         return .success
+    }
+
+    /// Whether job `id` waits, runs or has its record in the spool.
+    private var isInSpool: Bool {
+        spool.contains("\(id).json", in: .incoming)
+            || [.active, .done, .failed, .rejected].contains { spool.contains(id, in: $0) }
     }
 
     private func text(of record: JournalRecord) -> String {

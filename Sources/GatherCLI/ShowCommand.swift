@@ -26,7 +26,10 @@ struct ShowCommand {
                 return .success
             }
             let state = progress.value
-            console.line("job \(id)" + (state.name != id ? " (\(state.name))" : "") + ", file \(state.file): \(state.phase.rawValue), no record yet")
+            // As in status: a job no daemon runs any more is not running (SPEC §10).
+            var phase = state.phase.rawValue
+            if state.phase != .queued, !spool.daemonPresence().isServing { phase += " (daemon not running)" }
+            console.line("job \(id)" + (state.name != id ? " (\(state.name))" : "") + ", file \(state.file): \(phase), no record yet")
             console.line("  policy:   \(state.policy?.rawValue ?? "-")")
             console.line("  received: \(state.receivedAt.text)")
             console.line("  started:  \(state.startedAt?.text ?? "-")")

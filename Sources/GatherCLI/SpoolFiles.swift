@@ -33,9 +33,30 @@ struct SpoolFiles {
     func area(_ area: SpoolReader.Area) -> String { "\(path)/\(area.rawValue)" }
 
     /// The spool's reader.
-    /// - Throws: a system error when the spool is not there (a typo in `--spool`).
+    /// - Throws: a system error when the spool is not there (a typo in
+    ///   `--spool`) or the directory is not a spool (it has no `incoming/`).
     func reader() throws(CtlError) -> SpoolReader {
-        do { return try opened.get() } catch { throw Self.failure(error) }
+        let reader: SpoolReader
+        do { reader = try opened.get() } catch { throw Self.failure(error) }
+        guard reader.hasArea(.incoming) else {
+            throw CtlError(.error, "\(path) is not a gatherd spool (it has no incoming/ directory): "
+                           + "give the spool with --spool or $GATHER_SPOOL")
+        }
+        return reader
+    }
+
+    /// Whether a gatherd serves the spool (its `flock`, SPEC §10); a spool
+    /// that cannot be opened has none.
+    func daemonPresence() -> DaemonPresence {
+        (try? opened.get())?.daemonPresence() ?? .absent
+    }
+
+    /// The user that submitted job `id`: the owner of its `incoming/` file
+    /// while it waits, the `uid` of its `state.json` once claimed; `nil`
+    /// when the caller cannot read either.
+    func submitter(of id: String) -> UInt32? {
+        if let state = state(id) { return state.value.uid }
+        return (try? opened.get())?.owner(of: "\(id).json", in: .incoming)
     }
 
     /// Fails with a system error when the spool is not there.

@@ -1,8 +1,11 @@
 import GatherSpool
 
-/// `gatherctl status`: the jobs in `active/` from their `state.json`
-/// (docs/state-json.md) and the latest finished ones from their records.
-/// Jobs the caller may not read (another user's, mode 0750) are left out.
+/// `gatherctl status`: whether a gatherd serves the spool (its `flock`), the
+/// files waiting in `incoming/`, the jobs in `active/` from their
+/// `state.json` (docs/state-json.md) and the latest finished ones from their
+/// records. Jobs the caller may not read (another user's, mode 0750) are left
+/// out. A job marked running while no daemon holds the spool is not running:
+/// it shows as `running (daemon not running)` (SPEC §10).
 struct StatusCommand {
     let last: Int
     let spool: SpoolFiles
@@ -18,7 +21,9 @@ struct StatusCommand {
     func run(_ console: Console) throws(CtlError) -> CtlExit {
         let reader = try spool.reader()
         let now = Timestamp.now()
-        let active = try spool.ids(in: .active).compactMap { id -> (id: String, value: JSONValue?, state: JobStateFile?)? in
+        // Before the daemon's first start there is no active/ yet: no job is there.
+        let activeIDs = reader.hasArea(.active) ? try spool.ids(in: .active) : []
+        let active = activeIDs.compactMap { id -> (id: String, value: JSONValue?, state: JobStateFile?)? in
             if let found = reader.state(id) { return (id, found.json, found.value) }
             // Claimed a moment ago (state.json not yet written), or not ours to read.
             return reader.hasJobFile(id) ? (id, nil, nil) : nil
@@ -27,15 +32,34 @@ struct StatusCommand {
             try? reader.record(entry.id, in: entry.area)?.value
         }
         // SPEC §3: while the spool's `paused` file exists no file is claimed.
-        let paused = (try? spool.reader())?.pauseRequested ?? false
+        let paused = reader.pauseRequested
+        let presence = reader.daemonPresence()
+        // incoming/ may be listable by its group or by no one but the daemon (mode 1730).
+        let incoming = Result { () throws(SpoolError) in try reader.ids(in: .incoming) }
         if json {
             let summary: [JSONValue] = finished.map { record -> JSONValue in
                 .object([("id", .string(record.id)), ("name", .string(record.name)), ("state", .string(record.state.rawValue)),
                          ("finished_at", .string(record.finishedAt.text)), ("error", record.error.map(JSONValue.string) ?? .null)])
             }
             let jobs: [JSONValue] = active.map { $0.value ?? .object([("id", .string($0.id)), ("state", .string("queued"))]) }
-            console.line(JSONValue.object([("paused", .bool(paused)), ("active", .array(jobs)), ("finished", .array(summary))]).serialized())
+            var pid: JSONValue = .null
+            if case .serving(let holder?) = presence { pid = .integer(Int64(holder)) }
+            let daemon = JSONValue.object([("running", .bool(presence.isServing)), ("pid", pid)])
+            let waiting = (try? incoming.get()).map { JSONValue.integer(Int64($0.count)) } ?? .null
+            console.line(JSONValue.object([("daemon", daemon), ("paused", .bool(paused)), ("incoming", waiting),
+                                           ("active", .array(jobs)), ("finished", .array(summary))]).serialized())
             return .success
+        }
+        switch presence {
+        case .serving(let pid?): console.line("gatherd (pid \(pid)) serves \(spool.path)")
+        case .serving(nil): console.line("a gatherd serves \(spool.path)")
+        case .absent: console.line("no gatherd serves \(spool.path): nothing is claimed or run until one starts")
+        }
+        switch incoming {
+        case .success(let names):
+            console.line("\(names.count) file\(names.count == 1 ? "" : "s") waiting in incoming/")
+        case .failure(let error):
+            console.line("incoming/: cannot count the files waiting (\(error.errno.map { "\($0)" } ?? error.context))")
         }
         if paused {
             console.line("paused: no new job is claimed until \"gatherctl resume\" (running and queued jobs go on)")
@@ -51,7 +75,9 @@ struct StatusCommand {
                 }
                 let statuses = state.tasks.map(\.status)
                 let age = (now.millisecondsSinceEpoch - state.receivedAt.millisecondsSinceEpoch) / 1000
-                rows.append([state.id, state.phase.rawValue, state.policy?.rawValue ?? "-", RecordView.age(seconds: age),
+                var phase = state.phase.rawValue
+                if state.phase != .queued, !presence.isServing { phase += " (daemon not running)" }
+                rows.append([state.id, phase, state.policy?.rawValue ?? "-", RecordView.age(seconds: age),
                              String(statuses.filter { $0 == .running }.count),
                              String(statuses.filter { $0 == .ended(.succeeded) }.count),
                              String(statuses.filter { $0.outcome?.isError == true }.count), String(state.tasks.count)])

@@ -65,6 +65,10 @@ struct SubmitCommand {
                 throw error
             }
         }
+        if !wait, !spool.daemonPresence().isServing {
+            // Not an error (the next daemon claims them), but not what a user expects either.
+            console.error("gatherctl: no gatherd serves \(spool.path) now: \(submitted.count == 1 ? "the job waits" : "the jobs wait") in incoming/ until one starts")
+        }
         if wait {
             if !json { for id in submitted { console.line(id) } }
             return JobWaiter(spool: spool, json: json).wait(for: submitted, console: console)

@@ -35,7 +35,7 @@ struct JobFileCheck {
     /// Prints every problem as `FILE: key.path: message` on stderr.
     static func report(_ checked: [Checked], console: Console) {
         for file in checked {
-            for problem in file.validation.problems { console.error("\(label(file.path)): \(problem)") }
+            for problem in file.validation.problems { console.error("\(label(file.path)): \(KeySuggestion.line(problem))") }
         }
     }
 }
@@ -53,7 +53,11 @@ struct ValidateCommand {
                 .object([
                     ("file", .string(file.path)), ("ok", .bool(file.isValid)),
                     ("errors", .array(file.validation.problems.map {
-                        .object([("path", .string($0.path)), ("message", .string($0.message))])
+                        var members: [(key: String, value: JSONValue)] = [("path", .string($0.path)), ("message", .string($0.message))]
+                        if $0.message == "unknown key", let key = KeySuggestion.suggestion(forPath: $0.path) {
+                            members.append(("did_you_mean", .string(key)))
+                        }
+                        return .object(members)
                     })),
                 ])
             }
@@ -62,7 +66,7 @@ struct ValidateCommand {
             for file in checked {
                 let label = JobFileCheck.label(file.path)
                 if file.isValid { console.line("\(label): ok") }
-                for problem in file.validation.problems { console.line("\(label): \(problem)") }
+                for problem in file.validation.problems { console.line("\(label): \(KeySuggestion.line(problem))") }
             }
         }
         return checked.allSatisfy(\.isValid) ? .success : .failed

@@ -42,7 +42,7 @@ public final class SpoolReader: Sendable {
 
     /// The spool directory, as given.
     public let path: String
-    private let rootFD: Int32
+    let rootFD: Int32
 
     /// Opens the spool directory for reading.
     /// - Parameter path: the spool (`--spool`).
@@ -136,6 +136,25 @@ public final class SpoolReader: Sendable {
         defer { SystemCall.close(dir) }
         guard case .success(let st) = SystemCall.lstat(Array("result.json".utf8), in: dir) else { return nil }
         return Int64(st.st_mtim.tv_sec) * 1_000_000_000 + Int64(st.st_mtim.tv_nsec)
+    }
+
+    /// The owner of `name` in `area` (without following a link): the
+    /// submitter of a file waiting in `incoming/`. `nil` when the caller
+    /// cannot look at it or it is not there.
+    public func owner(of name: String, in area: Area) -> UInt32? {
+        guard !name.isEmpty, !name.contains("/"), name != ".", name != ".." else { return nil }
+        guard case .success(let fd) = openArea(area) else { return nil }
+        defer { SystemCall.close(fd) }
+        guard case .success(let st) = SystemCall.lstat(Array(name.utf8), in: fd) else { return nil }
+        return st.st_uid
+    }
+
+    /// Whether the spool has `area` as a directory. A spool always has
+    /// `incoming/` (the daemon, or the tmpfiles entry before the daemon's
+    /// first start, makes it); the other areas come with the daemon.
+    public func hasArea(_ area: Area) -> Bool {
+        guard case .success(let st) = SystemCall.lstat(Array(area.rawValue.utf8), in: rootFD) else { return false }
+        return st.st_mode & S_IFMT == S_IFDIR
     }
 
     /// Whether the spool's `paused` file exists, a regular file (SPEC §3).

@@ -251,11 +251,12 @@ extension GatherctlEndToEnd {
             let daemon = try await harness.startDaemon()
             defer { daemon.stop() }
             let id = harness.id("ticker")
+            // The job is in the spool before the follower starts (an unknown job is an
+            // error) and prints only after a pause: its lines arrive while it follows.
+            let job = #"{"tasks": [{"name": "tick", "command": ["sh", "-c", "sleep 1; echo tick-1; sleep 0.5; echo tick-2"]}]}"#
+            #expect(try await harness.ctl(["submit", try harness.file("\(id).json", job)]).status == 0)
             let follow = try harness.startCtl(["logs", "--follow", id])
             defer { follow.stop() }
-            // The job starts after the follower: every line it prints arrived while it waited.
-            let job = #"{"tasks": [{"name": "tick", "command": ["sh", "-c", "echo tick-1; sleep 0.5; echo tick-2"]}]}"#
-            #expect(try await harness.ctl(["submit", "--wait", try harness.file("\(id).json", job)]).status == 0)
             let both = await RunningCommand.waitUntil(limit: .seconds(15)) {
                 follow.stdout.contains("tick/stdout: tick-1") && follow.stdout.contains("tick/stdout: tick-2")
             }
@@ -265,10 +266,12 @@ extension GatherctlEndToEnd {
             #expect(await follow.wait(limit: .seconds(10)) == 0, "\(follow.stderr)")
         }
 
-        @Test func logsOfAJobWithNoEntriesPrintsNothing() async throws {
+        @Test func logsOfAWaitingJobWithNoEntriesPrintsNothing() async throws {
             guard TestJournald.canRun else { return }
             let harness = try CtlHarness("logs-none")
-            let result = try await harness.ctl(["logs", harness.id("silent")])
+            let id = harness.id("silent")
+            #expect(try await harness.ctl(["submit", try harness.file("\(id).json", #"{"tasks": [{"name": "t", "command": ["true"]}]}"#)]).status == 0)
+            let result = try await harness.ctl(["logs", id])
             #expect(result.status == 0, "\(result.output)")
             #expect(result.stdout.isEmpty)
         }

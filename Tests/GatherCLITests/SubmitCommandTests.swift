@@ -90,11 +90,12 @@ struct SubmitCommandTests {
         let harness = try CtlHarness("submit-readonly")
         let path = try harness.file("x.json", Self.job)
         try FileManager.default.removeItem(atPath: harness.spool + "/incoming")
-        // A file where the directory should be: every create in it fails.
+        // A file where the directory should be: the directory is no spool, and nothing is created.
         try Data().write(to: URL(fileURLWithPath: harness.spool + "/incoming"))
         let result = try await harness.ctl(["submit", path])
         #expect(result.status == 2)
-        #expect(result.stderrText.contains("cannot create"), "\(result.output)")
+        #expect(result.stderrText.contains("is not a gatherd spool (it has no incoming/ directory)"), "\(result.output)")
+        #expect(harness.names("").sorted() == ["cancel", "incoming"])
     }
 
     @Test func concurrentSubmitsOfOneStemNeverReplaceEachOther() async throws {

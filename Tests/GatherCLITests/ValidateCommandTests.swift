@@ -77,11 +77,15 @@ struct ValidateCommandTests {
         #expect(result.stdout.isEmpty)
     }
 
-    @Test(arguments: [["--help"], ["help"], ["status", "-h"]])
+    @Test(arguments: [["--help"], ["help"], ["-h"]])
     func helpPrintsTheUsageAndExits0(arguments: [String]) async throws {
         let result = try await CtlHarness.run([CtlHarness.gatherctl] + arguments)
         #expect(result.status == 0)
-        #expect(result.stdoutText.hasPrefix("usage: gatherctl [--spool DIR] [--json] COMMAND ..."), "\(result.output)")
+        #expect(result.stdoutText.contains("USAGE: gatherctl [--spool <dir>] [--json] <subcommand>"), "\(result.output)")
+        // Every command is listed with its summary.
+        for command in ["submit", "validate", "status", "show", "cancel", "logs", "list", "pause", "resume"] {
+            #expect(result.stdoutText.contains("\n  \(command) "), "\(command): \(result.output)")
+        }
         #expect(result.stderr.isEmpty)
     }
 

@@ -47,7 +47,7 @@ struct CatalogTests {
         _ = try TestJournald.readBack(match: ["GATHER_JOB=\(id)"]) // synced
         try Self.withInstalledCatalog {
             let shown = try Run.command(["journalctl", "-x", "--no-pager", "GATHER_JOB=\(id)"])
-            #expect(shown.stdoutText.contains("job catalog job failing: dump-db: exited with status 1"), "\(shown.output)")
+            #expect(shown.stdoutText.contains("job \(id) (catalog job) failing: dump-db: exited with status 1"), "\(shown.output)")
             #expect(shown.stdoutText.contains("Subject: gatherd job \(id) is failing"), "\(shown.output)")
             #expect(shown.stdoutText.contains("the job's policy cancel-siblings reports the job failing at once"), "\(shown.output)")
             #expect(shown.stdoutText.contains("Defined-By: gatherd"), "\(shown.output)")

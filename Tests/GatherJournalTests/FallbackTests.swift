@@ -73,7 +73,7 @@ struct FallbackTests {
         writer.close()
         try pipe.fileHandleForWriting.close()
         let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        #expect(text == "gatherd: crit: cannot write record of nightly: No space left on device; claiming paused\ngatherd: warning: two\\nlines\n"
+        #expect(text == "gatherd: crit: cannot write record of j1 (nightly): No space left on device; claiming paused\ngatherd: warning: two\\nlines\n"
             + "gatherd: warning: dos\\r\\nline\n")
         #expect(writer.statistics.toStderr == 3)
         #expect(writer.statistics.sent == 0)

@@ -81,7 +81,7 @@ import Gather
             GatherTask<Int>("zero-delay", retries: 100, retryDelay: .zero) { _ in 1 },
             GatherTask("one-ms-delay", retries: 1, retryDelay: .milliseconds(1)) { _ in 2 },
             GatherTask("one-ms-limit", timeout: .milliseconds(1)) { _ in 3 },
-        ], options: GatherOptions(maxParallel: 1, timeout: .milliseconds(1000)))
+        ], options: GatherOptions(maxParallel: 1, timeout: .seconds(60)))
         #expect(results.tasks.count == 3)
         #expect(results.value(named: "zero-delay") == 1)
         #expect(results.value(named: "one-ms-delay") == 2)

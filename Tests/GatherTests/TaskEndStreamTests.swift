@@ -70,4 +70,19 @@ import Gather
         #expect(seen.all.first == "fails failed")
         #expect(results.state == .failed)
     }
+
+    /// A definition that cannot run throws before the consumer is started.
+    @Test func aRefusedDefinitionStartsNoConsumer() async {
+        let consumed = Recorder<String>()
+        do {
+            _ = try await gather([GatherTask<Int>("x", timeout: .zero) { _ in 1 }]) { ended in
+                consumed.append("started")
+                for await task in ended { consumed.append(task.name) }
+            }
+            Issue.record("a refused group ran")
+        } catch {
+            #expect(error.problems.map(\.field) == ["timeout"])
+        }
+        #expect(consumed.all.isEmpty)
+    }
 }
