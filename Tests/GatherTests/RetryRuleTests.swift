@@ -52,6 +52,22 @@ import Gather
         #expect((1...3).map(plain.delay(beforeRetry:)) == [.seconds(300), .seconds(600), .seconds(600)])
     }
 
+    @Test func aNegativeOrSubMillisecondCapIsADefinitionError() async {
+        let ran = Recorder<String>()
+        for cap in [Duration.seconds(-1), .microseconds(10)] {
+            do {
+                _ = try await gather([
+                    GatherTask<Int>("fetch", retries: 2, retryDelayMax: cap) { _ in ran.append("fetch"); return 1 },
+                ])
+                Issue.record("a cap of \(cap) was accepted")
+            } catch {
+                #expect(error.problems.map(\.field) == ["retryDelayMax"])
+                #expect(error.problems.first?.task == "fetch")
+            }
+        }
+        #expect(ran.all.isEmpty)
+    }
+
     @Test func theEngineWaitsTheCappedDelays() async throws {
         let events = Recorder<GatherEvent>()
         let results = try await gather([
