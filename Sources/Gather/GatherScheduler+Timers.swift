@@ -56,7 +56,7 @@ extension GatherScheduler {
         // Clean-up tasks still run after a cancel request, not when the daemon
         // stops, nor when the calling Swift task is cancelled (a child started
         // then would start cancelled).
-        let skipCleanUp = reason == .daemonStopping || options.control?.reason == nil
+        let skipCleanUp = reason == .daemonStopping || reason == .daemonRestarted || options.control?.reason == nil
         stopAll(skipReason: reason, stopRunning: .cancelled(reason), skipCleanUp: skipCleanUp)
     }
 

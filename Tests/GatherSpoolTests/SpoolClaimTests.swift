@@ -246,7 +246,7 @@ import Testing
         guard isRoot else { print("skipped: needs root"); return }
         let t = try TestSpool()
         t.drop("bad.json", #"{"policy":"x","tasks":[]}"#, owner: 65534, group: 65534)
-        try expectRejected(t, "bad.json", #"policy: must be "collect-all", "fail-fast" or "cancel-siblings"; tasks: must be an array of 1 to 10000 tasks"#)
+        try expectRejected(t, "bad.json", #"policy: must be "collect-all", "fail-fast", "cancel-siblings" or "first-success"; tasks: must be an array of 1 to 10000 tasks"#)
         let st = try #require(t.lstatOf("\(t.path)/rejected/bad/job.json"))
         #expect(st.st_uid == 0 && st.st_gid == 65534 && st.st_mode & 0o7777 == 0o640)
         t.drop("ghost.json", validJob, owner: 4242, group: 4242)
