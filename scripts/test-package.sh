@@ -116,28 +116,13 @@ mkdir -p "$STATE"
 exec 8>"$STATE.lock"
 flock 8
 
-leader() { cat "$STATE/leader"; }
-inside() { nsenter -t "$(leader)" -a "$@" 8>&-; }
+. scripts/lib-machine.sh
 
 unbind_root() { if mountpoint -q "$STATE/root"; then umount "$STATE/root"; fi; }
 
 stop_container() {
-  [ -f "$STATE/nspawn.pid" ] || { unbind_root; return 0; }
-  local pid i=0
-  pid=$(cat "$STATE/nspawn.pid")
-  [ -f "$STATE/leader" ] && inside systemctl poweroff >/dev/null 2>&1 || true
-  while kill -0 "$pid" 2>/dev/null; do
-    i=$((i+1)); [ $i -le 100 ] || kill -KILL "$pid" 2>/dev/null || true
-    sleep 0.1
-  done
-  rm -f "$STATE/nspawn.pid" "$STATE/leader"
+  machine_stop || true
   unbind_root
-  rm -rf "/run/systemd/nspawn/propagate/$NAME" "/run/systemd/nspawn/unix-export/$NAME"
-  rmdir /run/systemd/nspawn/propagate /run/systemd/nspawn/unix-export /run/systemd/nspawn 2>/dev/null || true
-  for d in /sys/fs/cgroup/systemd/payload /sys/fs/cgroup/systemd/supervisor \
-           /sys/fs/cgroup/unified/payload /sys/fs/cgroup/unified/supervisor; do
-    [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
-  done
 }
 
 cleanup() {

@@ -77,29 +77,9 @@ mkdir -p "$STATE"
 exec 8>"$STATE.lock"
 flock 8
 
-leader() { cat "$STATE/leader"; }
-# Runs a command inside the booted machine, as its root.
-inside() { nsenter -t "$(leader)" -a "$@" 8>&-; }
+. scripts/lib-machine.sh
 
-stop_container() {
-  [ -f "$STATE/nspawn.pid" ] || return 0
-  local pid i=0
-  pid=$(cat "$STATE/nspawn.pid")
-  [ -f "$STATE/leader" ] && inside systemctl poweroff >/dev/null 2>&1 || true
-  while kill -0 "$pid" 2>/dev/null; do
-    i=$((i+1)); [ $i -le 100 ] || kill -KILL "$pid" 2>/dev/null || true
-    sleep 0.1
-  done
-  rm -f "$STATE/nspawn.pid" "$STATE/leader"
-  # What nspawn leaves for this machine in /run, and the empty cgroups it
-  # makes beside itself when PID 1 is not systemd (rmdir spares busy ones).
-  rm -rf "/run/systemd/nspawn/propagate/$NAME" "/run/systemd/nspawn/unix-export/$NAME"
-  rmdir /run/systemd/nspawn/propagate /run/systemd/nspawn/unix-export /run/systemd/nspawn 2>/dev/null || true
-  for d in /sys/fs/cgroup/systemd/payload /sys/fs/cgroup/systemd/supervisor \
-           /sys/fs/cgroup/unified/payload /sys/fs/cgroup/unified/supervisor; do
-    [ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null || true
-  done
-}
+stop_container() { machine_stop || true; }
 
 cleanup() {
   local status=$?
