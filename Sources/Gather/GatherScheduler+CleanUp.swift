@@ -21,6 +21,15 @@ extension GatherScheduler {
     /// are already done.
     mutating func startCleanUp() {
         cleanUp = .started
+        // A group stopped by its policy, a request or a first success watches
+        // no deadline while its tasks stop: one that passed meanwhile keeps
+        // the clean-up tasks from starting all the same.
+        if let jobDeadline, clock.now >= jobDeadline {
+            for index in isFinally.indices where isFinally[index] && slots[index].phase == .waiting {
+                settle(index, outcome: .skipped, reason: .jobTimedOut, failure: nil)
+            }
+            return
+        }
         var released = false
         for index in isFinally.indices where isFinally[index] && slots[index].phase == .waiting {
             let failed = finallyAfter[index]?.first { slots[$0].outcome != .succeeded }

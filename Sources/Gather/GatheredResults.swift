@@ -137,10 +137,14 @@ public struct GatheredResults<Value: Sendable>: Sendable {
     }
 
     /// `failed` if any error (after a `first-success` success: any error of a
-    /// clean-up task), else `interrupted` / `cancelled` after an outside
+    /// clean-up task), else `succeeded` after a first success, else
+    /// `interrupted` / `cancelled` after an outside
     /// cancellation (precedence: failed > interrupted > cancelled), else `succeeded`.
     public var state: JobState {
         if isFailed { return .failed }
+        // A first success made the group succeed; a request or a stop after
+        // it only cut the rest short.
+        if firstSuccess != nil { return .succeeded }
         switch cancelReason {
         case .daemonStopping?, .daemonRestarted?: return .interrupted
         case .some: return .cancelled

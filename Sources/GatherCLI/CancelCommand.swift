@@ -18,7 +18,7 @@ struct CancelCommand {
 
     func run(_ console: Console) throws(CtlError) -> CtlExit {
         try spool.requireExists()
-        if let found = try spool.finished(id) {
+        if let found = try spool.finishedIfReadable(id) {
             console.error("gatherctl: job \(id) already finished: \(found.record.value.state.rawValue)")
             guard wait else { return .failed }
             return JobWaiter(spool: spool, json: json).wait(for: [id], console: console)

@@ -18,8 +18,9 @@ struct JobWaiter {
     let json: Bool
     var interval: Duration = .milliseconds(100)
 
-    /// How long no daemon must hold the spool before the wait says so: a
-    /// daemon a moment from taking its lock (it opens the spool first, and
+    /// How long no daemon must hold the spool, once one did during the
+    /// wait, before the wait says it went away (SPEC §10 says so at once
+    /// when none holds it at the start): a daemon a moment from taking its lock (it opens the spool first, and
     /// retries a lock still held for up to 2 s) is not "gone". A daemon
     /// systemd restarts after a crash (`RestartSec=2s` in the unit) is: a
     /// script learns of the crash, a terminal wait goes on through it.
@@ -32,6 +33,7 @@ struct JobWaiter {
         var progressShown = false
         var absentSince: ContinuousClock.Instant?
         var toldAbsent = false
+        var firstLook = true
         console.flush()  // the IDs, before a wait that may be long
         let wake = FinishWatch(spool: spool)
         func clearProgress() {
@@ -74,7 +76,7 @@ struct JobWaiter {
                 let now = ContinuousClock.now
                 let since = absentSince ?? now
                 absentSince = since
-                if !toldAbsent, now - since >= Self.absenceGrace {
+                if !toldAbsent, firstLook || now - since >= Self.absenceGrace {
                     clearProgress()
                     console.error("gatherctl: " + absenceText(pending))
                     toldAbsent = true
@@ -89,6 +91,7 @@ struct JobWaiter {
                 console.raw("\r\u{1B}[K" + (toldAbsent ? "no gatherd; " : "") + progress(pending))
                 progressShown = true
             }
+            firstLook = false
             wake.wait(atMost: interval)
         }
         clearProgress()

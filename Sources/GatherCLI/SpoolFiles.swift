@@ -80,6 +80,17 @@ struct SpoolFiles {
         do { return try reader.finished(id) } catch { throw Self.failure(error) }
     }
 
+    /// As ``finished(_:)``, but a record the caller may not read (another
+    /// user's job, in a directory of mode 0750) is `nil`: to the caller it is
+    /// no job of theirs (SPEC §10).
+    func finishedIfReadable(_ id: String) throws(CtlError) -> SpoolReader.Finished? {
+        let reader = try reader()
+        do { return try reader.finished(id) } catch {
+            if let errno = error.errno, errno.rawValue == EACCES || errno.rawValue == EPERM { return nil }
+            throw Self.failure(error)
+        }
+    }
+
     /// `active/ID/state.json`, or `nil` when the job is not in `active/` or the
     /// daemon has not written the file yet.
     func state(_ id: String) -> SpoolReader.Stored<JobStateFile>? {

@@ -35,7 +35,7 @@ struct StatusCommand {
         let paused = reader.pauseRequested
         let presence = reader.daemonPresence()
         // incoming/ may be listable by its group or by no one but the daemon (mode 1730).
-        let incoming = Result { () throws(SpoolError) in try reader.ids(in: .incoming) }
+        let incoming = Result { () throws(SpoolError) in try reader.jobFilesWaiting() }
         if json {
             let summary: [JSONValue] = finished.map { record -> JSONValue in
                 .object([("id", .string(record.id)), ("name", .string(record.name)), ("state", .string(record.state.rawValue)),

@@ -68,13 +68,24 @@ public final class SpoolReader: Sendable {
     /// daemon's temporary dotfiles) are left out.
     /// - Throws: ``SpoolError`` (`list PATH/AREA`) when the area cannot be read.
     public func ids(in area: Area) throws(SpoolError) -> [String] {
+        try names(in: area, where: JobID.isValid)
+    }
+
+    /// The names in `incoming/` the daemon takes for job files (SPEC §3: not
+    /// a dotfile, ending in `.json`, whatever the rest of the name), sorted.
+    public func jobFilesWaiting() throws(SpoolError) -> [String] {
+        try names(in: .incoming, where: JobID.isCandidate)
+    }
+
+    /// The names in `area` that pass `keep`, sorted.
+    private func names(in area: Area, where keep: ([UInt8]) -> Bool) throws(SpoolError) -> [String] {
         let listed = openArea(area).flatMap { fd in
             defer { SystemCall.close(fd) }
             return DirectoryListing.names(in: fd)
         }
         switch listed {
         case .success(let names):
-            return names.filter(JobID.isValid).map { String(decoding: $0, as: UTF8.self) }.sorted()
+            return names.filter(keep).map { String(decoding: $0, as: UTF8.self) }.sorted()
         case .failure(let errno):
             throw SpoolError(.io, "list \(path)/\(area.rawValue)", errno: errno.rawValue)
         }

@@ -51,14 +51,19 @@ struct MisuseTests {
         #expect(plain.status == 0)
         #expect(plain.stderrText == "gatherctl: no gatherd serves \(harness.spool) now: the job waits in incoming/ until one starts\n",
                 "\(plain.output)")
+        // What the daemon would claim counts (a `.json` name that is no valid
+        // ID is claimed and rejected); what it ignores does not (SPEC §3).
+        for name in ["bad name.json", "notes.txt", ".\(harness.id("e")).json.tmp"] {
+            #expect(FileManager.default.createFile(atPath: "\(harness.spool)/incoming/\(name)", contents: Data("{}".utf8)))
+        }
         let status = try await harness.ctl(["status"])
         #expect(status.status == 0, "\(status.output)")
         let lines = status.stdoutText.split(separator: "\n").map(String.init)
         #expect(lines.first == "no gatherd serves \(harness.spool): nothing is claimed or run until one starts", "\(lines)")
-        #expect(lines.contains("4 files waiting in incoming/"), "\(lines)")
+        #expect(lines.contains("5 files waiting in incoming/"), "\(lines)")
         let json = try await harness.ctl(["status", "--json"])
         let object = try #require(try JSONSerialization.jsonObject(with: json.stdout) as? [String: Any])
-        #expect(object["incoming"] as? Int == 4)
+        #expect(object["incoming"] as? Int == 5)
         #expect((object["daemon"] as? [String: Any])?["running"] as? Bool == false)
     }
 
@@ -86,6 +91,21 @@ struct MisuseTests {
         #expect(result.status == 1, "\(result.output)")
         #expect(result.stderrText.contains("gatherctl: no job \(id) of yours waiting or running in \(harness.spool)"), "\(result.output)")
         #expect(harness.names("cancel").isEmpty)
+    }
+
+    @Test func cancellingAnotherUsersFinishedJobIsNoJobOfTheirs() async throws {
+        guard !skipUnlessRoot("cancel as another user") else { return }
+        let harness = try CtlHarness("cancel-done")
+        let id = harness.id("roots")
+        // A finished job as the daemon leaves it: done/ID of mode 0750, root's.
+        let dir = "\(harness.spool)/done/\(id)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        chmod(harness.spool + "/done", 0o755)
+        chmod(dir, 0o750)
+        #expect(FileManager.default.createFile(atPath: dir + "/result.json", contents: Data("{}".utf8)))
+        let result = try await ctlAsNobody(harness, ["cancel", id])
+        #expect(result.status == 1, "\(result.output)")
+        #expect(result.stderrText.contains("gatherctl: no job \(id) of yours waiting or running in \(harness.spool)"), "\(result.output)")
     }
 
     @Test func cancellingAnotherUsersJobIsRefusedAsTheDaemonWould() async throws {

@@ -50,6 +50,25 @@ import Gather
         #expect(results.state == .failed)
     }
 
+    /// The policy's stop watches no deadline while the running tasks stop;
+    /// one that passed meanwhile still keeps the clean-up from starting.
+    @Test(.timeLimit(.minutes(1))) func aDeadlinePassedWhileTheTasksStopKeepsTheCleanUpFromStarting() async throws {
+        let cleanUpStarted = Recorder<String>()
+        let results = try await gather([
+            GatherTask<Int>("fails") { _ in throw Boom("exited with status 1") },
+            // Takes 700 ms whatever it is asked: past the 300 ms deadline.
+            GatherTask("slow-stop") { _ in
+                await Task.detached { try? await Task.sleep(for: .milliseconds(700)) }.value
+                return 2
+            },
+            GatherTask("unlock", finally: true) { _ in cleanUpStarted.append("unlock"); return 3 },
+        ], options: GatherOptions(policy: .cancelSiblings, timeout: .milliseconds(300)))
+        #expect(cleanUpStarted.all.isEmpty)
+        #expect(results.result("unlock")?.outcome == .skipped)
+        #expect(results.result("unlock")?.reason == .jobTimedOut)
+        #expect(results.state == .failed)
+    }
+
     @Test(.timeLimit(.minutes(1))) func cleanUpRunsAfterACancelRequest() async throws {
         let control = GatherControl()
         let stops = Recorder<StopRequest>()

@@ -27,6 +27,27 @@ import Gather
         #expect(try results.get() == [2])
     }
 
+    /// Succeeded at the first success: a request that comes while the
+    /// clean-up runs stops the clean-up, not the group's success.
+    @Test(.timeLimit(.minutes(1))) func aRequestAfterTheFirstSuccessLeavesItSucceeded() async throws {
+        let control = GatherControl()
+        let cleanUpStarted = Latch()
+        async let gathered = gather([
+            GatherTask<Int>("mirror-a") { _ in 1 },
+            GatherTask("cleanup", finally: true) { _ in
+                cleanUpStarted.open()
+                try await Task.sleep(for: .seconds(30))
+                return 2
+            },
+        ], options: GatherOptions(policy: .firstSuccess, control: control))
+        await cleanUpStarted.wait()
+        control.cancel(.cancelledByRequest)
+        let results = try await gathered
+        #expect(results.firstSuccess == "mirror-a")
+        #expect(results.result("cleanup")?.outcome == .cancelled)
+        #expect(results.state == .succeeded)
+    }
+
     @Test func withNoSuccessTheGroupFailsWithEveryError() async throws {
         let results = try await gather([
             GatherTask<Int>("mirror-a") { _ in throw Boom("exited with status 6") },

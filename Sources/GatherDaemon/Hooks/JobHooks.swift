@@ -21,7 +21,7 @@ import Glibc
 /// daemon stop cancels it (`cancelled`).
 ///
 /// Where gatherd has cgroups, the hooks run in a cgroup of their own
-/// (`job-ID.hooks/task-on_failure`): a hook's processes are counted and
+/// (`job-ID~hooks-RUN/task-on_failure`): a hook's processes are counted and
 /// stopped like a task's, and none is left in gatherd's own `supervisor/`
 /// cgroup.
 ///
@@ -125,9 +125,11 @@ struct JobHooks: Sendable {
     private func makeCgroup(_ identity: JobIdentity) -> Cgroup? {
         guard let cgroups else { return nil }
         do {
-            // `job-ID.hooks`: never the name of a new run of the same ID, and
-            // swept with every `job-*` at the next start after a crash.
-            return try cgroups.makeJob(identity.id + ".hooks", limits: ResourceLimits())
+            // `job-ID~hooks-RUN`: `~` is in no job ID, so no job's cgroup has
+            // this name, and the run makes it this run's alone (a new run of
+            // the same ID may end while these hooks still run). Swept with
+            // every `job-*` at the next start after a crash.
+            return try cgroups.makeJob(identity.id + "~hooks-" + identity.run, limits: ResourceLimits())
         } catch {
             journal.log(.daemonNotice("job \(identity.id): cannot make a cgroup for its hooks: \(error)", warning: true))
             return nil
