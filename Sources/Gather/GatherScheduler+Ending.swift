@@ -159,6 +159,10 @@ extension GatherScheduler {
         var retrying: [Int] = []
         for index in slots.indices {
             switch slots[index].phase {
+            case .ready where slots[index].attempts > 0 && !skipRetrying:
+                // A retry that was due but had no free slot yet: still a task
+                // waiting to retry, which keeps its last outcome.
+                retrying.append(index)
             case .waiting, .ready:
                 if keepCleanUp, isFinally[index] { continue }
                 settle(index, outcome: .skipped, reason: skipReason, failure: nil)

@@ -83,4 +83,21 @@ import Gather
         #expect(delays == [.milliseconds(20), .milliseconds(30), .milliseconds(30)])
         #expect(results.result("flaky")?.outcome == .succeeded)
     }
+
+    /// A retry that was due but found no free slot is still a task waiting
+    /// to retry: a fail-fast stop keeps its last outcome and error.
+    @Test(.timeLimit(.minutes(1))) func aDueRetryWithNoFreeSlotKeepsItsErrorAtAStop() async throws {
+        let results = try await gather([
+            GatherTask<Int>("flaky", retries: 1, retryDelay: .milliseconds(1)) { _ in throw Boom("exited with status 23") },
+            GatherTask("long") { _ in
+                try await Task.sleep(for: .milliseconds(200))
+                throw Boom("exited with status 1")
+            },
+        ], options: GatherOptions(policy: .failFast, maxParallel: 1))
+        #expect(results.result("flaky")?.outcome == .failed)
+        #expect(results.result("flaky")?.attempts == 1)
+        #expect(results.state == .failed)
+        #expect(results.compoundError?.description
+            == "CompoundError, 2 errors [flaky: exited with status 23; long: exited with status 1]")
+    }
 }
