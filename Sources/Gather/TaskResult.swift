@@ -33,6 +33,7 @@ public struct TaskResult: Sendable {
     ///   - failure: the failure, for an error outcome.
     ///   - startedAt: when the last attempt started.
     ///   - duration: how long the last attempt ran.
+    ///   - isFinally: whether it is a clean-up task.
     public init(
         name: String, outcome: TaskOutcome, reason: TaskReason? = nil, attempts: Int,
         failure: TaskFailure? = nil, startedAt: Date? = nil, duration: Duration? = nil, isFinally: Bool = false
