@@ -144,11 +144,14 @@ import Gather
         let results = try await gather([
             GatherTask<Int>("fails") { _ in throw Boom("exited with status 1") },
             GatherTask("unlock", finally: true, body: stubbornBody(stops)),
-        ], options: GatherOptions(policy: .cancelSiblings, timeout: .milliseconds(200)))
+        // 2 s: the clean-up starts at once after "fails", well before the
+        // deadline even on a loaded machine (one that passed first would keep
+        // it from starting: aDeadlinePassedWhileTheTasksStop…).
+        ], options: GatherOptions(policy: .cancelSiblings, timeout: .seconds(2)))
         #expect(results.tasks.map(\.outcome) == [.failed, .timedOut])
-        #expect(stops.all == [.jobTimedOut(.milliseconds(200))])
+        #expect(stops.all == [.jobTimedOut(.seconds(2))])
         #expect(results.compoundError?.description
-            == "CompoundError, 2 errors [fails: exited with status 1; unlock: timed out after 200ms (job timeout)]")
+            == "CompoundError, 2 errors [fails: exited with status 1; unlock: timed out after 2s (job timeout)]")
     }
 
     @Test func aCleanUpTaskNamedInAfterIsRejected() async {
