@@ -165,9 +165,12 @@ public enum FuzzCorpus {
                   task.env.allSatisfy({ $0.key.hasPrefix("FUZZ_") }) else { return false }
             var delay = task.retryDelay
             for _ in 0..<task.retries {
-                waits += min(delay, task.retryDelayMax)
-                delay = delay * 2
+                // Capped before doubling: a huge delay doubled up to 100 times
+                // would overflow Duration (the daemon's own doubling stops at the cap).
+                delay = min(delay, task.retryDelayMax)
+                waits += delay
                 if waits > .seconds(3) { return false }
+                delay = delay * 2
             }
         }
         return waits <= .seconds(3)
