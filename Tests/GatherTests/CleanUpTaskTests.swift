@@ -144,14 +144,16 @@ import Gather
         let results = try await gather([
             GatherTask<Int>("fails") { _ in throw Boom("exited with status 1") },
             GatherTask("unlock", finally: true, body: stubbornBody(stops)),
-        // 2 s: the clean-up starts at once after "fails", well before the
-        // deadline even on a loaded machine (one that passed first would keep
-        // it from starting: aDeadlinePassedWhileTheTasksStop…).
-        ], options: GatherOptions(policy: .cancelSiblings, timeout: .seconds(2)))
+        // 8 s: the clean-up starts at once after "fails", well before the
+        // deadline. A deadline that passed first would keep it from starting
+        // (cleanUpIsNotStartedAfterTheDeadline), and 2 s was not enough: in CI,
+        // with the whole suite starting on two cores, tasks waited over 2 s
+        // for a thread.
+        ], options: GatherOptions(policy: .cancelSiblings, timeout: .seconds(8)))
         #expect(results.tasks.map(\.outcome) == [.failed, .timedOut])
-        #expect(stops.all == [.jobTimedOut(.seconds(2))])
+        #expect(stops.all == [.jobTimedOut(.seconds(8))])
         #expect(results.compoundError?.description
-            == "CompoundError, 2 errors [fails: exited with status 1; unlock: timed out after 2s (job timeout)]")
+            == "CompoundError, 2 errors [fails: exited with status 1; unlock: timed out after 8s (job timeout)]")
     }
 
     @Test func aCleanUpTaskNamedInAfterIsRejected() async {
