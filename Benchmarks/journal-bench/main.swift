@@ -7,6 +7,12 @@
 //   - writer: entries queued with JournalWriter.log from the caller, timed to
 //     the last one stored (flush), i.e. the sustained rate;
 //   - caller: the time log() holds its caller per entry (what the supervisor pays).
+// And for task output lines (80 bytes, the fields of SPEC §7's output lines):
+//   - build: making the entry of one line (what the output reader's thread
+//     pays per line before it queues it), with the fields a task's lines
+//     share made once, as the daemon does, and made for every line;
+//   - writer: lines through JournalWriter.logOutput, timed to the last one
+//     stored (the sustained rate of a task's output into the journal).
 // With no journald answering it says so and exits 0.
 import Gather
 import GatherJournal
@@ -73,3 +79,59 @@ print(String(format: "  direct sd_journal_sendv: %8.0f entries/s, %6.1f µs/entr
 print(String(format: "  writer, sustained:       %8.0f entries/s, %6.1f µs/entry (sent %d, stderr %d)",
              Double(queued) / (micros(writerTime) / 1e6), micros(writerTime) / Double(queued), stats.sent, stats.toStderr))
 print(String(format: "  writer, caller's cost:   %6.2f µs/entry (log() returns)", micros(callerTime) / Double(queued)))
+
+// Task output lines: the entry of one line, then the sustained rate.
+let lineCount = full ? 100_000 : 4_000
+let outputJob = JobIdentity(id: "bench-\(run)-out", run: run, name: "bench output", uid: 0)
+let line = Array(String(repeating: "x", count: 79).utf8) + [UInt8(ascii: "\n")]
+// As the daemon does: the fields a task's lines share made once per attempt
+// and stream; per line only MESSAGE and PRIORITY.
+let outputFields = TaskOutputFields(TaskOutputSource(job: outputJob, task: "task", attempt: 1, stream: .stdout, pid: 4242))
+var built = 0
+let buildStart = clock.now
+for _ in 0..<lineCount { built &+= JournalEntry.taskOutput(line, fields: outputFields).count }
+let buildTime = clock.now - buildStart
+// Before: every field made again for each line.
+var builtEach = 0
+let eachStart = clock.now
+for _ in 0..<lineCount {
+    let source = TaskOutputSource(job: outputJob, task: "task", attempt: 1, stream: .stdout, pid: 4242)
+    builtEach &+= JournalEntry.taskOutput(line, fields: TaskOutputFields(source)).count
+}
+let eachTime = clock.now - eachStart
+precondition(built == lineCount && builtEach == lineCount)
+
+/// Lines through a writer to the last one stored; `shared`: the fields made
+/// once, else for every line (`logOutput(_:from:)`).
+func sustained(shared: Bool) -> (seconds: Double, sent: Int, toStderr: Int) {
+    let writer = JournalWriter(configuration: .init(target: .journal))
+    let start = clock.now
+    for _ in 0..<lineCount {
+        if shared {
+            writer.logOutput(line, fields: outputFields)
+        } else {
+            writer.logOutput(line, from: TaskOutputSource(job: outputJob, task: "task", attempt: 1, stream: .stdout, pid: 4242))
+        }
+    }
+    writer.flush()
+    let time = clock.now - start
+    writer.close()
+    return (micros(time) / 1e6, writer.statistics.sent, writer.statistics.toStderr)
+}
+// Alternated, three rounds each; the medians.
+var sharedRuns: [Double] = [], eachRuns: [Double] = []
+var outputStats = (seconds: 0.0, sent: 0, toStderr: 0)
+for _ in 0..<3 {
+    outputStats = sustained(shared: true)
+    sharedRuns.append(outputStats.seconds)
+    eachRuns.append(sustained(shared: false).seconds)
+}
+let outputSeconds = sharedRuns.sorted()[1], eachSeconds = eachRuns.sorted()[1]
+print("journal-bench: \(lineCount) task output lines of 80 bytes")
+print(String(format: "  build one line's entry:  %6.2f µs/line (%.2f µs with every field made per line)",
+             micros(buildTime) / Double(lineCount), micros(eachTime) / Double(lineCount)))
+print(String(format: "  writer, sustained:       %8.0f lines/s, %6.1f µs/line (sent %d, stderr %d; median of 3)",
+             Double(lineCount) / outputSeconds, outputSeconds * 1e6 / Double(lineCount),
+             outputStats.sent, outputStats.toStderr))
+print(String(format: "  the same, every field made per line: %8.0f lines/s, %6.1f µs/line (median of 3, alternated)",
+             Double(lineCount) / eachSeconds, eachSeconds * 1e6 / Double(lineCount)))

@@ -54,6 +54,14 @@ public struct JournalEntry: Sendable, Equatable {
         fields.append(Field(name: name, value: bytes))
     }
 
+    mutating func appendFields(_ more: [Field]) {
+        fields.append(contentsOf: more)
+    }
+
+    mutating func reserveFields(_ count: Int) {
+        fields.reserveCapacity(count)
+    }
+
     /// The values of every field called `name`, in order.
     public func values(_ name: String) -> [String] {
         fields.filter { $0.name == name }.map(\.text)

@@ -131,7 +131,13 @@ public final class JournalWriter: @unchecked Sendable {
     /// Blocks while the queue is full, so a task that writes faster than journald
     /// stores is slowed down through its pipe; nothing is dropped.
     public func logOutput(_ line: some Collection<UInt8>, from source: TaskOutputSource) {
-        for entry in JournalEntry.taskOutput(line, from: source) {
+        logOutput(line, fields: TaskOutputFields(source))
+    }
+
+    /// Logs one line a task wrote, with its source's shared fields made once
+    /// (``JournalEntry/taskOutput(_:fields:)``).
+    public func logOutput(_ line: some Collection<UInt8>, fields: TaskOutputFields) {
+        for entry in JournalEntry.taskOutput(line, fields: fields) {
             condition.lock()
             while state.queue.count >= max(configuration.capacity, 1) && !state.closing { condition.wait() }
             if state.closing {

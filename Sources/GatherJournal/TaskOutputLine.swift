@@ -41,25 +41,25 @@ extension JournalEntry {
     ///   - line: the bytes of the line, without its newline (a trailing `\n` is dropped if present).
     ///   - source: the job, task, attempt and stream.
     public static func taskOutput(_ line: some Collection<UInt8>, from source: TaskOutputSource) -> [JournalEntry] {
+        taskOutput(line, fields: TaskOutputFields(source))
+    }
+
+    /// The entries for one line, with the fields every line of its source
+    /// shares made once (``TaskOutputFields``): per line only MESSAGE and
+    /// PRIORITY are new.
+    public static func taskOutput(_ line: some Collection<UInt8>, fields: TaskOutputFields) -> [JournalEntry] {
         var bytes = Array(line)
         if bytes.last == UInt8(ascii: "\n") { bytes.removeLast() }
         let (level, start) = outputLevel(of: bytes)
-        let priority = String(level)
-        let identifier = source.syslogIdentifier
-        let pid = source.pid.map { String($0) }
         var entries: [JournalEntry] = []
         var offset = start
         repeat {
             let end = chunkEnd(bytes, from: offset, limit: maxOutputChunk)
             var entry = JournalEntry()
-            entry.appendKnown("MESSAGE", bytes: Array(bytes[offset..<end]))
-            entry.appendKnown("PRIORITY", priority)
-            entry.appendKnown("SYSLOG_IDENTIFIER", identifier)
-            if let pid { entry.appendKnown("SYSLOG_PID", pid) }
-            appendJob(&entry, source.job)
-            entry.appendKnown("GATHER_TASK", source.task)
-            entry.appendKnown("GATHER_ATTEMPT", String(source.attempt))
-            entry.appendKnown("GATHER_STREAM", source.stream.rawValue)
+            entry.reserveFields(2 + fields.shared.count)
+            entry.appendKnown("MESSAGE", bytes: offset == 0 && end == bytes.count ? bytes : Array(bytes[offset..<end]))
+            entry.appendKnown("PRIORITY", bytes: TaskOutputFields.priorities[level])
+            entry.appendFields(fields.shared)
             entries.append(entry)
             offset = end
         } while offset < bytes.count
@@ -85,5 +85,30 @@ extension JournalEntry {
         // At most 3 continuation bytes follow a lead byte; never back off further.
         while cut > start, end - cut < 4, bytes[cut] & 0xC0 == 0x80 { cut -= 1 }
         return (cut == start || end - cut >= 4) ? end : cut
+    }
+}
+
+/// The fields every output line of one source shares — `SYSLOG_IDENTIFIER`,
+/// `SYSLOG_PID`, the job's, `GATHER_TASK`, `GATHER_ATTEMPT`, `GATHER_STREAM` —
+/// made once, so that a line costs two new fields, not eleven (the output
+/// reader's thread makes every task's entries).
+public struct TaskOutputFields: Sendable {
+    /// The source they were made for.
+    public let source: TaskOutputSource
+    let shared: [JournalEntry.Field]
+
+    /// `PRIORITY` values 0…7, made once.
+    static let priorities: [[UInt8]] = (0...7).map { Array(String($0).utf8) }
+
+    public init(_ source: TaskOutputSource) {
+        self.source = source
+        var entry = JournalEntry()
+        entry.appendKnown("SYSLOG_IDENTIFIER", source.syslogIdentifier)
+        if let pid = source.pid { entry.appendKnown("SYSLOG_PID", String(pid)) }
+        JournalEntry.appendJob(&entry, source.job)
+        entry.appendKnown("GATHER_TASK", source.task)
+        entry.appendKnown("GATHER_ATTEMPT", String(source.attempt))
+        entry.appendKnown("GATHER_STREAM", source.stream.rawValue)
+        shared = entry.fields
     }
 }

@@ -149,6 +149,21 @@ import Testing
         #expect(entries[0]["MESSAGE_ID"] == nil)
     }
 
+    @Test func fieldsMadeOnceGiveTheSameEntriesAsFieldsMadePerLine() {
+        let source = TaskOutputSource(job: job, task: "dump", attempt: 3, stream: .stderr, pid: 4242)
+        let fields = TaskOutputFields(source)
+        for line in ["<3>disk full", "plain", ""] {
+            let once = JournalEntry.taskOutput(Array(line.utf8), fields: fields)
+            let each = JournalEntry.taskOutput(Array(line.utf8), from: source)
+            #expect(once == each)
+            #expect(once[0]["SYSLOG_IDENTIFIER"] == "\(job.id)/dump")
+            #expect(once[0]["SYSLOG_PID"] == "4242")
+            #expect(once[0]["GATHER_STREAM"] == "stderr")
+            #expect(once[0]["GATHER_ATTEMPT"] == "3")
+        }
+        #expect(JournalEntry.taskOutput(Array("<5>n".utf8), fields: fields)[0].priority == 5)
+    }
+
     @Test func longOutputLinesAreSplitWithoutCuttingCharacters() {
         // 'é' is two bytes: an odd offset puts a chunk border inside one.
         let line = Array("x".utf8) + Array(String(repeating: "é", count: 70_000).utf8)
