@@ -89,8 +89,7 @@ ls $REMOTE
 say "plain HTTP: the compound error arrived with its 3 GATHER_FAILURE fields"
 
 # --- the catalog on the collecting host --------------------------------------------
-mkdir -p /usr/local/lib/systemd/catalog
-cp /host/gatherd.catalog /usr/local/lib/systemd/catalog/
+install -D -m 0644 /host/gatherd.catalog /usr/local/lib/systemd/catalog/gatherd.catalog
 journalctl --update-catalog
 explained=$(journalctl -D $REMOTE -x --no-pager MESSAGE_ID=$COMPOUND_ID GATHER_JOB=fleet-http)
 printf '%s\n' "$explained" | grep -q "Subject: gatherd job fleet-http failed" \
