@@ -7,8 +7,8 @@
 # HTTPS, read back on the collecting side with journalctl -D, explained by
 # gatherd's catalog (-x). The machine is powered off and removed on exit.
 #
-# Needs root, systemd-nspawn and systemd-journal-remote (scripts/setup.sh
-# installs them); without one, it says so and skips. Idempotent: a machine left
+# Needs root, systemd-nspawn, systemd-journal-remote and openssl
+# (scripts/setup.sh installs them); without one, it says so and skips. Idempotent: a machine left
 # by an interrupted run is stopped first, and a lock keeps two runs apart.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +26,9 @@ if ! command -v systemd-nspawn >/dev/null || ! command -v nsenter >/dev/null; th
 fi
 if [ ! -x /lib/systemd/systemd-journal-remote ] || [ ! -x /lib/systemd/systemd-journal-upload ]; then
   say "SKIPPED: systemd-journal-remote missing (scripts/setup.sh installs it)"; exit 0
+fi
+if ! command -v openssl >/dev/null || [ ! -f /etc/ssl/openssl.cnf ]; then
+  say "SKIPPED: openssl missing (scripts/setup.sh installs it)"; exit 0
 fi
 
 mkdir -p "$STATE"
