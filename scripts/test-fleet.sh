@@ -5,7 +5,8 @@
 # systemd-journal-remote and systemd-journal-upload units configured as the
 # document says, a gatherd compound error forwarded over plain HTTP and over
 # HTTPS, read back on the collecting side with journalctl -D, explained by
-# gatherd's catalog (-x). The machine is powered off and removed on exit.
+# gatherd's catalog (-x), and the firewall of the document (where nft is
+# installed). The machine is powered off and removed on exit.
 #
 # Needs root, systemd-nspawn, systemd-journal-remote and openssl
 # (scripts/setup.sh installs them); without one, it says so and skips. Idempotent: a machine left

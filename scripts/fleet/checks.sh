@@ -11,7 +11,8 @@
 # systemd-journal-upload.service to systemd-journal-remote (socket-activated),
 # first over plain HTTP, then over HTTPS with a private CA; it is read back
 # with `journalctl -D /var/log/journal/remote` by MESSAGE_ID and _HOSTNAME,
-# and `-x` shows gatherd's catalog text once the catalog is installed.
+# and `-x` shows gatherd's catalog text once the catalog is installed; the
+# document's nftables table lets the fleet's addresses through, no other.
 set -euo pipefail
 COMPOUND_ID=2567adab07a549029b2ad935f355fc66
 REMOTE=/var/log/journal/remote
@@ -179,3 +180,34 @@ say "HTTPS: the collector does not check the hosts' certificates (Certificate ch
 [ -n "$(journalctl -m -o cat --no-pager MESSAGE_ID=$COMPOUND_ID GATHER_JOB=fleet-https)" ] \
   || fail "journalctl -m does not show the collected entries"
 say "journalctl -m shows the collected entries too"
+
+# The firewall of docs/fleet.md, in the machine's own network namespace
+# (--private-network): the fleet's addresses pass, others are dropped.
+if ! command -v nft >/dev/null; then
+  say "SKIPPED the firewall part: nft missing (apt-get install nftables)"
+  exit 0
+fi
+firewall() { # the allowed IPv4 network
+  cat > /etc/nftables.conf <<END
+table inet journal_remote {
+    chain input {
+        type filter hook input priority 0; policy accept;
+        tcp dport 19532 ip saddr { $1 } accept
+        tcp dport 19532 ip6 saddr { 2001:db8::/64 } accept
+        tcp dport 19532 drop
+    }
+}
+END
+  nft -c -f /etc/nftables.conf
+  nft delete table inet journal_remote 2>/dev/null || true
+  nft -f /etc/nftables.conf
+}
+firewall 127.0.0.0/8
+send_compound fleet-allowed
+wait_remote fleet-allowed
+firewall 192.0.2.0/24
+send_compound fleet-dropped
+sleep 3
+[ -z "$(journalctl -D $REMOTE -o cat --no-pager GATHER_JOB=fleet-dropped)" ] \
+  || fail "an entry from an address the firewall drops reached the collector"
+say "firewall: entries from an allowed address arrive, from others not"
