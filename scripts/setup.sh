@@ -11,8 +11,9 @@ need=()
 # man-db: the manual-page tests run `man --warnings` on docs/*.[158].
 # systemd-journal-remote: the fleet tests forward a job's entries with
 # systemd-journal-upload to a systemd-journal-remote (docs/fleet.md); openssl:
-# scripts/test-fleet.sh makes a CA and certificates for the HTTPS part.
-for pkg in libsystemd-dev pkg-config make systemd systemd-container procps python3 python3-prometheus-client man-db systemd-journal-remote openssl "$@"; do
+# scripts/test-fleet.sh makes a CA and certificates for the HTTPS part;
+# nftables: it loads docs/fleet.md's firewall table inside its machine.
+for pkg in libsystemd-dev pkg-config make systemd systemd-container procps python3 python3-prometheus-client man-db systemd-journal-remote openssl nftables "$@"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -9,7 +9,8 @@
 # installed). The machine is powered off and removed on exit.
 #
 # Needs root, systemd-nspawn, systemd-journal-remote and openssl
-# (scripts/setup.sh installs them); without one, it says so and skips. Idempotent: a machine left
+# (scripts/setup.sh installs them, and nftables for the firewall part);
+# without one, it says so and skips. Idempotent: a machine left
 # by an interrupted run is stopped first, and a lock keeps two runs apart.
 set -euo pipefail
 cd "$(dirname "$0")/.."
