@@ -9,7 +9,11 @@ need=()
 # python3-prometheus-client: the metrics tests parse --metrics-file with it (pip into the system Python is refused).
 # make: the top-level Makefile (make build, install, deb).
 # man-db: the manual-page tests run `man --warnings` on docs/*.[158].
-for pkg in libsystemd-dev pkg-config make systemd systemd-container procps python3 python3-prometheus-client man-db "$@"; do
+# systemd-journal-remote: the fleet tests forward a job's entries with
+# systemd-journal-upload to a systemd-journal-remote (docs/fleet.md); openssl:
+# scripts/test-fleet.sh makes a CA and certificates for the HTTPS part;
+# nftables: it loads docs/fleet.md's firewall table inside its machine.
+for pkg in libsystemd-dev pkg-config make systemd systemd-container procps python3 python3-prometheus-client man-db systemd-journal-remote openssl nftables "$@"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 if [ ${#need[@]} -gt 0 ]; then

@@ -28,9 +28,12 @@ public enum TestJournald {
     /// Every entry matching all `match` strings (`NAME=value`), read with
     /// `journalctl -o json --all` after `journalctl --sync`. Repeated fields
     /// come back as several values; byte-array values are decoded as UTF-8.
-    public static func readBack(match: [String]) throws -> [ReadBackEntry] {
-        _ = try Run.command(["journalctl", "--sync"])
-        let result = try Run.command(["journalctl", "-o", "json", "--all", "--no-pager"] + match)
+    /// With `directory`, reads the journal files there instead (`journalctl -D`,
+    /// e.g. what `systemd-journal-remote` wrote), without the sync.
+    public static func readBack(match: [String], directory: String? = nil) throws -> [ReadBackEntry] {
+        if directory == nil { _ = try Run.command(["journalctl", "--sync"]) }
+        let source = directory.map { ["-D", $0] } ?? []
+        let result = try Run.command(["journalctl"] + source + ["-o", "json", "--all", "--no-pager"] + match)
         guard result.status == 0 || result.status == 1 else {
             throw FixtureError(what: "journalctl", output: result.output)
         }
