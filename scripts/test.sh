@@ -25,6 +25,11 @@ fi
 # The unit file under a real systemd (skips itself without root or systemd-nspawn).
 scripts/test-systemd-unit.sh
 
+# docs/fleet.md under a real systemd: journals forwarded with
+# systemd-journal-upload to systemd-journal-remote, plain HTTP and HTTPS
+# (skips itself without root or systemd-nspawn).
+scripts/test-fleet.sh
+
 # make install and make deb: lintian, manual pages, and the package installed,
 # used and purged in a real systemd (skips its container part without root).
 scripts/test-package.sh

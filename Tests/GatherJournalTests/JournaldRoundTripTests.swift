@@ -39,7 +39,7 @@ struct JournaldRoundTripTests {
 
         let json = try TestJournald.readBack(match: ["GATHER_JOB=\(job.id)"])
         try #require(json.count == 1)
-        #expect(json[0].fields["GATHER_FAILURE"] == ["dump-db: exited with status 1", "upload: timed out after 5s"])
+        #expect(json[0].fields["GATHER_FAILURE"]?.sorted() == ["dump-db: exited with status 1", "upload: timed out after 5s"].sorted())
         #expect(json[0]["MESSAGE"] == "job \(job.id) (fields job) failed: CompoundError, 2 errors [dump-db: exited with status 1; upload: timed out after 5s] (1 cancelled, 2 skipped)")
         #expect(json[0]["MESSAGE_ID"] == JournalMessageID.jobFailed.rawValue)
         #expect(json[0]["PRIORITY"] == "3")
@@ -51,7 +51,7 @@ struct JournaldRoundTripTests {
 
         let records = try JournalReader(job: job.id).readAll()
         try #require(records.count == 1)
-        #expect(records[0].values("GATHER_FAILURE") == ["dump-db: exited with status 1", "upload: timed out after 5s"])
+        #expect(records[0].values("GATHER_FAILURE").sorted() == ["dump-db: exited with status 1", "upload: timed out after 5s"].sorted())
         #expect(records[0]["GATHER_TEST_NOTE"] == "first line\nsecond line\n\tthird")
         #expect(records[0].message == json[0]["MESSAGE"])
         #expect(records[0].realtimeMicroseconds > 0 && !records[0].cursor.isEmpty)
@@ -98,7 +98,7 @@ struct JournaldRoundTripTests {
         let json = try TestJournald.readBack(match: ["GATHER_JOB=\(job.id)"])
         try #require(json.count == 1)
         #expect(json[0].fields["GATHER_FAILURE"]?.count == 500)
-        #expect(json[0].fields["GATHER_FAILURE"]?.last == "task-500: exited with status 244")
+        #expect(json[0].fields["GATHER_FAILURE"]?.contains("task-500: exited with status 244") == true)
         #expect(json[0]["GATHER_FAILURES_OMITTED"] == "1500")
         #expect(json[0]["GATHER_ERROR_COUNT"] == "2000")
         #expect(json[0]["MESSAGE"]?.hasSuffix("; … and 1900 more]") == true)

@@ -57,12 +57,14 @@ wait_remote() {
 }
 
 # Checks job $1's compound error as the collector stored it.
+# GATHER_FAILURE compared sorted: journald lists repeated fields in the order
+# their data sits in its file, not in the order sent.
 check_remote() {
   local json
   json=$(journalctl -D $REMOTE -o json --no-pager MESSAGE_ID=$COMPOUND_ID _HOSTNAME="$(hostname)" GATHER_JOB="$1")
   expect "entries of $1 from $(hostname)" "$(printf '%s\n' "$json" | grep -c .)" 1
-  expect "GATHER_FAILURE of $1" "$(printf '%s' "$json" | python3 -c 'import json,sys; print("|".join(json.load(sys.stdin)["GATHER_FAILURE"]))')" \
-    "dump: exited with status 1|upload: killed by signal SIGKILL|notify: could not start: No such file or directory (curl)"
+  expect "GATHER_FAILURE of $1" "$(printf '%s' "$json" | python3 -c 'import json,sys; print("|".join(sorted(json.load(sys.stdin)["GATHER_FAILURE"])))')" \
+    "dump: exited with status 1|notify: could not start: No such file or directory (curl)|upload: killed by signal SIGKILL"
   expect "GATHER_ERROR_COUNT of $1" "$(printf '%s' "$json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["GATHER_ERROR_COUNT"])')" 3
 }
 

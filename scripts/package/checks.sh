@@ -97,11 +97,11 @@ catalog_has_gatherd \
   || fail "the catalog was not updated at install (systemd's trigger on /usr/lib/systemd/catalog)"
 say "active and enabled; spool made; catalog taken"
 man -w gatherd.job >/dev/null || fail "man gatherd.job finds no page"
-for page in /usr/share/man/man*/*gather*; do
+for page in /usr/share/man/man*/gather*; do   # not *gather*: Slurm has acct_gather.conf.5
   warnings=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l "$page" 2>&1 >/dev/null)
   [ -z "$warnings" ] || fail "man --warnings -l $page: $warnings"
 done
-say "manual pages: $(ls /usr/share/man/man*/*gather* | tr '\n' ' ')"
+say "manual pages: $(ls /usr/share/man/man*/gather* | tr '\n' ' ')"
 # bash-completion finds the installed completions by the command's name.
 if [ -f /usr/share/bash-completion/bash_completion ]; then
   for cmd in gatherctl gatherd; do
