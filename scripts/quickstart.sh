@@ -94,6 +94,10 @@ for line in sys.stdin:
     entry = json.loads(line)
     failures = entry.get("GATHER_FAILURE", [])
     failures = [failures] if isinstance(failures, str) else failures
+    # In the order MESSAGE names them: journald keeps repeated fields in the
+    # order their data sits in its files, not the order they were sent.
+    message = entry.get("MESSAGE", "")
+    failures.sort(key=lambda failure: message.find(failure) if failure in message else len(message))
     job, count = entry["GATHER_JOB"], entry["GATHER_ERROR_COUNT"]
     print(f"{job} (GATHER_ERROR_COUNT={count}):")
     for failure in failures:

@@ -39,7 +39,7 @@ struct RecordView {
         if let usage = record.usage.flatMap(Self.usage) { header.append(("usage", usage)) }
         if let error { header.append(("error", error)) }
         out += header.map { "  \(Self.pad($0.0 + ":", 11))\($0.1)" }
-        guard !record.tasks.isEmpty else { return out }
+        guard !record.tasks.isEmpty else { return out + hookLines }
         out.append("tasks:")
         let rows: [[String]] = record.tasks.map { task in
             var ended = ""
@@ -61,7 +61,17 @@ struct RecordView {
                 out += tailLines.map { "      \($0)" }
             }
         }
-        return out
+        return out + hookLines
+    }
+
+    /// The record's `hooks`, one row each: `on_failure  failed  exit 2  40ms`.
+    var hookLines: [String] {
+        guard !record.hooks.isEmpty else { return [] }
+        let rows: [[String]] = record.hooks.map { hook in
+            [hook.name, hook.outcome.rawValue, hook.exitStatus.map { "exit \($0)" } ?? "",
+             hook.durationMS.map { Self.duration(milliseconds: $0) } ?? ""]
+        }
+        return ["hooks:"] + Self.table(rows, indent: "  ")
     }
 
     /// `cpu 1.234s, memory peak 12.5M, tasks peak 3`: what a cgroup used (the

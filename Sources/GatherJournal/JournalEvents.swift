@@ -267,6 +267,20 @@ extension JournalEntry {
         return entry
     }
 
+    /// `job ID: --on-failure hook succeeded in 40ms` (priority 6, no
+    /// MESSAGE_ID): the administrator's `--on-failure` is in no record, so the
+    /// journal holds its every run, the successful ones too.
+    public static func hookSucceeded(_ job: JobIdentity, hook: String, state: String, elapsed: Duration) -> JournalEntry {
+        var entry = JournalEntry()
+        entry.appendKnown("MESSAGE", "job \(job.label): \(hook) hook succeeded in \(DurationText.format(elapsed))")
+        entry.appendKnown("PRIORITY", "6")
+        entry.appendKnown("SYSLOG_IDENTIFIER", "gatherd")
+        appendJob(&entry, job)
+        entry.appendKnown("GATHER_STATE", state)
+        appendTask(&entry, task: hook, attempt: 1, outcome: .succeeded, exitStatus: 0, signal: nil)
+        return entry
+    }
+
     // MARK: - Building blocks
 
     private static func event(_ id: JournalMessageID, job: JobIdentity?, _ message: String) -> JournalEntry {

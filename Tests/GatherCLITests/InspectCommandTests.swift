@@ -110,17 +110,28 @@ extension GatherctlEndToEnd {
             defer { daemon.stop() }
             let id = harness.id("mixed")
             let job = """
-                {"name": "mixed bag", "policy": "cancel-siblings", "tasks": [
+                {"name": "mixed bag", "policy": "cancel-siblings", "on_failure": ["sh", "-c", "exit 2"], "tasks": [
                   {"name": "dump", "command": ["sh", "-c", "echo first >&2; echo 'connection refused' >&2; exit 1"]},
                   {"name": "sync", "command": ["sleep", "60"]},
                   {"name": "prune", "command": ["true"], "after": ["dump"]}
                 ]}
                 """
             #expect(try await harness.ctl(["submit", "--wait", try harness.file("\(id).json", job)]).status == 1)
-            let show = try await harness.ctl(["show", id])
+            // The hook's run joins the record once it ended.
+            var show = try await harness.ctl(["show", id])
+            _ = await RunningCommand.waitUntil(limit: .seconds(20)) {
+                show = (try? await harness.ctl(["show", id])) ?? show
+                return show.stdoutText.contains("hooks:")
+            }
             #expect(show.status == 0, "\(show.output)")
             let lines = show.stdoutText.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
             #expect(lines.first == "job \(id) (mixed bag), file \(id).json")
+            if let index = lines.firstIndex(of: "hooks:"), index + 1 < lines.count {
+                let hook = lines[index + 1].split(separator: " ")
+                #expect(Array(hook.prefix(4)) == ["on_failure", "failed", "exit", "2"], "\(lines)")
+            } else {
+                Issue.record("no hooks in \(lines)")
+            }
             #expect(lines.contains("  state:     failed"))
             #expect(lines.contains("  policy:    cancel-siblings"))
             #expect(lines.contains("  error:     CompoundError, 1 error [dump: exited with status 1] (1 cancelled, 1 skipped)"), "\(lines)")

@@ -1,4 +1,7 @@
 import ArgumentParser
+#if canImport(Glibc)
+import Glibc
+#endif
 import Gather
 import GatherCommandLine
 import GatherJournal
@@ -86,6 +89,19 @@ public struct GatherdCommand: ParsableCommand {
         _ = try configuration(environment: [:])
     }
 
+    /// `path` made absolute against the working directory (unchanged if it is
+    /// absolute, or if the working directory cannot be read).
+    static func absolute(_ path: String) -> String {
+        guard !path.hasPrefix("/") else { return path }
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buffer, buffer.count) != nil else { return path }
+        let directory = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        var relative = Substring(path)
+        while relative.hasPrefix("./") { relative = relative.dropFirst(2) }
+        if relative == "." || relative.isEmpty { return directory }
+        return directory == "/" ? "/" + relative : directory + "/" + relative
+    }
+
     /// The daemon's configuration.
     /// - Parameter environment: for `GATHER_SPOOL` when `--spool` is not given.
     /// - Throws: a `ValidationError` naming the flag and what is wrong with its value.
@@ -97,6 +113,9 @@ public struct GatherdCommand: ParsableCommand {
         } else if let spool = environment["GATHER_SPOOL"], !spool.isEmpty {
             config.spool = spool
         }
+        // Absolute from here on: the spool's paths reach processes that run
+        // elsewhere (a hook's GATHER_RECORD, in the job's working directory).
+        config.spool = Self.absolute(config.spool)
         func count(_ value: Int, _ flag: String) throws(ValidationError) -> Int {
             guard value >= 1 else { throw ValidationError("\(flag): \(value) is not a whole number of at least 1") }
             return value

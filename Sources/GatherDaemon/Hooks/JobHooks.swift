@@ -16,7 +16,8 @@ import Glibc
 /// `--max-jobs`, and the supervisor never waits for a hook, so a hook never
 /// delays another job. Each hook is a one-task group of the `Gather` engine
 /// labelled like a task named after it (`GATHER_TASK=on_failure`,
-/// `GATHER_ATTEMPT=1`, output lines `ID/on_failure[pid]`), with a 60 s
+/// `GATHER_ATTEMPT=1`, output lines `ID/on_failure[pid]`; the daemon's
+/// `--on-failure` as `--on-failure`, its every run in the journal), with a 60 s
 /// timeout (SIGTERM, SIGKILL after the job's `kill_grace`: `timed-out`); a
 /// daemon stop cancels it (`cancelled`).
 ///
@@ -114,7 +115,13 @@ struct JobHooks: Sendable {
             let spec = ProcessTaskSpec(
                 name: "on_failure", command: ["/bin/sh", "-c", command], environment: environment, cwd: "/",
                 killGrace: start.settings.killGrace, cgroup: cgroup.map(Self.plan))
-            _ = await runHook(spec, label: "--on-failure", identity: identity, state: record.state, output: true)
+            let entry = await runHook(spec, label: "--on-failure", identity: identity, state: record.state, output: true)
+            // In no record: the journal holds its every run.
+            if entry.outcome == .succeeded {
+                journal.log(.hookSucceeded(
+                    identity, hook: "--on-failure", state: record.state.rawValue,
+                    elapsed: .milliseconds(entry.durationMS ?? 0)))
+            }
         }
         if let cgroup { await removeCgroup(cgroup, identity: identity) }
     }
@@ -156,7 +163,10 @@ struct JobHooks: Sendable {
         _ spec: ProcessTaskSpec, label: String, identity: JobIdentity, state: JobState, output: Bool
     ) async -> JobRecord.HookEntry {
         let task = spec.name
-        let handlers = output ? journal.outputHandlers(task: task, identity: identity) : nil
+        // Output lines carry the label: `ID/on_failure[pid]` for the job's
+        // hook, `ID/--on-failure[pid]` for the administrator's, as in their
+        // "hook failed" entries.
+        let handlers = output ? journal.outputHandlers(task: label, identity: identity) : nil
         let hook = GatherTask<ProcessExit>.process(spec, timeout: Self.limit, launcher: launcher, output: handlers)
         let results: GatheredResults<ProcessExit>
         do {

@@ -22,8 +22,12 @@ struct MetricsFile: Sendable {
     /// Replaces the file's contents with `bytes`.
     /// - Throws: what failed, with the system call and the path.
     func write(_ bytes: [UInt8]) throws(SystemCallError) {
+        // A new file each time (O_EXCL|O_NOFOLLOW, as every file the daemon
+        // makes): what a crash left there is removed first, and anything
+        // planted in between makes the open fail rather than be written through.
+        unlink(temporary)
         let fd = try SystemCall.call("open \(temporary)") {
-            open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0o644)
+            open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o644)
         }.get()
         if let error = SystemCall.writeAll(fd, bytes) {
             SystemCall.close(fd)

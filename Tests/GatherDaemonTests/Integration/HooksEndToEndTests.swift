@@ -228,15 +228,22 @@ extension GatherdEndToEnd {
             let good = try harness.drop(harness.id("good"), #"{"tasks": [{"name": "t", "command": ["true"]}]}"#)
             let loud = try harness.drop(harness.id("loud"), #"{"tasks": [{"name": "t", "command": ["false"]}]}"#)
             try await harness.runUntilIdle([
-                "--on-failure", #"echo "$GATHER_JOB|$GATHER_TASK|$GATHER_STATE|$GATHER_ERROR|$(id -u)" >> \#(log); [ "$GATHER_JOB" != "\#(loud)" ]"#,
+                "--on-failure", #"echo "$GATHER_JOB|$GATHER_TASK|$GATHER_STATE|$GATHER_ERROR|$(id -u)" >> \#(log); test -f "$GATHER_RECORD" && echo "record there"; [ "$GATHER_JOB" != "\#(loud)" ]"#,
             ])
 
             let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").map(String.init)
             #expect(lines.count == 4)
             for (n, id) in failed.enumerated() {
                 #expect(lines.contains("\(id)|on_failure|failed|CompoundError, 1 error [t: exited with status \(n + 1)]|0"))
-                // Journal only: the job's record has no hooks.
+                // Journal only: the job's record has no hooks; a run that
+                // succeeded is logged too, and its output is the daemon
+                // hook's (`ID/--on-failure`), not the job's `on_failure`'s.
                 #expect(try harness.record(id).object["hooks"] == nil)
+                let entries = try harness.journal(id)
+                #expect(entries.contains { $0["MESSAGE"]?.hasPrefix("job \(id): --on-failure hook succeeded in ") == true
+                    && $0["GATHER_TASK"] == "--on-failure" && $0["GATHER_OUTCOME"] == "succeeded" }, "\(entries)")
+                #expect(entries.contains { $0["MESSAGE"] == "record there" && $0["SYSLOG_IDENTIFIER"] == "\(id)/--on-failure" },
+                        "\(entries)")
             }
             #expect(!lines.contains { $0.hasPrefix(good + "|") })
             #expect(try harness.record(good).state == "succeeded")
