@@ -24,6 +24,10 @@ public struct RecoveryReport: Sendable {
     public var rejected: [JobRecord] = []
     /// Jobs for the daemon, in the order they were received.
     public var jobs: [RecoveredJob] = []
+    /// The Slurm jobs (SPEC §12) each of ``jobs`` started in its last run,
+    /// by job ID: the daemon cancels them by these IDs before it records or
+    /// runs the job again. Slurm job IDs are not tied to this host's boot.
+    public var slurmJobs: [String: [JobStateFile.SlurmJob]] = [:]
 }
 
 extension SpoolDirectory {
@@ -91,6 +95,7 @@ extension SpoolDirectory {
             case .ignored, .vanished: break
             case .claimed(let job):
                 let leftovers = liveProcessGroups(job.state)
+                if !job.state.slurmJobs.isEmpty { report.slurmJobs[job.id] = job.state.slurmJobs }
                 if job.state.runs == 0 || (job.job.restartable && job.state.runs < Self.maxRuns) {
                     pending.append((job.state.receivedAt, .run(job, leftovers: leftovers)))
                 } else {
