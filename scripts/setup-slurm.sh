@@ -15,6 +15,9 @@
 set -euo pipefail
 conf=${GATHER_SLURM_CONF:-/etc/slurm/slurm.conf}
 node=$(hostname -s)
+# 90% of the memory, in MiB: what jobs may ask for with --mem (slurmd refuses
+# a RealMemory above what it finds; without one a node has 1 MiB).
+memory=$(awk '/^MemTotal:/ { printf "%d", $2 / 1024 * 0.9 }' /proc/meminfo)
 
 if [ "$(id -u)" != 0 ]; then
   echo "setup-slurm: skipped: not root (the Slurm tests will skip)"
@@ -77,7 +80,7 @@ MpiDefault=none
 KillWait=5
 InactiveLimit=0
 MinJobAge=30
-NodeName=$node CPUs=$(nproc) State=UNKNOWN
+NodeName=$node CPUs=$(nproc) RealMemory=$memory State=UNKNOWN
 PartitionName=debug Nodes=$node Default=YES MaxTime=INFINITE OverSubscribe=FORCE:16 State=UP
 EOF
 fi

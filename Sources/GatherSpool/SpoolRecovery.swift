@@ -122,11 +122,13 @@ extension SpoolDirectory {
         let s = job.state
         let tasks: [JobRecord.TaskEntry] = job.job.tasks.map { task in
             let progress = s.tasks.first { $0.name == task.name }
+            let slurmJob = s.slurmJobs.last { $0.task == task.name }?.id
             if let progress, let outcome = progress.status.outcome {
-                return .init(name: task.name, outcome: outcome, attempts: progress.attempts)
+                return .init(name: task.name, outcome: outcome, attempts: progress.attempts, slurmJob: slurmJob)
             }
             if let progress, progress.attempts > 0 {
-                return .init(name: task.name, outcome: .cancelled, reason: TaskReason.daemonRestarted.description, attempts: progress.attempts)
+                return .init(name: task.name, outcome: .cancelled, reason: TaskReason.daemonRestarted.description,
+                             attempts: progress.attempts, slurmJob: slurmJob)
             }
             return .init(name: task.name, outcome: .skipped, reason: TaskReason.daemonRestarted.description, attempts: 0)
         }
