@@ -38,6 +38,19 @@ enum LocalSlurm {
         return result.stdoutText.split(separator: "\n").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
     }
 
+    /// After a test (also one that failed while its daemon ran): cancels the
+    /// Slurm jobs of this harness's job IDs that are still there, so a failed
+    /// test leaves nothing running on the cluster.
+    static func cancelLeftovers(_ harness: DaemonHarness) {
+        guard let result = try? Run.command(["squeue", "--noheader", "--format=%i %j"]) else { return }
+        let ids = result.stdoutText.split(separator: "\n").compactMap { line -> String? in
+            let parts = line.split(separator: " ")
+            guard parts.count == 2, parts[1].hasPrefix("gatherd/\(harness.prefix)-") else { return nil }
+            return String(parts[0])
+        }
+        if !ids.isEmpty { _ = try? Run.command(["scancel"] + ids) }
+    }
+
     /// `scontrol show job ID` as text.
     static func show(_ id: Int) -> String {
         (try? Run.command(["scontrol", "show", "job", String(id)]).stdoutText) ?? ""
@@ -79,7 +92,7 @@ extension GatherdEndToEnd {
                 ]}
                 """)
             let daemon = try harness.start(["--exit-when-idle"])
-            defer { daemon.kill(SIGKILL) }
+            defer { daemon.kill(SIGKILL); LocalSlurm.cancelLeftovers(harness) }
             var learned: [String: [Int]] = [:]
             let seen = await RunningDaemon.waitUntil(limit: .seconds(20)) {
                 learned = LocalSlurm.learned(harness, id)
@@ -131,7 +144,7 @@ extension GatherdEndToEnd {
                 ]}
                 """)
             let daemon = try harness.start(["--exit-when-idle"])
-            defer { daemon.kill(SIGKILL) }
+            defer { daemon.kill(SIGKILL); LocalSlurm.cancelLeftovers(harness) }
             var learned: [String: [Int]] = [:]
             let seen = await RunningDaemon.waitUntil(limit: .seconds(20)) {
                 learned = LocalSlurm.learned(harness, id)
@@ -208,7 +221,7 @@ extension GatherdEndToEnd {
                 {"executor": "slurm", "cwd": "/tmp", "tasks": [{"name": "who", "command": ["sh", "-c", "id -un; sleep 2"]}]}
                 """, owner: DaemonHarness.nobody)
             let daemon = try harness.start(["--exit-when-idle"])
-            defer { daemon.kill(SIGKILL) }
+            defer { daemon.kill(SIGKILL); LocalSlurm.cancelLeftovers(harness) }
             var learned: [String: [Int]] = [:]
             let seen = await RunningDaemon.waitUntil(limit: .seconds(20)) {
                 learned = LocalSlurm.learned(harness, id)
@@ -232,7 +245,7 @@ extension GatherdEndToEnd {
             guard LocalSlurm.canRun else { return }
             let harness = try DaemonHarness("slurm-crash")
             let daemon = try harness.start()
-            defer { daemon.kill(SIGKILL) }
+            defer { daemon.kill(SIGKILL); LocalSlurm.cancelLeftovers(harness) }
             let id = try harness.drop(harness.id("crash"), """
                 {"executor": "slurm", "kill_grace": "1s", "cwd": "/tmp", "tasks": [
                   {"name": "a", "command": ["sleep", "300"]},
@@ -259,6 +272,61 @@ extension GatherdEndToEnd {
                 #expect(record.outcome(task) == "cancelled" && record.reason(task) == "daemon restarted")
                 #expect(record.task(task)?["slurm_job"] as? Int == learned[task]?.first)
             }
+        }
+
+        /// The rest is unchanged across executors: a cancel request stops a
+        /// Slurm task, skips its `after` dependant and still runs the Slurm
+        /// `finally` task; a job deadline times a Slurm task out (`job
+        /// timeout`); fail-fast skips what had not started. None leaves a Slurm job.
+        @Test func cancelRequestFinallyDeadlineAndFailFastWorkAsForLocalTasks() async throws {
+            guard LocalSlurm.canRun else { return }
+            let harness = try DaemonHarness("slurm-rules")
+            let cancelled = try harness.drop(harness.id("cancelled"), """
+                {"executor": "slurm", "kill_grace": "1s", "cwd": "/tmp", "tasks": [
+                  {"name": "a", "command": ["sleep", "300"]},
+                  {"name": "b", "command": ["true"], "after": ["a"]},
+                  {"name": "cleanup", "command": ["sh", "-c", "echo cleaned in $SLURM_JOB_ID"], "finally": true}
+                ]}
+                """)
+            let deadline = try harness.drop(harness.id("deadline"), """
+                {"executor": "slurm", "timeout": "2s", "kill_grace": "1s", "cwd": "/tmp", "tasks": [
+                  {"name": "slow", "command": ["sleep", "300"]}
+                ]}
+                """)
+            let failFast = try harness.drop(harness.id("failfast"), """
+                {"executor": "slurm", "policy": "fail-fast", "kill_grace": "1s", "cwd": "/tmp", "tasks": [
+                  {"name": "short", "command": ["sleep", "2"]},
+                  {"name": "bad", "command": ["sh", "-c", "exit 9"]},
+                  {"name": "waiting", "command": ["true"], "after": ["short"]}
+                ]}
+                """)
+            let daemon = try harness.start(["--exit-when-idle"])
+            defer { daemon.kill(SIGKILL); LocalSlurm.cancelLeftovers(harness) }
+            let learned = await RunningDaemon.waitUntil(limit: .seconds(20)) { LocalSlurm.learned(harness, cancelled)["a"] != nil }
+            try #require(learned, "no Slurm job learned for a\n\(daemon.stderr)")
+            try harness.cancel(cancelled)
+            #expect(await daemon.wait(limit: .seconds(30)) == 0)
+
+            let c = try harness.record(cancelled)
+            #expect(c.state == "cancelled")
+            #expect(c.outcome("a") == "cancelled" && c.reason("a") == "cancelled by request")
+            #expect(c.outcome("b") == "skipped")
+            #expect(c.outcome("cleanup") == "succeeded")
+            let cleaned = try harness.journal(cancelled).first { $0["GATHER_TASK"] == "cleanup" && $0["GATHER_STREAM"] == "stdout" }
+            #expect(cleaned?["MESSAGE"] == "cleaned in \(c.task("cleanup")?["slurm_job"] as? Int ?? -1)")
+
+            let d = try harness.record(deadline)
+            #expect(d.error == "CompoundError, 1 error [slow: timed out after 2s (job timeout)]")
+
+            let f = try harness.record(failFast)
+            // fail-fast: the running task runs to its end, the one not started is skipped.
+            #expect(f.error == "CompoundError, 1 error [bad: exited with status 9] (1 skipped)")
+            #expect(f.outcome("short") == "succeeded" && f.outcome("waiting") == "skipped")
+
+            let ids = [c.task("a"), d.task("slow"), f.task("short")].compactMap { $0?["slurm_job"] as? Int }
+            #expect(ids.count == 3)
+            let gone = await RunningDaemon.waitUntil(limit: .seconds(3)) { LocalSlurm.live(ids).isEmpty }
+            #expect(gone, "Slurm jobs left: \(LocalSlurm.live(ids))")
         }
 
         /// No `srun` in the daemon's PATH: a job asking for slurm is rejected at
