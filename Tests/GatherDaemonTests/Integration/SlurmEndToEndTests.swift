@@ -10,10 +10,14 @@ enum LocalSlurm {
     /// Why the Slurm tests cannot run here, or nil when they can.
     static let unavailable: String? = {
         if getuid() != 0 { return "Slurm tests need root (uid \(getuid()))" }
-        guard let result = try? Run.command(["sh", "-c", "command -v srun && sinfo -h -o %t"]), result.status == 0 else {
+        guard let found = try? Run.command(["sh", "-c", "command -v srun && command -v sinfo"]), found.status == 0 else {
             return "no srun or sinfo in PATH (scripts/setup-slurm.sh sets up a one-node cluster)"
         }
-        let states = result.stdoutText.split(separator: "\n").dropFirst().map(String.init)
+        guard let result = try? Run.command(["sinfo", "-h", "-o", "%t"]), result.status == 0 else {
+            let said = (try? Run.command(["sinfo", "-h", "-o", "%t"]).stderrText) ?? ""
+            return "sinfo fails (\(said.split(separator: "\n").first ?? "no message")): run scripts/setup-slurm.sh"
+        }
+        let states = result.stdoutText.split(separator: "\n").map(String.init)
         guard states.contains(where: { $0.hasPrefix("idle") || $0.hasPrefix("mix") || $0.hasPrefix("alloc") }) else {
             return "sinfo shows no idle node (\(states.joined(separator: ", "))): run scripts/setup-slurm.sh"
         }
