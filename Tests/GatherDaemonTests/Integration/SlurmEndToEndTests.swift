@@ -110,6 +110,12 @@ extension GatherdEndToEnd {
                 #expect(shown.contains("UserId=root(0)"), "\(shown)")
             }
             #expect(LocalSlurm.live(learned.values.flatMap { $0 }).count == 3)
+            // gatherctl show names each running task's Slurm job.
+            let show = try Run.command([Run.buildProductsDirectory + "/gatherctl", "--spool", harness.spool, "show", id])
+            for (task, ids) in learned {
+                #expect(show.stdoutText.contains(try Regex("\n  \(task) +running +pid [0-9]+ +1 attempt +slurm job \(ids[0])\n")),
+                        "\(show.output)")
+            }
             #expect(await daemon.wait(limit: .seconds(30)) == 0)
 
             let record = try harness.record(id)
