@@ -131,6 +131,8 @@ final class SlurmJobTracker: Sendable {
             defer { state.polling = true }
             return !state.polling
         }
+        // One poller for every waiting attempt, outliving the attempt that
+        // started it (it ends itself when none waits): so unstructured.
         if start { Task.detached { await self.poll(tools: tools) } }
     }
 

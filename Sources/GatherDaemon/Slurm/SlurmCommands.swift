@@ -94,18 +94,23 @@ struct SlurmCommands: Sendable {
         } catch {
             return SlurmCommandResult(status: nil, stdout: [], stderr: [], spawnError: error)
         }
-        let timedOut = Atomic(false)
-        let limiter = Task {
-            try await Task.sleep(for: limit)
-            timedOut.store(true, ordering: .relaxed)
-            process.terminate(grace: .seconds(1))
+        // The exit races the limit: past it, the program is stopped, which ends the wait.
+        let (status, timedOut) = await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                guard (try? await Task.sleep(for: limit)) != nil else { return false }
+                process.terminate(grace: .seconds(1))
+                return true
+            }
+            let status = await process.exitStatus()
+            group.cancelAll()
+            var timedOut = false
+            for await fired in group where fired { timedOut = true }
+            return (status, timedOut)
         }
-        let status = await process.exitStatus()
-        limiter.cancel()
         await process.stopRemaining(grace: .seconds(1))
         await process.outputFinished(within: .seconds(1))
         let (out, err) = lines.withLock { $0 }
-        return SlurmCommandResult(status: timedOut.load(ordering: .relaxed) ? nil : status, stdout: out, stderr: err)
+        return SlurmCommandResult(status: timedOut ? nil : status, stdout: out, stderr: err)
     }
 
     /// ``run(_:limit:)`` from a thread that may block (the supervisor's own
@@ -117,6 +122,8 @@ struct SlurmCommands: Sendable {
             var result: SlurmCommandResult?
         }
         let box = Box()
+        // Unstructured by necessity: the caller is a thread that waits
+        // synchronously (the supervisor's own executor), not an async context.
         Task.detached {
             let result = await run(argv, limit: limit)
             box.condition.lock()
@@ -126,8 +133,10 @@ struct SlurmCommands: Sendable {
         }
         box.condition.lock()
         defer { box.condition.unlock() }
-        while box.result == nil { box.condition.wait() }
-        return box.result!
+        while true {
+            if let result = box.result { return result }
+            box.condition.wait()
+        }
     }
 
     /// `squeue -h -t all -o '%i|%k' --name NAMES`: every job Slurm still

@@ -104,6 +104,9 @@ final class SlurmAttempt: ExecutorAttempt {
     }
 
     func stopping(grace: Duration) {
+        // Called from a stop hook or a cancellation handler, which must not
+        // wait; the scancel after the grace happens whether or not the
+        // attempt has ended by then, so it cannot be a child of the attempt.
         Task.detached { [self] in
             try? await Task.sleep(for: grace)
             if let job = await resolve() { await executor.slurm.cancel([job]) }

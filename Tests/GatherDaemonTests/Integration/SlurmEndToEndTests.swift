@@ -377,5 +377,26 @@ extension GatherdEndToEnd {
             let rejected = try harness.journal(id).first { $0["MESSAGE_ID"] == "14aab89053904a78921c57d0c64d6cac" }
             #expect(rejected?["MESSAGE"]?.contains("executor: slurm: slurm does not answer") == true)
         }
+        /// `scontrol ping` that hangs: given up after 5 s, the job rejected
+        /// with that. Stand-in tools; needs no cluster.
+        @Test func whenScontrolHangsTheProbeGivesUpAndRejects() async throws {
+            guard TestJournald.canRun else { return }
+            let harness = try DaemonHarness("slurm-hang")
+            let bin = try harness.scratch()
+            for tool in ["srun", "squeue", "scancel"] {
+                try "#!/bin/sh\nexit 1\n".write(toFile: "\(bin)/\(tool)", atomically: true, encoding: .utf8)
+                chmod("\(bin)/\(tool)", 0o755)
+            }
+            try "#!/bin/sh\nexec sleep 60\n".write(toFile: "\(bin)/scontrol", atomically: true, encoding: .utf8)
+            chmod("\(bin)/scontrol", 0o755)
+            let id = try harness.drop(harness.id("hang"), #"{"executor": "slurm", "tasks": [{"name": "a", "command": ["true"]}]}"#)
+            let began = ContinuousClock.now
+            try await harness.runUntilIdle(extraEnvironment: ["PATH": bin + ":/usr/bin:/bin"])
+            let took = began.duration(to: .now)
+            #expect(took >= .seconds(5) && took < .seconds(15), "\(took)")
+            let record = try harness.record(id)
+            #expect(record.area == "rejected")
+            #expect(record.error == "executor: slurm: slurm does not answer (scontrol ping: no answer within the limit)")
+        }
     }
 }
