@@ -8,6 +8,10 @@ for bench in gather-bench spawn-bench journal-bench watch-bench; do
   echo "== $bench ($size)"
   ".build/release/$bench" "--$size"
 done
+# executor: slurm against local, per task (docs/slurm.md); without root or a
+# Slurm cluster (scripts/setup-slurm.sh) it measures local only and says why.
+echo "== slurm-bench ($size)"
+if [ "$size" = small ]; then Benchmarks/slurm-bench.sh --small; else Benchmarks/slurm-bench.sh; fi
 # gatherd as a whole against the tools users would pick instead (issue 10);
 # the full run (scripts/compare-bench.sh, no argument) writes docs/BENCHMARKS.md.
 echo "== compare-bench (small)"

@@ -62,6 +62,8 @@ size=$(du -sk --exclude=DEBIAN "$stage" | cut -f1)
   echo "Maintainer: $maintainer"
   echo "Installed-Size: $size"
   echo "Depends: $depends"
+  # srun, squeue, scancel, scontrol for executor: slurm (docs/slurm.md).
+  echo "Suggests: slurm-client"
   echo "Section: admin"
   echo "Priority: optional"
   echo "Description: $(cat packaging/deb/description)"

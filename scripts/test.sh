@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+# A one-node Slurm cluster for the executor: slurm tests (prints why and
+# returns when not root; the tests then skip).
+scripts/setup-slurm.sh
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

@@ -37,6 +37,8 @@ public enum FuzzCorpus {
             "on_end": [.strings(["true"])],
             "on_failure": [.strings(["true"]), .strings(["echo", "fuzz"])],
             "tasks": [taskList(3), taskList(1), taskList(5, chained: true)],
+            "slurm": [.object([.init("partition", .string("batch")), .init("cpus_per_task", .integer(2)),
+                               .init("mem", .string("1G")), .init("time_min", .string("5m"))]), .object([])],
         ],
         .task: [
             "name": [.string("a"), .string("A.b_c-9"), .string(String(repeating: "t", count: 64))],
@@ -55,6 +57,8 @@ public enum FuzzCorpus {
             "memory_max": [.string("64M")],
             "cpu_max": [.string("50%")],
             "tasks_max": [.integer(8)],
+            "slurm": [.object([.init("qos", .string("low")), .init("account", .string("ops")),
+                               .init("constraint", .string("ssd")), .init("mem", .integer(1_048_576))])],
         ],
     ]
 
@@ -152,9 +156,10 @@ public enum FuzzCorpus {
 
     /// Whether a valid job runs only what a sample for the daemon may run:
     /// harmless commands, root or the owner, `/` or `/tmp`, no limits, a
-    /// few tasks, and retries that wait a few seconds at most.
+    /// few tasks, and retries that wait a few seconds at most. Never
+    /// `executor: slurm`: whether the daemon takes it depends on the host.
     public static func isHarmless(_ job: JobFile) -> Bool {
-        guard job.user == nil || job.user == "root", job.cwd.map(harmlessDirectories.contains) ?? true,
+        guard job.user == nil || job.user == "root", job.cwd.map(harmlessDirectories.contains) ?? true, !job.usesSlurm,
               job.limits.isEmpty, (1...50).contains(job.tasks.count),
               [job.onEnd, job.onFailure].allSatisfy({ $0 == nil || harmlessCommands.contains($0!) }),
               job.env.allSatisfy({ $0.key.hasPrefix("FUZZ_") }) else { return false }

@@ -18,12 +18,18 @@ enum KeySuggestion {
             scope = .task
             key = path[path.index(close, offsetBy: 2)...]
         }
+        var names = JobKeyTable.keys(in: scope).map(\.name)
+        // A key of a `slurm` object (`slurm.cpu_per_task`, `tasks[1].slurm.qso`).
+        if key.hasPrefix("slurm.") {
+            key = key.dropFirst("slurm.".count)
+            names = JobKeyTable.slurmKeys.map(\.name)
+        }
         guard !key.isEmpty else { return nil }
         let typed = Array(key.lowercased().utf8)
         // At most 2 edits, and fewer than half the key: "id" is no typo of "env".
         let limit = min(2, (typed.count - 1) / 2)
-        let ranked = JobKeyTable.keys(in: scope)
-            .map { (name: $0.name, distance: distance(typed, Array($0.name.utf8))) }
+        let ranked = names
+            .map { (name: $0, distance: distance(typed, Array($0.utf8))) }
             .filter { $0.distance <= limit }
             .min { $0.distance < $1.distance }
         return ranked?.name

@@ -52,6 +52,7 @@ struct RecordView {
         for (task, row) in zip(record.tasks, table) {
             out.append(row)
             if let usage = task.usage.flatMap(Self.usage) { out.append("    usage: \(usage)") }
+            if let slurmJob = task.slurmJob { out.append("    slurm job: \(slurmJob)") }
             // The record's `stderr_tail`, which the decoder keeps as the task's bytes.
             let tail = String(decoding: task.stderr, as: UTF8.self)
             if !tail.isEmpty {

@@ -35,7 +35,10 @@ struct ShowCommand {
             console.line("  started:  \(state.startedAt?.text ?? "-")")
             console.line("tasks:")
             let rows = state.tasks.map { task in
-                [task.name, task.status.rawValue, task.pid.map { "pid \($0)" } ?? "", task.attempts == 1 ? "1 attempt" : "\(task.attempts) attempts"]
+                // The Slurm job of the task's latest attempt (executor: slurm), once gatherd learned it.
+                let slurmJob = state.slurmJobs.last { $0.task == task.name && $0.attempt == task.attempts }
+                return [task.name, task.status.rawValue, task.pid.map { "pid \($0)" } ?? "",
+                        task.attempts == 1 ? "1 attempt" : "\(task.attempts) attempts", slurmJob.map { "slurm job \($0.id)" } ?? ""]
             }
             RecordView.table(rows, indent: "  ").forEach(console.line)
             return .success

@@ -49,12 +49,14 @@ public enum Daemon {
 
         let (starts, startsContinuation) = AsyncStream.makeStream(of: JobStart.self)
         let metrics = Metrics()
+        let slurm = Slurm(launcher: launcher)
         let supervisor = Supervisor(
             spool: spool, journal: journal, notifier: notifier, configuration: configuration, starts: startsContinuation,
-            executor: executor, cgroups: cgroups, metrics: metrics)
+            executor: executor, cgroups: cgroups, metrics: metrics, slurm: slurm)
         let runner = JobRunner(
             spool: spool, journal: journal, launcher: launcher, pool: TaskSlotPool(slots: configuration.maxTasks),
-            configuration: configuration, daemonIsRoot: geteuid() == 0, cgroups: cgroups.tree, metrics: metrics)
+            configuration: configuration, daemonIsRoot: geteuid() == 0, cgroups: cgroups.tree, metrics: metrics,
+            slurm: slurm)
         let metricsWriter = configuration.metricsFile.map {
             MetricsWriter(metrics: metrics, file: MetricsFile(path: $0), spool: spool, journal: journal)
         }

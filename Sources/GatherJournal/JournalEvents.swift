@@ -117,11 +117,13 @@ extension JournalEntry {
     ///   - usage: what the task's cgroup used, where gatherd has cgroups.
     public static func taskError(
         _ job: JobIdentity, task: String, attempt: Int, outcome: TaskOutcome,
-        errorLine: String, exitStatus: Int32? = nil, signal: String? = nil, usage: CgroupUsage? = nil
+        errorLine: String, exitStatus: Int32? = nil, signal: String? = nil, usage: CgroupUsage? = nil,
+        slurmJob: Int64? = nil
     ) -> JournalEntry {
         var entry = event(.taskError, job: job, "job \(job.label): \(errorLine)")
         appendTask(&entry, task: task, attempt: attempt, outcome: outcome, exitStatus: exitStatus, signal: signal)
         appendUsage(&entry, usage)
+        appendSlurmJob(&entry, slurmJob)
         return entry
     }
 
@@ -132,18 +134,20 @@ extension JournalEntry {
     ///   - delay: the wait before it.
     public static func taskRetry(
         _ job: JobIdentity, task: String, attempt: Int, outcome: TaskOutcome, errorLine: String,
-        retry: Int, of retries: Int, delay: Duration, exitStatus: Int32? = nil, signal: String? = nil
+        retry: Int, of retries: Int, delay: Duration, exitStatus: Int32? = nil, signal: String? = nil,
+        slurmJob: Int64? = nil
     ) -> JournalEntry {
         var entry = event(.taskRetry, job: job,
                           "job \(job.label): \(errorLine); retry \(retry) of \(retries) in \(DurationText.format(delay))")
         appendTask(&entry, task: task, attempt: attempt, outcome: outcome, exitStatus: exitStatus, signal: signal)
+        appendSlurmJob(&entry, slurmJob)
         return entry
     }
 
     /// A successful task end (priority 7), logged only with `--log-level debug`; no MESSAGE_ID.
     /// - Parameter usage: what the task's cgroup used, where gatherd has cgroups.
     public static func taskSucceeded(_ job: JobIdentity, task: String, attempt: Int, elapsed: Duration,
-                                     usage: CgroupUsage? = nil) -> JournalEntry {
+                                     usage: CgroupUsage? = nil, slurmJob: Int64? = nil) -> JournalEntry {
         var entry = JournalEntry()
         entry.appendKnown("MESSAGE", "job \(job.label): \(task): succeeded in \(DurationText.format(elapsed))")
         entry.appendKnown("PRIORITY", "7")
@@ -151,7 +155,13 @@ extension JournalEntry {
         appendJob(&entry, job)
         appendTask(&entry, task: task, attempt: attempt, outcome: .succeeded, exitStatus: 0, signal: nil)
         appendUsage(&entry, usage)
+        appendSlurmJob(&entry, slurmJob)
         return entry
+    }
+
+    /// `GATHER_SLURM_JOB` (SPEC §7) of a task entry with `executor: slurm`, when the ID is known.
+    static func appendSlurmJob(_ entry: inout JournalEntry, _ slurmJob: Int64?) {
+        if let slurmJob { entry.appendKnown("GATHER_SLURM_JOB", String(slurmJob)) }
     }
 
     /// `job file bad.json rejected: tasks[0].command: …` (priority 3).

@@ -63,11 +63,15 @@ public struct ProcessExit: Sendable, Hashable {
     /// The `memory_max` (as `512M`) inside which the OOM killer ended it: set
     /// when it died of SIGKILL and its cgroup's `oom_kill` count grew.
     public let oomLimit: String?
+    /// The ID of the job an ``AttemptExecutor`` ran the attempt as (a Slurm
+    /// job ID), when one was learned; nil for a local attempt.
+    public let executorJob: Int64?
 
     public init(
         pid: Int32, status: ExitStatus, stderrTail: [UInt8], duration: Duration, usage: CgroupUsage? = nil,
-        oomLimit: String? = nil
+        oomLimit: String? = nil, executorJob: Int64? = nil
     ) {
+        self.executorJob = executorJob
         self.pid = pid
         self.status = status
         self.stderrTail = stderrTail

@@ -89,6 +89,8 @@ public struct ProcessTaskSpec: Sendable {
     public var record: (@Sendable (_ attempt: Int) -> SpawnRecord?)?
     /// The cgroup each attempt runs in; nil: process groups only.
     public var cgroup: TaskCgroupPlan?
+    /// Runs each attempt through another program (`srun`); nil: the command itself.
+    public var executor: (any AttemptExecutor)?
 
     /// - Parameters:
     ///   - killGrace: the job's `kill_grace` as the daemon resolved it
@@ -99,8 +101,9 @@ public struct ProcessTaskSpec: Sendable {
         identity: ProcessIdentity? = nil, successExitCodes: Set<Int32> = [0],
         killGrace: Duration, outputGrace: Duration = .seconds(2),
         record: (@Sendable (_ attempt: Int) -> SpawnRecord?)? = nil,
-        cgroup: TaskCgroupPlan? = nil
+        cgroup: TaskCgroupPlan? = nil, executor: (any AttemptExecutor)? = nil
     ) {
+        self.executor = executor
         self.record = record
         self.cgroup = cgroup
         self.name = name
@@ -181,8 +184,9 @@ extension GatherTask where Value == ProcessExit {
             onEvent?(.spawnFailed(task: spec.name, attempt: attempt.number, error))
             throw ProcessTaskError(spawnError: error)
         }
+        let command = spec.executor?.command(wrapping: spec.command, attempt: attempt.number) ?? spec.command
         let processSpec = ProcessSpec(
-            command: spec.command, environment: spec.environment.entries(attempt: attempt.number),
+            command: command, environment: spec.environment.entries(attempt: attempt.number),
             cwd: spec.cwd, identity: spec.identity, record: spec.record?(attempt.number), cgroup: cgroup)
         let process: RunningProcess
         do {
@@ -198,11 +202,16 @@ extension GatherTask where Value == ProcessExit {
                              recordError: process.recordError))
         }
         let grace = spec.killGrace
-        attempt.onStop { _ in process.terminate(grace: grace) }
+        let executed = spec.executor?.started(attempt: attempt.number, process: process)
+        attempt.onStop { _ in
+            process.terminate(grace: grace)
+            executed?.stopping(grace: grace)
+        }
         let status = await withTaskCancellationHandler {
             await process.exitStatus()
         } onCancel: {
             process.terminate(grace: grace)
+            executed?.stopping(grace: grace)
         }
         // SPEC §5: a task ends when its main process exits. From here a stop
         // request (a sibling failed, a timeout) no longer changes its outcome
@@ -212,6 +221,7 @@ extension GatherTask where Value == ProcessExit {
         let cancelledBeforeExit = Task.isCancelled
         await process.stopRemaining(grace: grace)
         await process.outputFinished(within: spec.outputGrace)
+        let executorJob = await executed?.ended(status: status, stopped: stopRequest != nil || cancelledBeforeExit)
         var usage: CgroupUsage?
         var oomLimit: String?
         if let cgroup, let plan = spec.cgroup {
@@ -222,7 +232,7 @@ extension GatherTask where Value == ProcessExit {
         }
         let exit = ProcessExit(
             pid: process.pid, status: status, stderrTail: process.stderrTail, duration: duration, usage: usage,
-            oomLimit: oomLimit)
+            oomLimit: oomLimit, executorJob: executorJob)
         onEvent?(.exited(task: spec.name, attempt: attempt.number, exit))
         // Stopped by the outer task's cancellation alone: the engine records `cancelled`.
         if stopRequest == nil, cancelledBeforeExit { throw CancellationError() }

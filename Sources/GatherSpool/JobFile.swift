@@ -34,7 +34,52 @@ public struct JobFile: Sendable {
     public var onEnd: [String]?
     /// `on_failure`: argv of the hook run after a `failed` record (SPEC §11); nil: none.
     public var onFailure: [String]?
+    /// `executor`: where the tasks run (SPEC §12); a task's own wins.
+    public var executor: Executor = .local
+    /// `slurm`: the options of `executor: slurm`; a task's own keys win key by key.
+    public var slurm = SlurmOptions()
     public var tasks: [Task]
+
+    /// Where a task's attempts run (SPEC §12).
+    public enum Executor: String, Sendable, CaseIterable {
+        /// A child process of gatherd on this host.
+        case local
+        /// A Slurm job step through `srun`, itself a child of gatherd.
+        case slurm
+    }
+
+    /// The `slurm` object (SPEC §4, §12): each key is an `srun` option; nil: not given.
+    public struct SlurmOptions: Sendable, Equatable {
+        /// `--partition`
+        public var partition: String?
+        /// `--account`
+        public var account: String?
+        /// `--qos`
+        public var qos: String?
+        /// `--constraint`
+        public var constraint: String?
+        /// `--cpus-per-task`, at least 1.
+        public var cpusPerTask: Int?
+        /// `--mem`, in bytes.
+        public var mem: UInt64?
+        /// `--time-min`.
+        public var timeMin: Duration?
+
+        public init() {}
+
+        /// These options with `override`'s given keys in their place (a task's over the job's).
+        public func overridden(by override: SlurmOptions) -> SlurmOptions {
+            var merged = self
+            merged.partition = override.partition ?? partition
+            merged.account = override.account ?? account
+            merged.qos = override.qos ?? qos
+            merged.constraint = override.constraint ?? constraint
+            merged.cpusPerTask = override.cpusPerTask ?? cpusPerTask
+            merged.mem = override.mem ?? mem
+            merged.timeMin = override.timeMin ?? timeMin
+            return merged
+        }
+    }
 
     /// Where task output goes (SPEC §7).
     public enum Output: String, Sendable, CaseIterable {
@@ -66,6 +111,10 @@ public struct JobFile: Sendable {
         public var after: [String]
         /// `memory_max`, `cpu_max`, `tasks_max` of this task (its own cgroup, SPEC §11).
         public var limits = ResourceLimits()
+        /// The task's `executor`; nil: the job's.
+        public var executor: Executor?
+        /// The task's `slurm` keys, each over the job's key of the same name.
+        public var slurm = SlurmOptions()
         /// Where each name of `after` stands in the file's list, which may
         /// hold entries that are not names: the validator's problems name it.
         var afterPositions: [Int] = []
@@ -76,6 +125,15 @@ public struct JobFile: Sendable {
 
     /// The working directory of `task` (its own, else the job's, else `/`).
     public func workingDirectory(of task: Task) -> String { task.cwd ?? cwd ?? "/" }
+
+    /// Where `task` runs: its `executor`, else the job's.
+    public func executor(of task: Task) -> Executor { task.executor ?? executor }
+
+    /// The `slurm` options of `task`: the job's, each key the task gives replaced.
+    public func slurmOptions(of task: Task) -> SlurmOptions { slurm.overridden(by: task.slurm) }
+
+    /// Whether any task runs with `executor: slurm`.
+    public var usesSlurm: Bool { tasks.contains { executor(of: $0) == .slurm } }
 
     /// The job's `env` then the task's, later keys winning (SPEC §4 order).
     public func environment(of task: Task) -> [(key: String, value: String)] {

@@ -76,6 +76,18 @@ public struct JobKey: Sendable {
                       })
     }
 
+    /// A task key whose value is one of the cases of `E` (as ``job(_:oneOf:default:meaning:section:set:)``).
+    static func task<E: RawRepresentable & CaseIterable & Sendable>(
+        _ name: String, oneOf _: E.Type, default defaultText: String, meaning: String, section: String,
+        set: @escaping @Sendable (inout JobFile.Task, E) -> Void
+    ) -> JobKey where E.RawValue == String {
+        let allowed = E.allCases.map(\.rawValue)
+        return JobKey(name: name, type: "string", defaultText: defaultText, allowedValues: allowed, meaning: meaning,
+                      section: section, apply: .task { value, path, task, p in
+                          if let choice = p.choice(value, path, allowed).flatMap(E.init(rawValue:)) { set(&task, choice) }
+                      })
+    }
+
     /// `"a", "b" or "c"`: the values as a message lists them.
     static func alternatives(_ values: [String]) -> String {
         let quoted = values.map { "\"\($0)\"" }

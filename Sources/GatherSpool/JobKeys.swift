@@ -85,6 +85,13 @@ public enum JobKeyTable {
              meaning: "as on_end, run only when the job's state is failed", section: "§11") { v, path, job, p in
             job.onFailure = p.command(v, path)
         },
+        .job("executor", oneOf: JobFile.Executor.self, default: "local",
+             meaning: "where the tasks run: local, a child process of gatherd; slurm, a Slurm job step through srun, "
+                 + "started by gatherd as the task's user (see slurm)", section: "§12") { $0.executor = $1 },
+        .job("slurm", type: slurmType, default: "{}",
+             meaning: slurmMeaning, section: "§12") { v, path, job, p in
+            job.slurm = p.slurm(v, path)
+        },
         .job("tasks", type: "array of 1 to 10000 task objects", default: nil,
              meaning: "the tasks of the job, with the task keys below", section: "§4") { v, _, job, p in
             job.tasks = JobFileValidator.tasks(v, problems: &p)
@@ -169,7 +176,30 @@ public enum JobKeyTable {
               section: "§11") { v, path, task, p in
             task.limits.tasksMax = p.integer(v, path, 1...Problems.maxTasks, tasksWhat).map(Int.init)
         },
+        .task("executor", oneOf: JobFile.Executor.self, default: "the job's",
+              meaning: "where this task runs: local or slurm", section: "§12") { $0.executor = $1 },
+        .task("slurm", type: slurmType, default: "{}",
+              meaning: "this task's slurm options: each key given here replaces the job's key of the same name, "
+                  + "the job's other keys stay", section: "§12") { v, path, task, p in
+            task.slurm = p.slurm(v, path)
+        },
     ]
+
+    /// The keys of a `slurm` object (SPEC §4, §12), each with its `srun` option, in the order the manual lists them.
+    public static let slurmKeys: [(name: String, type: String, option: String)] = [
+        ("partition", "string", "--partition"),
+        ("account", "string", "--account"),
+        ("qos", "string", "--qos"),
+        ("constraint", "string", "--constraint"),
+        ("cpus_per_task", "integer, at least 1", "--cpus-per-task"),
+        ("mem", "size, as memory_max (rounded up to whole MiB)", "--mem"),
+        ("time_min", "duration, more than 0 (rounded up to whole minutes)", "--time-min"),
+    ]
+
+    private static let slurmType = "object: " + slurmKeys.map { "\($0.name) (\($0.type))" }.joined(separator: ", ")
+    private static let slurmMeaning = "options of executor: slurm, each passed to srun as its option of the same name ("
+        + slurmKeys.map { "\($0.name) as \($0.option)" }.joined(separator: ", ")
+        + "); strings are non-empty, at most 256 bytes, without control characters or spaces; unknown keys are errors"
 
     /// The types of the limit keys, the same at both scopes.
     private static let sizeType = #"integer of bytes, or string of digits with an optional binary unit K, M, G or T ("512M"); at least 1"#

@@ -26,10 +26,13 @@ public struct JobRecord: Sendable, Equatable {
         /// Stderr bytes of the last attempt, as the process wrote them; only
         /// error outcomes show them, rendered and capped by ``json`` (``StderrTailText``).
         public var stderr: [UInt8]
+        /// The Slurm job ID of the last attempt (`executor: slurm`, SPEC §6 `slurm_job`); nil: none known.
+        public var slurmJob: Int64?
 
         public init(name: String, outcome: TaskOutcome, reason: String? = nil, exitStatus: Int32? = nil,
                     signal: String? = nil, attempts: Int, startedAt: Timestamp? = nil,
-                    durationMS: Int64? = nil, usage: CgroupUsage? = nil, stderr: [UInt8] = []) {
+                    durationMS: Int64? = nil, usage: CgroupUsage? = nil, stderr: [UInt8] = [], slurmJob: Int64? = nil) {
+            self.slurmJob = slurmJob
             self.name = name
             self.outcome = outcome
             self.reason = reason
@@ -152,6 +155,7 @@ public struct JobRecord: Sendable, Equatable {
             m.append(("started_at", t.startedAt.map { .string($0.text) } ?? .null))
             m.append(("duration_ms", t.durationMS.map { .integer($0) } ?? .null))
             m += Self.usageMembers(t.usage)
+            if let job = t.slurmJob { m.append(("slurm_job", .integer(job))) }
             m.append(("stderr_tail", .string(tails[i])))
             return .object(m)
         }
@@ -191,7 +195,7 @@ extension JobRecord {
     /// Reads `result.json` as ``json`` writes it; `nil` if it is not a record
     /// this version wrote.
     ///
-    /// Members this version does not write (`slurm_job`…)
+    /// Members this version does not write
     /// are passed over, so a newer daemon's record still reads. A member it
     /// does write must have its type, and a time must read back as the same
     /// text: whatever shows a decoded record then prints what is stored.
@@ -248,9 +252,11 @@ extension JobRecord.TaskEntry {
               let exitStatus = M.optional(json["exit_status"], { M.integer($0).flatMap { Int32(exactly: $0) } }),
               let signal = M.optional(json["signal"], M.text), let startedAt = M.optional(json["started_at"], M.timestamp),
               let durationMS = M.optional(json["duration_ms"], M.integer), let usage = M.usage(json),
-              let tail = M.optional(json["stderr_tail"], M.text) else { return nil }
+              let tail = M.optional(json["stderr_tail"], M.text),
+              let slurmJob = M.optional(json["slurm_job"], M.integer) else { return nil }
         self.init(name: name, outcome: outcome, reason: reason, exitStatus: exitStatus, signal: signal, attempts: attempts,
-                  startedAt: startedAt, durationMS: durationMS, usage: usage, stderr: tail.map { Array($0.utf8) } ?? [])
+                  startedAt: startedAt, durationMS: durationMS, usage: usage, stderr: tail.map { Array($0.utf8) } ?? [],
+                  slurmJob: slurmJob)
     }
 }
 

@@ -27,6 +27,20 @@ public struct JobStateFile: Sendable, Equatable {
         }
     }
 
+    /// A Slurm job an attempt of a task runs as (`executor: slurm`, SPEC §12):
+    /// recovery cancels it after a crash by this ID, never by its name.
+    public struct SlurmJob: Sendable, Equatable {
+        public var task: String
+        public var attempt: Int
+        /// The Slurm job ID.
+        public var id: Int64
+        public init(task: String, attempt: Int, id: Int64) {
+            self.task = task
+            self.attempt = attempt
+            self.id = id
+        }
+    }
+
     /// One task's progress.
     public struct TaskProgress: Sendable, Equatable {
         /// Where a task is; its raw value is the file's `status` string.
@@ -100,6 +114,8 @@ public struct JobStateFile: Sendable, Equatable {
     /// The boot the current run started on (32 hex digits).
     public var bootID: String?
     public var processGroups: [ProcessGroup]
+    /// The Slurm jobs this run's attempts started, in the order gatherd learned them.
+    public var slurmJobs: [SlurmJob] = []
     public var tasks: [TaskProgress]
 
     public init(id: String, file: String, name: String, policy: GatherPolicy?, uid: UInt32, gid: UInt32,
@@ -135,6 +151,9 @@ public struct JobStateFile: Sendable, Equatable {
             ("process_groups", .array(processGroups.map {
                 .object([("task", .string($0.task)), ("pgid", .integer(Int64($0.pgid))), ("start_time", .integer(Int64(bitPattern: $0.startTime)))])
             })),
+            ("slurm_jobs", .array(slurmJobs.map {
+                .object([("task", .string($0.task)), ("attempt", .integer(Int64($0.attempt))), ("slurm_job", .integer($0.id))])
+            })),
             ("tasks", .array(tasks.map {
                 .object([("name", .string($0.name)), ("status", .string($0.status.rawValue)),
                          ("attempts", .integer(Int64($0.attempts))), ("pid", $0.pid.map { .integer(Int64($0)) } ?? .null)])
@@ -161,6 +180,13 @@ public struct JobStateFile: Sendable, Equatable {
             guard let task = str(g["task"]), let pgid = int(g["pgid"]), let st = int(g["start_time"]),
                   let pgid32 = Int32(exactly: pgid) else { return nil }
             return ProcessGroup(task: task, pgid: pgid32, startTime: UInt64(bitPattern: st))
+        }
+        // Absent in a file an older version wrote.
+        if case .array(let jobs)? = json["slurm_jobs"] {
+            self.slurmJobs = jobs.compactMap { j in
+                guard let task = str(j["task"]), let attempt = int(j["attempt"]), let id = int(j["slurm_job"]) else { return nil }
+                return SlurmJob(task: task, attempt: Int(attempt), id: id)
+            }
         }
         self.tasks = tasks.compactMap { t in
             guard let name = str(t["name"]), let status = str(t["status"]).flatMap(TaskProgress.Status.init(rawValue:)),

@@ -14,6 +14,7 @@ import Glibc
 ///     {"event":"started","index":0,"task":"dump","attempt":1,"pgid":4242,"start_time":1234567}
 ///     {"event":"exited","index":0,"task":"dump","pgid":4242}
 ///     {"event":"ended","index":0,"task":"dump","status":"failed","attempts":1}
+///     {"event":"slurm","index":0,"task":"dump","attempt":1,"slurm_job":123}
 ///     {"event":"failing"}
 ///
 /// A `started` line is written by the child itself between `clone` and
@@ -106,6 +107,17 @@ public final class ProgressLog: Sendable {
         JSONValue.appendString(status.rawValue, to: &line)
         line.append(#","attempts":"#)
         line.append(decimal: Int64(attempts))
+        line.append("}\n")
+        append(line.bytes)
+    }
+
+    /// Attempt `attempt` of task `index` runs as Slurm job `job` (`executor: slurm`).
+    public func slurmJob(index: Int, task: String, attempt: Int, job: Int64) {
+        var line = Self.taskLine("slurm", index: index, task: task)
+        line.append(#","attempt":"#)
+        line.append(decimal: Int64(attempt))
+        line.append(#","slurm_job":"#)
+        line.append(decimal: job)
         line.append("}\n")
         append(line.bytes)
     }
@@ -217,6 +229,9 @@ public final class ProgressLog: Sendable {
             // The earliest with that pgid: a reused pid's newer group stays.
             if let first = state.processGroups.firstIndex(where: { $0.pgid == pgid }) { state.processGroups.remove(at: first) }
             if state.tasks[index].pid == pgid { state.tasks[index].pid = nil }
+        case "slurm":
+            guard let attempt = int("attempt"), let job = int("slurm_job") else { return }
+            state.slurmJobs.append(.init(task: state.tasks[index].name, attempt: Int(attempt), id: job))
         case "ended":
             guard case .string(let raw)? = line["status"], let status = JobStateFile.TaskProgress.Status(rawValue: raw),
                   let attempts = int("attempts") else { return }

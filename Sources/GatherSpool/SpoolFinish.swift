@@ -159,6 +159,7 @@ extension SpoolDirectory {
         state.startedAt = .now()
         state.phase = .running
         state.processGroups = []
+        state.slurmJobs = []
         state.tasks = job.job.tasks.map { .init(name: $0.name, status: .waiting) }
         let label = "active/\(state.id)"
         let dir = try SystemCall.sys("open \(label)", code: .recordWrite) {

@@ -24,6 +24,10 @@ public struct RecoveryReport: Sendable {
     public var rejected: [JobRecord] = []
     /// Jobs for the daemon, in the order they were received.
     public var jobs: [RecoveredJob] = []
+    /// The Slurm jobs (SPEC §12) each of ``jobs`` started in its last run,
+    /// by job ID: the daemon cancels them by these IDs before it records or
+    /// runs the job again. Slurm job IDs are not tied to this host's boot.
+    public var slurmJobs: [String: [JobStateFile.SlurmJob]] = [:]
 }
 
 extension SpoolDirectory {
@@ -91,6 +95,7 @@ extension SpoolDirectory {
             case .ignored, .vanished: break
             case .claimed(let job):
                 let leftovers = liveProcessGroups(job.state)
+                if !job.state.slurmJobs.isEmpty { report.slurmJobs[job.id] = job.state.slurmJobs }
                 if job.state.runs == 0 || (job.job.restartable && job.state.runs < Self.maxRuns) {
                     pending.append((job.state.receivedAt, .run(job, leftovers: leftovers)))
                 } else {
@@ -117,11 +122,13 @@ extension SpoolDirectory {
         let s = job.state
         let tasks: [JobRecord.TaskEntry] = job.job.tasks.map { task in
             let progress = s.tasks.first { $0.name == task.name }
+            let slurmJob = s.slurmJobs.last { $0.task == task.name }?.id
             if let progress, let outcome = progress.status.outcome {
-                return .init(name: task.name, outcome: outcome, attempts: progress.attempts)
+                return .init(name: task.name, outcome: outcome, attempts: progress.attempts, slurmJob: slurmJob)
             }
             if let progress, progress.attempts > 0 {
-                return .init(name: task.name, outcome: .cancelled, reason: TaskReason.daemonRestarted.description, attempts: progress.attempts)
+                return .init(name: task.name, outcome: .cancelled, reason: TaskReason.daemonRestarted.description,
+                             attempts: progress.attempts, slurmJob: slurmJob)
             }
             return .init(name: task.name, outcome: .skipped, reason: TaskReason.daemonRestarted.description, attempts: 0)
         }

@@ -202,3 +202,36 @@ extension Problems {
         return percent
     }
 }
+
+extension Problems {
+    /// The `slurm` object (SPEC §4, §12): the keys of ``JobKeyTable/slurmKeys``
+    /// only, each checked; an unknown key is a problem at its path
+    /// (`tasks[1].slurm.cpu_per_task: unknown key`).
+    mutating func slurm(_ v: JSONValue, _ path: String) -> JobFile.SlurmOptions {
+        var options = JobFile.SlurmOptions()
+        guard case .object(let members) = v else { add(path, "must be an object, found \(v.typeName)"); return options }
+        for (key, value) in members {
+            let keyPath = JobKeyPath.member(path, key)
+            switch key {
+            case "partition": options.partition = slurmWord(value, keyPath)
+            case "account": options.account = slurmWord(value, keyPath)
+            case "qos": options.qos = slurmWord(value, keyPath)
+            case "constraint": options.constraint = slurmWord(value, keyPath)
+            case "cpus_per_task":
+                options.cpusPerTask = integer(value, keyPath, 1...4_194_304, "an integer from 1 to 4194304").map(Int.init)
+            case "mem": options.mem = size(value, keyPath)
+            case "time_min": options.timeMin = duration(value, keyPath, positive: true)
+            default: add(keyPath, "unknown key")
+            }
+        }
+        return options
+    }
+
+    /// A string for an `srun` option: non-empty, at most 256 bytes, no
+    /// control characters and no spaces (Slurm names have none).
+    private mutating func slurmWord(_ v: JSONValue, _ path: String) -> String? {
+        guard let s = text(v, path, maxBytes: 256, noControl: true) else { return nil }
+        if s.contains(" ") { add(path, "must not contain spaces"); return nil }
+        return s
+    }
+}

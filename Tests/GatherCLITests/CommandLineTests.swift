@@ -84,6 +84,18 @@ struct CommandLineTests {
                 "\(json.output)")
     }
 
+    /// A mistyped key of a `slurm` object gets the nearest `slurm` key, at the job and in a task.
+    @Test func aMistypedSlurmKeyGetsTheNearestSlurmKey() async throws {
+        let harness = try CtlHarness("did-you-mean-slurm")
+        let path = try harness.file("typo.json", #"{"slurm": {"partiton": "x"}, "tasks": [{"name": "a", "command": ["true"], "slurm": {"cpu_per_task": 2, "zzzz": 1}}]}"#)
+        let result = try await harness.ctl(["validate", path])
+        #expect(result.status == 1)
+        let lines = result.stdoutText.split(separator: "\n").map(String.init)
+        #expect(lines.contains("\(path): slurm.partiton: unknown key (did you mean \"partition\"?)"), "\(lines)")
+        #expect(lines.contains("\(path): tasks[0].slurm.cpu_per_task: unknown key (did you mean \"cpus_per_task\"?)"), "\(lines)")
+        #expect(lines.contains("\(path): tasks[0].slurm.zzzz: unknown key"), "\(lines)")
+    }
+
     // MARK: Completions
 
     @Test func theBashCompletionParsesAndCompletesACommand() async throws {

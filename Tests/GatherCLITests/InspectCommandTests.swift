@@ -179,7 +179,7 @@ extension GatherctlEndToEnd {
                     {"name": "cpu-only", "outcome": "succeeded", "exit_status": 0, "signal": null, "attempts": 1,
                      "started_at": "2026-11-25T03:00:00.200Z", "duration_ms": 12, "cpu_usec": 0, "stderr_tail": ""},
                     {"name": "plain", "outcome": "succeeded", "exit_status": 0, "signal": null, "attempts": 1,
-                     "started_at": "2026-11-25T03:00:00.200Z", "duration_ms": 12, "stderr_tail": ""}
+                     "started_at": "2026-11-25T03:00:00.200Z", "duration_ms": 12, "slurm_job": 77, "stderr_tail": ""}
                   ],
                   "hooks": []
                 }
@@ -206,6 +206,9 @@ extension GatherctlEndToEnd {
                 "plain",
             ]
             #expect(shown == expected, "\(lines)")
+            // An executor: slurm task's Slurm job ID (SPEC §6 slurm_job) follows its row.
+            let plain = try #require(lines.firstIndex { $0.hasPrefix("  plain ") })
+            #expect(lines[plain + 1] == "    slurm job: 77", "\(lines)")
             // The usage line comes before the stderr tail.
             let big = try #require(lines.firstIndex { $0.hasPrefix("  big ") })
             #expect(Array(lines[(big + 1)...(big + 3)]) == ["    usage: cpu 1.234s, memory peak 512M, tasks peak 3",

@@ -20,12 +20,14 @@ import Testing
             "output": #""discard""#, "restartable": "true", "tasks": #"[{"name":"c","command":["x"]}]"#,
             "memory_max": #""512M""#, "cpu_max": #""150%""#, "tasks_max": "64",
             "on_end": #"["/usr/local/bin/notify", "done"]"#, "on_failure": #"["sendmail", "root"]"#,
+            "executor": #""slurm""#, "slurm": #"{"partition": "batch", "cpus_per_task": 2, "mem": "1G", "time_min": "5m"}"#,
         ],
         .task: [
             "name": #""a""#, "command": #"["/bin/true"]"#, "timeout": #""10m""#, "retries": "2",
             "retry_delay": #""5s""#, "retry_delay_max": #""1m""#, "retry_exit_codes": "[75]", "finally": "true",
             "success_exit_codes": "[0, 3]", "env": #"{"B":"2"}"#, "cwd": #""/tmp""#,
             "after": #"["b"]"#, "memory_max": "1048576", "cpu_max": #""50%""#, "tasks_max": "8",
+            "executor": #""local""#, "slurm": #"{"qos": "high", "account": "ops", "constraint": "ssd"}"#,
         ],
     ]
 
@@ -70,13 +72,14 @@ import Testing
 
     @Test func everyAllowedValueIsAcceptedAndAWrongOneListsThemAll() {
         let choices = JobKeyTable.keys.filter { !$0.allowedValues.isEmpty }
-        #expect(choices.map(\.name) == ["policy", "output"])
+        #expect(choices.map(\.name) == ["policy", "output", "executor", "executor"])
         for key in choices {
             for value in key.allowedValues {
                 #expect(problems(file(key.scope, key.name, "\"\(value)\"")).isEmpty, "\(key.name): \(value)")
             }
+            let path = key.scope == .job ? key.name : "tasks[1].\(key.name)"
             #expect(problems(file(key.scope, key.name, #""nope""#))
-                    == ["\(key.name): must be \(JobKey.alternatives(key.allowedValues))"])
+                    == ["\(path): must be \(JobKey.alternatives(key.allowedValues))"])
         }
         #expect(JobKey.alternatives(["a"]) == #""a""#)
         #expect(JobKey.alternatives(["a", "b"]) == #""a" or "b""#)

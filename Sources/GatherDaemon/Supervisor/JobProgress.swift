@@ -77,6 +77,12 @@ final class JobProgress: Sendable {
         log.ended(index: index, task: result.name, status: .ended(result.outcome), attempts: result.attempts)
     }
 
+    /// Attempt `attempt` of task `index` runs as Slurm job `job`: in the log
+    /// at once, so recovery after a crash cancels it by this ID (SPEC §12).
+    func slurmJob(index: Int, task: String, attempt: Int, job: Int64) {
+        log.slurmJob(index: index, task: task, attempt: attempt, job: job)
+    }
+
     func failing() {
         log.failing()
     }

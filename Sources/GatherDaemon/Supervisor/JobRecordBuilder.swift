@@ -28,7 +28,8 @@ enum JobRecordBuilder {
                 exitStatus: exit?.status.exitCode, signal: exit?.status.signalName, attempts: task.attempts,
                 startedAt: task.startedAt.map(timestamp), durationMS: task.duration?.gatherMilliseconds,
                 usage: task.attempts > 0 ? seen?.usage : nil,
-                stderr: task.outcome.isError ? exit?.stderrTail ?? [] : [])
+                stderr: task.outcome.isError ? exit?.stderrTail ?? [] : [],
+                slurmJob: task.attempts > 0 ? seen?.executorJob : nil)
         }
         let state = results.state
         return JobRecord(

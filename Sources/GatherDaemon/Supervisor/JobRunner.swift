@@ -30,6 +30,8 @@ struct JobRunner: Sendable {
     let cgroups: CgroupTree?
     /// Task ends, running processes and claim latencies go here (SPEC §9).
     let metrics: Metrics
+    /// Runs the `executor: slurm` tasks (SPEC §12).
+    var slurm: Slurm? = nil
 
     /// Runs the job to its end.
     /// - Parameter start: the claimed job (its `state.json` already says
@@ -162,7 +164,8 @@ struct JobRunner: Sendable {
             successExitCodes: Set(task.successExitCodes),
             killGrace: settings.killGrace,
             record: progress.spawnRecord(index: index, task: task.name),
-            cgroup: cgroup.map { TaskCgroupPlan(job: $0, limits: task.limits, jobLimits: file.limits) })
+            cgroup: cgroup.map { TaskCgroupPlan(job: $0, limits: task.limits, jobLimits: file.limits) },
+            executor: slurmExecutor(task, index: index, of: job, settings: settings, identity: identity, progress: progress))
         let output = file.output == .discard ? nil : journal.outputHandlers(task: task.name, identity: identity)
         return .process(
             spec, after: task.after, timeout: task.timeout, retries: task.retries,
@@ -185,6 +188,24 @@ struct JobRunner: Sendable {
     }
 
 
+    /// The `srun` wrapper of an `executor: slurm` task (SPEC §12); nil for a
+    /// local task. Without the Slurm tools (gone since the claim's probe)
+    /// each attempt runs `srun` by name and fails to start: `spawn-failed`.
+    private func slurmExecutor(
+        _ task: JobFile.Task, index: Int, of job: ClaimedJob, settings: JobSettings, identity: JobIdentity,
+        progress: JobProgress
+    ) -> SlurmExecutor? {
+        let file = job.job
+        guard file.executor(of: task) == .slurm, let slurm else { return nil }
+        let tools = slurm.tools ?? SlurmTools(srun: "srun", squeue: "squeue", scancel: "scancel", scontrol: "scontrol")
+        let name = task.name
+        return SlurmExecutor(
+            slurm: slurm, tools: tools, jobID: job.id, task: name, index: index, run: identity.run,
+            options: file.slurmOptions(of: task), timeout: task.timeout, killGrace: settings.killGrace,
+            cwd: file.workingDirectory(of: task),
+            learned: { attempt, slurmJob in progress.slurmJob(index: index, task: name, attempt: attempt, job: slurmJob) })
+    }
+
     /// The engine's events as SPEC §7 entries.
     private func log(_ event: GatherEvent, identity: JobIdentity, policy: GatherPolicy, progress: JobProgress) {
         switch event {
@@ -195,7 +216,7 @@ struct JobRunner: Sendable {
             journal.log(.taskRetry(
                 identity, task: failure.task, attempt: attempt, outcome: failure.outcome,
                 errorLine: failure.description, retry: retry, of: retries, delay: delay,
-                exitStatus: exit?.status.exitCode, signal: exit?.status.signalName))
+                exitStatus: exit?.status.exitCode, signal: exit?.status.signalName, slurmJob: exit?.executorJob))
         case .taskEnded(let result):
             metrics.taskEnded(result.outcome)
             progress.taskEnded(result)
@@ -204,11 +225,12 @@ struct JobRunner: Sendable {
                 journal.log(.taskError(
                     identity, task: result.name, attempt: result.attempts, outcome: result.outcome,
                     errorLine: failure.description, exitStatus: exit?.status.exitCode, signal: exit?.status.signalName,
-                    usage: exit?.usage))
+                    usage: exit?.usage, slurmJob: exit?.executorJob))
             } else if result.outcome == .succeeded, configuration.debug {
+                let exit = progress.exit(of: result.name, attempt: result.attempts)
                 journal.log(.taskSucceeded(
                     identity, task: result.name, attempt: result.attempts, elapsed: result.duration ?? .zero,
-                    usage: progress.exit(of: result.name, attempt: result.attempts)?.usage))
+                    usage: exit?.usage, slurmJob: exit?.executorJob))
             }
         case .firstError(let failure):
             // SPEC §2: only these two report the job failing at its first error.

@@ -24,7 +24,7 @@ extension Supervisor {
         switch outcome {
         case .claimed(let job):
             turn.wrote = true
-            let refusals = limitRefusals(job.job)
+            let refusals = limitRefusals(job.job) + slurmRefusals(job.job)
             if !refusals.isEmpty {
                 // SPEC §11: never run silently unlimited.
                 do {
@@ -62,6 +62,19 @@ extension Supervisor {
             lines += cgroups.refusals(of: task.limits).map { "tasks[\(index)].\($0.key): \($0.reason)" }
         }
         return lines
+    }
+
+    /// Why `file`'s `executor: slurm` tasks cannot run here (SPEC §12), as
+    /// the rejection's line (`executor: slurm: srun not found in PATH (…)`,
+    /// `executor: slurm: slurm does not answer (scontrol ping: …)`); empty
+    /// when the job runs nothing on Slurm or Slurm answers. Rejected at the
+    /// claim so that nothing of such a job half-runs; the probe's answer is
+    /// kept a few seconds, so a burst of jobs probes once.
+    func slurmRefusals(_ file: JobFile) -> [String] {
+        guard file.usesSlurm else { return [] }
+        guard let slurm else { return ["executor: slurm: not available in this daemon"] }
+        if case .failure(let why) = slurm.availability() { return ["executor: slurm: \(why)"] }
+        return []
     }
 
     /// The job with its settings resolved: the one place the daemon's defaults meet a job file.

@@ -114,14 +114,18 @@ actor Supervisor {
     let executor: ThreadExecutor
     /// gatherd's cgroup subtree, or why it has none (SPEC §11).
     let cgroups: CgroupAvailability
+    /// `executor: slurm` (SPEC §12): the probe at claims, `scancel` at recovery; nil: every such job is rejected.
+    let slurm: Slurm?
 
     nonisolated var unownedExecutor: UnownedSerialExecutor { executor.asUnownedSerialExecutor() }
 
     init(
         spool: SpoolDirectory, journal: JournalWriter, notifier: SystemdNotifier,
         configuration: DaemonConfiguration, starts: AsyncStream<JobStart>.Continuation,
-        executor: ThreadExecutor, cgroups: CgroupAvailability = .off(reason: "--cgroup off"), metrics: Metrics = Metrics()
+        executor: ThreadExecutor, cgroups: CgroupAvailability = .off(reason: "--cgroup off"), metrics: Metrics = Metrics(),
+        slurm: Slurm? = nil
     ) {
+        self.slurm = slurm
         self.metrics = metrics
         self.cgroups = cgroups
         self.executor = executor
@@ -191,7 +195,7 @@ actor Supervisor {
                 graces[job.id] = admitted.settings.killGrace
                 leftovers += groups.map { LeftoverProcesses.Group(group: $0, grace: admitted.settings.killGrace) }
                 // Limits this start cannot enforce (cgroups off now): rejected, never run unlimited.
-                let refusals = limitRefusals(job.job)
+                let refusals = limitRefusals(job.job) + slurmRefusals(job.job)
                 if refusals.isEmpty { again.append(admitted) } else { refused.append((job, refusals.joined(separator: "; "))) }
             case .interrupt(let record, let groups, let grace):
                 let settings = JobSettings(killGrace: grace, configuration: configuration)
@@ -199,6 +203,7 @@ actor Supervisor {
                 leftovers += groups.map { LeftoverProcesses.Group(group: $0, grace: settings.killGrace) }
             }
         }
+        cancelSlurmJobs(report.slurmJobs)
         stopLeftovers(leftovers, cgroups: leftoverCgroups, graces: graces)
         // Admitted before the crash: queued again whatever the per-user limits.
         for job in again {
@@ -219,6 +224,27 @@ actor Supervisor {
             }
         }
         return report.jobs.count
+    }
+
+    /// `scancel` of the Slurm jobs a crashed run started (SPEC §12), by the
+    /// IDs its `state.json` and `state.log` kept, before its jobs are
+    /// recorded or run again. The crashed run's `srun` processes are among
+    /// the leftover process groups stopped next.
+    func cancelSlurmJobs(_ jobs: [String: [JobStateFile.SlurmJob]]) {
+        let ids = jobs.values.flatMap { $0.map(\.id) }
+        guard !ids.isEmpty else { return }
+        guard let slurm, let result = slurm.cancelBlocking(ids) else {
+            journal.log(.daemonNotice(
+                "cannot cancel the Slurm jobs \(ids.map(String.init).joined(separator: " ")) a previous run left: no scancel",
+                warning: true))
+            return
+        }
+        // scancel also fails for a job that already ended: only a program that did not run is reported.
+        if result.status == nil {
+            journal.log(.daemonNotice(
+                "cannot cancel the Slurm jobs \(ids.map(String.init).joined(separator: " ")) a previous run left: \(result.problem)",
+                warning: true))
+        }
     }
 
     /// Stops a crashed run's process groups and what its job cgroups hold

@@ -1,0 +1,402 @@
+import Foundation
+import GatherTestSupport
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The one-node Slurm cluster on localhost that `scripts/setup-slurm.sh` sets up.
+enum LocalSlurm {
+    /// Why the Slurm tests cannot run here, or nil when they can.
+    static let unavailable: String? = {
+        if getuid() != 0 { return "Slurm tests need root (uid \(getuid()))" }
+        guard let found = try? Run.command(["sh", "-c", "command -v srun && command -v sinfo"]), found.status == 0 else {
+            return "no srun or sinfo in PATH (scripts/setup-slurm.sh sets up a one-node cluster)"
+        }
+        guard let result = try? Run.command(["sinfo", "-h", "-o", "%t"]), result.status == 0 else {
+            let said = (try? Run.command(["sinfo", "-h", "-o", "%t"]).stderrText) ?? ""
+            return "sinfo fails (\(said.split(separator: "\n").first ?? "no message")): run scripts/setup-slurm.sh"
+        }
+        let states = result.stdoutText.split(separator: "\n").map(String.init)
+        guard states.contains(where: { $0.hasPrefix("idle") || $0.hasPrefix("mix") || $0.hasPrefix("alloc") }) else {
+            return "sinfo shows no idle node (\(states.joined(separator: ", "))): run scripts/setup-slurm.sh"
+        }
+        return nil
+    }()
+
+    /// True when the cluster answers; else prints why the test skips.
+    static var canRun: Bool {
+        guard TestJournald.canRun else { return false }
+        if let unavailable {
+            print("skipped: \(unavailable)")
+            return false
+        }
+        return true
+    }
+
+    /// Which of `ids` Slurm still has pending, running, suspended or completing.
+    static func live(_ ids: [Int]) -> [Int] {
+        guard !ids.isEmpty, let result = try? Run.command(
+            ["squeue", "--noheader", "--states=PD,R,S,CG,CF", "--format=%i", "--jobs=" + ids.map(String.init).joined(separator: ",")])
+        else { return ids }
+        return result.stdoutText.split(separator: "\n").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+    }
+
+    /// After a test (also one that failed while its daemon ran): cancels the
+    /// Slurm jobs of this harness's job IDs that are still there, so a failed
+    /// test leaves nothing running on the cluster.
+    static func cancelLeftovers(_ harness: DaemonHarness) {
+        guard let result = try? Run.command(["squeue", "--noheader", "--format=%i %j"]) else { return }
+        let ids = result.stdoutText.split(separator: "\n").compactMap { line -> String? in
+            let parts = line.split(separator: " ")
+            guard parts.count == 2, parts[1].hasPrefix("gatherd/\(harness.prefix)-") else { return nil }
+            return String(parts[0])
+        }
+        if !ids.isEmpty { _ = try? Run.command(["scancel"] + ids) }
+    }
+
+    /// `scontrol show job ID` as text.
+    static func show(_ id: Int) -> String {
+        (try? Run.command(["scontrol", "show", "job", String(id)]).stdoutText) ?? ""
+    }
+
+    /// The Slurm job IDs gatherd learned for job `id` so far (state.json's `slurm_jobs`), task → IDs.
+    static func learned(_ harness: DaemonHarness, _ id: String) -> [String: [Int]] {
+        let jobs = currentState(spool: harness.spool, id: id)?["slurm_jobs"] as? [[String: Any]] ?? []
+        var byTask: [String: [Int]] = [:]
+        for job in jobs {
+            if let task = job["task"] as? String, let slurmJob = job["slurm_job"] as? Int { byTask[task, default: []].append(slurmJob) }
+        }
+        return byTask
+    }
+}
+
+extension GatherdEndToEnd {
+    /// `executor: slurm` against a real one-node cluster (SPEC §12): tasks are
+    /// Slurm job steps started through `srun`, the rest is gatherd's as for
+    /// local tasks. Each test skips, saying why, without root or a cluster.
+    @Suite("gatherd end to end: slurm executor", .serialized, .timeLimit(.minutes(3)))
+    struct SlurmEndToEndTests {
+        init() throws {
+            try TestJournald.ensureRunning()
+        }
+
+        /// A collect-all job: the tasks are Slurm jobs while they run (named
+        /// `gatherd/ID/TASK`), the failing one is in the compound error with its
+        /// status and its Slurm job ID is in the record and the journal, and
+        /// output lines are tagged like a local task's.
+        @Test func collectAllRunsTasksAsSlurmJobs() async throws {
+            guard LocalSlurm.canRun else { return }
+            let harness = try DaemonHarness("slurm-collect")
+            let id = try harness.drop(harness.id("collect"), """
+                {"executor": "slurm", "cwd": "/tmp", "tasks": [
+                  {"name": "a", "command": ["sh", "-c", "echo step $SLURM_JOB_ID of $GATHER_JOB; sleep 3"]},
+                  {"name": "b", "command": ["sh", "-c", "sleep 3; exit 3"]},
+                  {"name": "c", "command": ["sleep", "3"], "slurm": {"cpus_per_task": 1, "mem": "64M", "time_min": "1m"}}
+                ]}
+                """)
+            let daemon = try harness.start(["--exit-when-idle"])
+            defer { daemon.kill(SIGKILL); LocalSlurm.cancelLeftovers(harness) }
+            var learned: [String: [Int]] = [:]
+            let seen = await RunningDaemon.waitUntil(limit: .seconds(20)) {
+                learned = LocalSlurm.learned(harness, id)
+                return learned.count == 3
+            }
+            try #require(seen, "slurm job IDs not learned: \(learned)\n\(daemon.stderr)")
+            // While they run, Slurm has them, under gatherd's names.
+            for (task, ids) in learned {
+                let shown = LocalSlurm.show(try #require(ids.first))
+                #expect(shown.contains("JobName=gatherd/\(id)/\(task)"), "\(shown)")
+                #expect(shown.contains("UserId=root(0)"), "\(shown)")
+            }
+            #expect(LocalSlurm.live(learned.values.flatMap { $0 }).count == 3)
+            // gatherctl show names each running task's Slurm job.
+            let show = try Run.command([Run.buildProductsDirectory + "/gatherctl", "--spool", harness.spool, "show", id])
+            for (task, ids) in learned {
+                #expect(show.stdoutText.contains(try Regex("\n  \(task) +running +pid [0-9]+ +1 attempt +slurm job \(ids[0])\n")),
+                        "\(show.output)")
+            }
+            #expect(await daemon.wait(limit: .seconds(30)) == 0)
+
+            let record = try harness.record(id)
+            #expect(record.state == "failed")
+            #expect(record.error == "CompoundError, 1 error [b: exited with status 3]")
+            for task in ["a", "b", "c"] {
+                #expect(record.task(task)?["slurm_job"] as? Int == learned[task]?.first, "task \(task)")
+            }
+            #expect(record.outcome("a") == "succeeded" && record.outcome("c") == "succeeded")
+            let entries = try harness.journal(id)
+            let error = try #require(entries.first { $0["MESSAGE_ID"] == "e7c98ccc13c5485c9b53ae2da4518752" })
+            #expect(error["GATHER_TASK"] == "b" && error["GATHER_EXIT_STATUS"] == "3")
+            #expect(error["GATHER_SLURM_JOB"] == learned["b"]?.first.map(String.init))
+            let compound = try #require(entries.first { $0["MESSAGE_ID"] == "2567adab07a549029b2ad935f355fc66" })
+            #expect(compound["GATHER_FAILURE"] == "b: exited with status 3")
+            // The step's output line: the task's words, tagged ID/TASK, with the Slurm job ID it ran as.
+            let line = try #require(entries.first { $0["GATHER_TASK"] == "a" && $0["GATHER_STREAM"] == "stdout" })
+            #expect(line["SYSLOG_IDENTIFIER"] == "\(id)/a")
+            #expect(line["MESSAGE"] == "step \(learned["a"]?.first ?? -1) of \(id)")
+            #expect(line["GATHER_ATTEMPT"] == "1")
+            #expect(line["SYSLOG_PID"] != nil)
+        }
+
+        /// cancel-siblings: the failing task stops three `sleep 300` siblings
+        /// (one ignores SIGTERM); within the grace plus 2 s Slurm has none of
+        /// the job's Slurm jobs left.
+        @Test func cancelSiblingsLeavesNoSlurmJob() async throws {
+            guard LocalSlurm.canRun else { return }
+            let harness = try DaemonHarness("slurm-cancel")
+            let id = try harness.drop(harness.id("siblings"), """
+                {"executor": "slurm", "policy": "cancel-siblings", "kill_grace": "2s", "cwd": "/tmp", "tasks": [
+                  {"name": "s1", "command": ["sleep", "300"]},
+                  {"name": "s2", "command": ["sleep", "300"]},
+                  {"name": "s3", "command": ["sh", "-c", "trap '' TERM; sleep 300"]},
+                  {"name": "bad", "command": ["sh", "-c", "sleep 2; exit 5"]}
+                ]}
+                """)
+            let daemon = try harness.start(["--exit-when-idle"])
+            defer { daemon.kill(SIGKILL); LocalSlurm.cancelLeftovers(harness) }
+            var learned: [String: [Int]] = [:]
+            let seen = await RunningDaemon.waitUntil(limit: .seconds(20)) {
+                learned = LocalSlurm.learned(harness, id)
+                return learned.count == 4
+            }
+            try #require(seen, "slurm job IDs not learned: \(learned)\n\(daemon.stderr)")
+            let ids = learned.values.flatMap { $0 }
+            // The failing task's end starts the stops.
+            let failing = await RunningDaemon.waitUntil(limit: .seconds(20)) {
+                (currentState(spool: harness.spool, id: id)?["state"] as? String) == "failing" || harness.area(of: id) == "failed"
+            }
+            try #require(failing, "job never failing: \(harness.listing())")
+            let stopsBegan = ContinuousClock.now
+            let gone = await RunningDaemon.waitUntil(limit: .seconds(4)) { LocalSlurm.live(ids).isEmpty }
+            #expect(gone, "Slurm jobs left \(stopsBegan.duration(to: .now)) after the failure: \(LocalSlurm.live(ids))")
+            #expect(await daemon.wait(limit: .seconds(20)) == 0)
+            let record = try harness.record(id)
+            #expect(record.error == "CompoundError, 1 error [bad: exited with status 5] (3 cancelled)")
+            for task in ["s1", "s2", "s3"] {
+                #expect(record.outcome(task) == "cancelled" && record.reason(task) == "bad failed", "task \(task)")
+            }
+        }
+
+        /// A task's timeout is gatherd's: the step is stopped, the task is
+        /// `timed-out`, and its Slurm job is gone.
+        @Test func taskTimeoutStopsTheSlurmJob() async throws {
+            guard LocalSlurm.canRun else { return }
+            let harness = try DaemonHarness("slurm-timeout")
+            let id = try harness.drop(harness.id("timeout"), """
+                {"executor": "slurm", "kill_grace": "1s", "cwd": "/tmp", "tasks": [
+                  {"name": "slow", "command": ["sleep", "300"], "timeout": "2s"}
+                ]}
+                """)
+            let began = ContinuousClock.now
+            try await harness.runUntilIdle(limit: .seconds(30))
+            #expect(began.duration(to: .now) < .seconds(15))
+            let record = try harness.record(id)
+            #expect(record.error == "CompoundError, 1 error [slow: timed out after 2s]")
+            #expect(record.outcome("slow") == "timed-out")
+            let slurmJob = try #require(record.task("slow")?["slurm_job"] as? Int)
+            let gone = await RunningDaemon.waitUntil(limit: .seconds(3)) { LocalSlurm.live([slurmJob]).isEmpty }
+            #expect(gone, "Slurm job \(slurmJob) of a timed-out task still there")
+        }
+
+        /// A retried task: each attempt is a Slurm job of its own; the retry
+        /// entry names the first, the record the last.
+        @Test func retriedTaskRunsEachAttemptAsItsOwnSlurmJob() async throws {
+            guard LocalSlurm.canRun else { return }
+            let harness = try DaemonHarness("slurm-retry")
+            let mark = try harness.scratch() + "/tried"
+            let id = try harness.drop(harness.id("retry"), """
+                {"executor": "slurm", "cwd": "/tmp", "tasks": [
+                  {"name": "flaky", "retries": 2, "retry_delay": "100ms",
+                   "command": ["sh", "-c", "if [ -e \(mark) ]; then exit 0; fi; : > \(mark); exit 4"]}
+                ]}
+                """)
+            try await harness.runUntilIdle(limit: .seconds(30))
+            let record = try harness.record(id)
+            #expect(record.state == "succeeded")
+            #expect(record.task("flaky")?["attempts"] as? Int == 2)
+            let last = try #require(record.task("flaky")?["slurm_job"] as? Int)
+            let retry = try #require(try harness.journal(id).first { $0["MESSAGE_ID"] == "4bb6b2a0cdd34b54a19c326b2592c21d" })
+            #expect(retry["MESSAGE"] == "job \(id): flaky: exited with status 4; retry 1 of 2 in 100ms")
+            let first = try #require(retry["GATHER_SLURM_JOB"].flatMap { Int($0) })
+            #expect(first != last)
+            #expect(LocalSlurm.show(last).contains("JobName=gatherd/\(id)/flaky"))
+        }
+
+        /// A task run as a non-root user is that user in Slurm.
+        @Test func nonRootTaskIsThatUserInSlurm() async throws {
+            guard LocalSlurm.canRun else { return }
+            let harness = try DaemonHarness("slurm-user")
+            let id = try harness.drop(harness.id("nobody"), """
+                {"executor": "slurm", "cwd": "/tmp", "tasks": [{"name": "who", "command": ["sh", "-c", "id -un; sleep 2"]}]}
+                """, owner: DaemonHarness.nobody)
+            let daemon = try harness.start(["--exit-when-idle"])
+            defer { daemon.kill(SIGKILL); LocalSlurm.cancelLeftovers(harness) }
+            var learned: [String: [Int]] = [:]
+            let seen = await RunningDaemon.waitUntil(limit: .seconds(20)) {
+                learned = LocalSlurm.learned(harness, id)
+                return !learned.isEmpty
+            }
+            try #require(seen, "no slurm job learned\n\(daemon.stderr)")
+            let shown = LocalSlurm.show(try #require(learned["who"]?.first))
+            #expect(shown.contains("UserId=nobody(65534)"), "\(shown)")
+            #expect(await daemon.wait(limit: .seconds(30)) == 0)
+            let record = try harness.record(id)
+            #expect(record.state == "succeeded", "\(record.object)")
+            #expect(record.object["run_as"] as? String == "nobody")
+            let line = try harness.journal(id).first { $0["GATHER_TASK"] == "who" && $0["GATHER_STREAM"] == "stdout" }
+            #expect(line?["MESSAGE"] == "nobody")
+        }
+
+        /// `kill -9` of gatherd while Slurm tasks run, then a restart: the
+        /// crashed run's Slurm jobs are cancelled by their IDs and the job is
+        /// recorded `interrupted`, with the Slurm job IDs.
+        @Test func crashThenRestartCancelsTheSlurmJobs() async throws {
+            guard LocalSlurm.canRun else { return }
+            let harness = try DaemonHarness("slurm-crash")
+            let daemon = try harness.start()
+            defer { daemon.kill(SIGKILL); LocalSlurm.cancelLeftovers(harness) }
+            let id = try harness.drop(harness.id("crash"), """
+                {"executor": "slurm", "kill_grace": "1s", "cwd": "/tmp", "tasks": [
+                  {"name": "a", "command": ["sleep", "300"]},
+                  {"name": "b", "command": ["sleep", "300"]}
+                ]}
+                """)
+            var learned: [String: [Int]] = [:]
+            let seen = await RunningDaemon.waitUntil(limit: .seconds(20)) {
+                learned = LocalSlurm.learned(harness, id)
+                return learned.count == 2
+            }
+            try #require(seen, "slurm job IDs not learned: \(learned)\n\(daemon.stderr)")
+            let ids = learned.values.flatMap { $0 }
+            daemon.kill(SIGKILL)
+            #expect(await daemon.wait(limit: .seconds(10)) != nil)
+            // The crashed daemon's jobs are still running in Slurm.
+            #expect(LocalSlurm.live(ids).count == 2)
+
+            try await harness.runUntilIdle(limit: .seconds(30))
+            #expect(LocalSlurm.live(ids).isEmpty, "left: \(LocalSlurm.live(ids))")
+            let record = try harness.record(id)
+            #expect(record.state == "interrupted")
+            for task in ["a", "b"] {
+                #expect(record.outcome(task) == "cancelled" && record.reason(task) == "daemon restarted")
+                #expect(record.task(task)?["slurm_job"] as? Int == learned[task]?.first)
+            }
+        }
+
+        /// The rest is unchanged across executors: a cancel request stops a
+        /// Slurm task, skips its `after` dependant and still runs the Slurm
+        /// `finally` task; a job deadline times a Slurm task out (`job
+        /// timeout`); fail-fast skips what had not started. None leaves a Slurm job.
+        @Test func cancelRequestFinallyDeadlineAndFailFastWorkAsForLocalTasks() async throws {
+            guard LocalSlurm.canRun else { return }
+            let harness = try DaemonHarness("slurm-rules")
+            let cancelled = try harness.drop(harness.id("cancelled"), """
+                {"executor": "slurm", "kill_grace": "1s", "cwd": "/tmp", "tasks": [
+                  {"name": "a", "command": ["sleep", "300"]},
+                  {"name": "b", "command": ["true"], "after": ["a"]},
+                  {"name": "cleanup", "command": ["sh", "-c", "echo cleaned in $SLURM_JOB_ID"], "finally": true}
+                ]}
+                """)
+            let deadline = try harness.drop(harness.id("deadline"), """
+                {"executor": "slurm", "timeout": "2s", "kill_grace": "1s", "cwd": "/tmp", "tasks": [
+                  {"name": "slow", "command": ["sleep", "300"]}
+                ]}
+                """)
+            let failFast = try harness.drop(harness.id("failfast"), """
+                {"executor": "slurm", "policy": "fail-fast", "kill_grace": "1s", "cwd": "/tmp", "tasks": [
+                  {"name": "short", "command": ["sleep", "2"]},
+                  {"name": "bad", "command": ["sh", "-c", "exit 9"]},
+                  {"name": "waiting", "command": ["true"], "after": ["short"]}
+                ]}
+                """)
+            let daemon = try harness.start(["--exit-when-idle"])
+            defer { daemon.kill(SIGKILL); LocalSlurm.cancelLeftovers(harness) }
+            let learned = await RunningDaemon.waitUntil(limit: .seconds(20)) { LocalSlurm.learned(harness, cancelled)["a"] != nil }
+            try #require(learned, "no Slurm job learned for a\n\(daemon.stderr)")
+            try harness.cancel(cancelled)
+            #expect(await daemon.wait(limit: .seconds(30)) == 0)
+
+            let c = try harness.record(cancelled)
+            #expect(c.state == "cancelled")
+            #expect(c.outcome("a") == "cancelled" && c.reason("a") == "cancelled by request")
+            #expect(c.outcome("b") == "skipped")
+            #expect(c.outcome("cleanup") == "succeeded")
+            let cleaned = try harness.journal(cancelled).first { $0["GATHER_TASK"] == "cleanup" && $0["GATHER_STREAM"] == "stdout" }
+            #expect(cleaned?["MESSAGE"] == "cleaned in \(c.task("cleanup")?["slurm_job"] as? Int ?? -1)")
+
+            let d = try harness.record(deadline)
+            #expect(d.error == "CompoundError, 1 error [slow: timed out after 2s (job timeout)]")
+
+            let f = try harness.record(failFast)
+            // fail-fast: the running task runs to its end, the one not started is skipped.
+            #expect(f.error == "CompoundError, 1 error [bad: exited with status 9] (1 skipped)")
+            #expect(f.outcome("short") == "succeeded" && f.outcome("waiting") == "skipped")
+
+            let ids = [c.task("a"), d.task("slow"), f.task("short")].compactMap { $0?["slurm_job"] as? Int }
+            #expect(ids.count == 3)
+            let gone = await RunningDaemon.waitUntil(limit: .seconds(3)) { LocalSlurm.live(ids).isEmpty }
+            #expect(gone, "Slurm jobs left: \(LocalSlurm.live(ids))")
+        }
+
+        /// No `srun` in the daemon's PATH: a job asking for slurm is rejected at
+        /// its claim with a line that says so; a local job still runs. Needs no cluster.
+        @Test func withoutSrunTheJobIsRejected() async throws {
+            guard TestJournald.canRun else { return }
+            let harness = try DaemonHarness("slurm-nosrun")
+            let empty = try harness.scratch()
+            let slurm = try harness.drop(harness.id("wants-slurm"), """
+                {"tasks": [{"name": "a", "command": ["true"]}, {"name": "b", "command": ["true"], "executor": "slurm"}]}
+                """)
+            let local = try harness.drop(harness.id("local"), #"{"tasks": [{"name": "a", "command": ["true"]}]}"#)
+            try await harness.runUntilIdle(extraEnvironment: ["PATH": empty])
+            let record = try harness.record(slurm)
+            #expect(record.area == "rejected")
+            #expect(record.error == "executor: slurm: srun not found in PATH (\(empty))")
+            #expect(try harness.record(local).state == "succeeded")
+        }
+
+        /// Slurm does not answer (`scontrol ping` says DOWN): rejected with
+        /// `scontrol ping`'s words. Stand-in tools; needs no cluster.
+        @Test func whenSlurmDoesNotAnswerTheJobIsRejected() async throws {
+            guard TestJournald.canRun else { return }
+            let harness = try DaemonHarness("slurm-down")
+            let bin = try harness.scratch()
+            for tool in ["srun", "squeue", "scancel"] {
+                try "#!/bin/sh\nexit 1\n".write(toFile: "\(bin)/\(tool)", atomically: true, encoding: .utf8)
+                chmod("\(bin)/\(tool)", 0o755)
+            }
+            try "#!/bin/sh\necho 'Slurmctld(primary) at ctl is DOWN'\nexit 1\n"
+                .write(toFile: "\(bin)/scontrol", atomically: true, encoding: .utf8)
+            chmod("\(bin)/scontrol", 0o755)
+            let id = try harness.drop(harness.id("down"), #"{"executor": "slurm", "tasks": [{"name": "a", "command": ["true"]}]}"#)
+            try await harness.runUntilIdle(extraEnvironment: ["PATH": bin + ":/usr/bin:/bin"])
+            let record = try harness.record(id)
+            #expect(record.area == "rejected")
+            #expect(record.error == "executor: slurm: slurm does not answer (scontrol ping: Slurmctld(primary) at ctl is DOWN)")
+            let rejected = try harness.journal(id).first { $0["MESSAGE_ID"] == "14aab89053904a78921c57d0c64d6cac" }
+            #expect(rejected?["MESSAGE"]?.contains("executor: slurm: slurm does not answer") == true)
+        }
+        /// `scontrol ping` that hangs: given up after 5 s, the job rejected
+        /// with that. Stand-in tools; needs no cluster.
+        @Test func whenScontrolHangsTheProbeGivesUpAndRejects() async throws {
+            guard TestJournald.canRun else { return }
+            let harness = try DaemonHarness("slurm-hang")
+            let bin = try harness.scratch()
+            for tool in ["srun", "squeue", "scancel"] {
+                try "#!/bin/sh\nexit 1\n".write(toFile: "\(bin)/\(tool)", atomically: true, encoding: .utf8)
+                chmod("\(bin)/\(tool)", 0o755)
+            }
+            try "#!/bin/sh\nexec sleep 60\n".write(toFile: "\(bin)/scontrol", atomically: true, encoding: .utf8)
+            chmod("\(bin)/scontrol", 0o755)
+            let id = try harness.drop(harness.id("hang"), #"{"executor": "slurm", "tasks": [{"name": "a", "command": ["true"]}]}"#)
+            let began = ContinuousClock.now
+            try await harness.runUntilIdle(extraEnvironment: ["PATH": bin + ":/usr/bin:/bin"])
+            let took = began.duration(to: .now)
+            #expect(took >= .seconds(5) && took < .seconds(15), "\(took)")
+            let record = try harness.record(id)
+            #expect(record.area == "rejected")
+            #expect(record.error == "executor: slurm: slurm does not answer (scontrol ping: no answer within the limit)")
+        }
+    }
+}
