@@ -99,7 +99,7 @@ extension JobKeyTable {
 
     /// One key as a tagged paragraph: the meaning, then type, values and default.
     private static func roffEntry(_ key: JobKey) -> [String] {
-        var lines = [".TP", ".B " + roff(key.name), roff("\(key.meaning) (SPEC \(key.section))."), ".br",
+        var lines = [".TP", ".B " + roff(key.name), roff("\(key.meaning)."), ".br",
                      roff("Type: \(key.type).")]
         if !key.allowedValues.isEmpty {
             lines += [".br", "Values: " + key.allowedValues.map { "\\fB\(roff($0))\\fR" }.joined(separator: ", ") + "."]

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Mails a failed gatherd job's compound error through sendmail (SPEC §11).
+# Mails a failed gatherd job's compound error through sendmail (see the README, "Being told when a job fails: hooks").
 # As a job's hook:   "on_failure": ["/usr/local/libexec/gatherd-mail-failure", "alice@example.org"]
 # As gatherd's own:  gatherd --on-failure '/usr/local/libexec/gatherd-mail-failure root'
 # gatherd gives it GATHER_JOB, GATHER_STATE, GATHER_ERROR (the compound error
