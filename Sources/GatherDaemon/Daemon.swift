@@ -47,7 +47,7 @@ public enum Daemon {
         // SPEC §11: one line saying what the host gives.
         journal.log(.daemonNotice(cgroups.startLine))
 
-        let (starts, startsContinuation) = AsyncStream.makeStream(of: JobStart.self)
+        let (starts, startsContinuation) = AsyncStream.makeStream(of: DaemonWork.self)
         let metrics = Metrics()
         let slurm = Slurm(launcher: launcher)
         let supervisor = Supervisor(
@@ -139,7 +139,23 @@ public enum Daemon {
                     }
                 }
             }
-            for await start in starts {
+            for await work in starts {
+                let start: JobStart
+                switch work {
+                case .job(let job):
+                    start = job
+                case .hooks(let recovered):
+                    // A job recovery recorded: its hooks only, as below.
+                    group.addTask {
+                        if await recovered.recordMoved.wait() {
+                            await hooks.run(
+                                recovered.record, job: recovered.job, identity: recovered.identity,
+                                killGrace: recovered.killGrace)
+                        }
+                        supervisor.post(.hooksEnded(id: recovered.record.id))
+                    }
+                    continue
+                }
                 group.addTask {
                     let end = await runner.run(start)
                     supervisor.post(.jobEnded(id: start.job.id, end))

@@ -11,7 +11,7 @@ public enum RecoveredJob: Sendable {
     case run(ClaimedJob, leftovers: [JobStateFile.ProcessGroup])
     /// It was running: kill `leftovers` (after the job's `kill_grace`, `nil`
     /// for the daemon's default), then ``SpoolDirectory/finish(_:)`` the record (`interrupted`).
-    case interrupt(JobRecord, leftovers: [JobStateFile.ProcessGroup], killGrace: Duration?)
+    case interrupt(JobRecord, leftovers: [JobStateFile.ProcessGroup], killGrace: Duration?, job: ClaimedJob)
 }
 
 /// What recovery found and did.
@@ -100,7 +100,7 @@ extension SpoolDirectory {
                     pending.append((job.state.receivedAt, .run(job, leftovers: leftovers)))
                 } else {
                     pending.append((job.state.receivedAt, .interrupt(interruptedRecord(job), leftovers: leftovers,
-                                                                     killGrace: job.job.killGrace)))
+                                                                     killGrace: job.job.killGrace, job: job)))
                 }
             }
         }

@@ -38,7 +38,7 @@ final class FaultSwitch: @unchecked Sendable {
         for job in report.jobs {
             switch job {
             case .run(let claimed, _): try run(spool, claimed); runs += 1
-            case .interrupt(let record, _, _): try spool.finish(record)
+            case .interrupt(let record, _, _, _): try spool.finish(record)
             }
         }
         for name in try spool.names(in: .incoming) {
@@ -120,7 +120,7 @@ final class FaultSwitch: @unchecked Sendable {
                 runsSeen.append(again.state.runs)
                 job = again
                 _ = try spool.markStarted(job)
-            case .interrupt(let record, _, _):
+            case .interrupt(let record, _, _, _):
                 #expect(crash == 3)
                 #expect(record.state == .interrupted && record.tasks.first?.outcome == .skipped)
                 try spool.finish(record)

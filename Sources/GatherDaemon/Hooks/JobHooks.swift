@@ -29,7 +29,9 @@ import Glibc
 /// At most once per record: the hooks run from memory after the move, and
 /// nothing on disk says they are due, so a crash (or power loss) between
 /// the record's move and the hooks' end loses those hook runs — recovery
-/// never runs a hook, it could not tell a hook that ran from one that did not.
+/// never runs a hook again, it could not tell a hook that ran from one that
+/// did not. The record recovery itself writes for a job the crash
+/// interrupted is new: its `on_end` runs (``RecoveredHooks``).
 /// A hook still running at the crash is killed at the next start with the
 /// crashed run's other `job-*` cgroups.
 struct JobHooks: Sendable {
@@ -72,9 +74,13 @@ struct JobHooks: Sendable {
     /// their `hooks` entries; then `--on-failure` for a failed job (journal only).
     /// The job's state is never changed.
     func run(_ record: JobRecord, start: JobStart) async {
-        let job = start.job
+        await run(record, job: start.job, identity: start.identity, killGrace: start.settings.killGrace)
+    }
+
+    /// The hooks of a job recorded without a run of this daemon's: one
+    /// recovery found interrupted by a crash (`on_end` runs for every record).
+    func run(_ record: JobRecord, job: ClaimedJob, identity: JobIdentity, killGrace: Duration) async {
         let file = job.job
-        let identity = start.identity
         let recordPath = spool.finalRecordPath(record)
         var added: [(key: String, value: String)] = [("GATHER_STATE", record.state.rawValue), ("GATHER_RECORD", recordPath)]
         if let error = record.error { added.append(("GATHER_ERROR", error)) }
@@ -90,7 +96,7 @@ struct JobHooks: Sendable {
                 name: name, command: command, environment: environment, cwd: file.cwd ?? "/",
                 identity: daemonIsRoot
                     ? ProcessIdentity(uid: account.uid, gid: account.gid, groups: account.groups, name: account.name) : nil,
-                killGrace: start.settings.killGrace, cgroup: cgroup.map(Self.plan))
+                killGrace: killGrace, cgroup: cgroup.map(Self.plan))
             entries.append(await runHook(
                 spec, label: name, identity: identity, state: record.state, output: file.output == .journal))
         }
@@ -114,7 +120,7 @@ struct JobHooks: Sendable {
                 job: job.id, task: "on_failure", taskEnvironment: added)
             let spec = ProcessTaskSpec(
                 name: "on_failure", command: ["/bin/sh", "-c", command], environment: environment, cwd: "/",
-                killGrace: start.settings.killGrace, cgroup: cgroup.map(Self.plan))
+                killGrace: killGrace, cgroup: cgroup.map(Self.plan))
             let entry = await runHook(spec, label: "--on-failure", identity: identity, state: record.state, output: true)
             // In no record: the journal holds its every run.
             if entry.outcome == .succeeded {

@@ -60,7 +60,7 @@ extension Supervisor {
         }
         // The starts first: nothing else here has to come before their exec.
         if !ended.starts.isEmpty {
-            for start in ended.starts { starts.yield(start) }
+            for start in ended.starts { starts.yield(.job(start)) }
             busyWakeup.yield()
         }
         for job in ended.unsealed {
@@ -91,7 +91,7 @@ extension Supervisor {
         if !force { try spool.commitAll() }
         let held = heldStarts
         heldStarts = []
-        for start in held { starts.yield(start) }
+        for start in held { starts.yield(.job(start)) }
         busyWakeup.yield()
     }
 }

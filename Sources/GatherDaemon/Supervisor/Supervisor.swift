@@ -25,6 +25,24 @@ struct JobStart: QueueEntry {
     var uid: UInt32 { job.state.uid }
 }
 
+/// What the supervisor hands the daemon's main group to run.
+enum DaemonWork: Sendable {
+    /// A job's run, then its hooks.
+    case job(JobStart)
+    /// Only the hooks of a job that recovery recorded `interrupted` after a
+    /// crash: `on_end` runs for every record, and that record is new.
+    case hooks(RecoveredHooks)
+}
+
+/// The hooks of a job recovery recorded: run once its record is in place.
+struct RecoveredHooks: Sendable {
+    let record: JobRecord
+    let job: ClaimedJob
+    let identity: JobIdentity
+    let killGrace: Duration
+    let recordMoved = RecordGate()
+}
+
 /// Owns every job (SPEC §3, §9): claims files, keeps the queue in arrival
 /// order, starts jobs within `--max-jobs` and the per-user limits (``JobQueue``),
 /// handles cancel requests, writes records (pausing claims on a spool write
@@ -110,7 +128,7 @@ actor Supervisor {
     let journal: JournalWriter
     let notifier: SystemdNotifier
     let configuration: DaemonConfiguration
-    let starts: AsyncStream<JobStart>.Continuation
+    let starts: AsyncStream<DaemonWork>.Continuation
     let executor: ThreadExecutor
     /// gatherd's cgroup subtree, or why it has none (SPEC §11).
     let cgroups: CgroupAvailability
@@ -121,7 +139,7 @@ actor Supervisor {
 
     init(
         spool: SpoolDirectory, journal: JournalWriter, notifier: SystemdNotifier,
-        configuration: DaemonConfiguration, starts: AsyncStream<JobStart>.Continuation,
+        configuration: DaemonConfiguration, starts: AsyncStream<DaemonWork>.Continuation,
         executor: ThreadExecutor, cgroups: CgroupAvailability = .off(reason: "--cgroup off"), metrics: Metrics = Metrics(),
         slurm: Slurm? = nil
     ) {
@@ -197,7 +215,7 @@ actor Supervisor {
                 // Limits this start cannot enforce (cgroups off now): rejected, never run unlimited.
                 let refusals = limitRefusals(job.job) + slurmRefusals(job.job)
                 if refusals.isEmpty { again.append(admitted) } else { refused.append((job, refusals.joined(separator: "; "))) }
-            case .interrupt(let record, let groups, let grace):
+            case .interrupt(let record, let groups, let grace, _):
                 let settings = JobSettings(killGrace: grace, configuration: configuration)
                 graces[record.id] = settings.killGrace
                 leftovers += groups.map { LeftoverProcesses.Group(group: $0, grace: settings.killGrace) }
@@ -217,9 +235,19 @@ actor Supervisor {
             switch recovered {
             case .run:
                 break
-            case .interrupt(let record, _, _):
+            case .interrupt(let record, _, let grace, let job):
                 let identity = JobIdentity(id: record.id, run: record.run, name: record.name, uid: record.uid)
                 journal.log(.jobInterrupted(identity, policy: record.policy ?? .collectAll, reason: "daemon stopped while it ran"))
+                if JobHooks.wanted(record, job: job.job, configuration: configuration) {
+                    // Its `on_end` (and `--on-failure`: never, the state is
+                    // not `failed`) once the record is in its final place.
+                    let hooks = RecoveredHooks(
+                        record: record, job: job, identity: identity,
+                        killGrace: JobSettings(killGrace: grace, configuration: configuration).killGrace)
+                    recordGates[record.id] = hooks.recordMoved
+                    hooksPending += 1
+                    starts.yield(.hooks(hooks))
+                }
                 write(record, identity: identity)
             }
         }

@@ -216,6 +216,34 @@ extension GatherdEndToEnd {
             }
         }
 
+        @Test func aJobInterruptedByACrashGetsItsOnEndAtTheRestart() async throws {
+            guard TestJournald.canRun else { return }
+            let harness = try DaemonHarness("hooks-recovered")
+            let out = try harness.scratch()
+            let id = try harness.drop(harness.id("job"), #"""
+                {"on_end": ["sh", "-c", "echo \"$GATHER_STATE $GATHER_RECORD\" >> \#(out)/on_end"],
+                 "on_failure": ["sh", "-c", "echo ran >> \#(out)/on_failure"],
+                 "tasks": [{"name": "t", "command": ["sh", "-c", "echo $$ > \#(out)/task; exec sleep 300"]}]}
+                """#)
+            let daemon = try harness.start()
+            let started = await eventually(limit: .seconds(30)) { FileManager.default.fileExists(atPath: out + "/task") }
+            try #require(started, "the task never started: \(harness.listing())\n\(daemon.stderr)")
+            daemon.kill(SIGKILL)
+            #expect(await daemon.wait(limit: .seconds(10)) != nil)
+
+            try await harness.runUntilIdle()
+            let record = try harness.record(id)
+            #expect(record.state == "interrupted")
+            // on_end runs for every record, the one recovery wrote too; on_failure only for `failed`.
+            let runs = try String(contentsOfFile: out + "/on_end", encoding: .utf8).split(separator: "\n")
+            #expect(runs == ["interrupted \(harness.spool)/failed/\(id)/result.json"], "\(runs)")
+            #expect(!FileManager.default.fileExists(atPath: out + "/on_failure"))
+            let hooks = record.object["hooks"] as? [[String: Any]] ?? []
+            #expect(hooks.count == 1)
+            #expect(hooks.first?["name"] as? String == "on_end")
+            #expect(hooks.first?["outcome"] as? String == "succeeded")
+        }
+
         @Test func theDaemonsOnFailureRunsForEveryFailedJob() async throws {
             guard TestJournald.canRun else { return }
             let harness = try DaemonHarness("hooks-daemon")
