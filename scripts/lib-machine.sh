@@ -1,5 +1,5 @@
 # Shared by the tests that boot a systemd machine with systemd-nspawn
-# (scripts/test-systemd-unit.sh, scripts/test-package.sh). The caller sets
+# (scripts/test-systemd-unit.sh, scripts/test-package.sh, scripts/test-fleet.sh). The caller sets
 # NAME (the machine's name) and STATE (a folder holding nspawn.pid and
 # leader, the PIDs of nspawn and of the machine's PID 1).
 
@@ -7,6 +7,31 @@
 leader() { cat "$STATE/leader"; }
 # Runs a command inside the booted machine, as its root.
 inside() { nsenter -t "$(leader)" -a "$@" 8>&-; }
+
+# Boots a machine: systemd-nspawn with the caller's options (the root, the
+# binds), -M NAME, no network, the console on a pipe, in the background; then
+# waits up to 30 s for its PID 1 to say running or degraded, and keeps that
+# PID in $STATE/leader. systemd-networkd-wait-online is masked: once the Slurm
+# packages are installed (the Slurm tests do so) the presets enable it, and
+# with a private network the boot would wait two minutes for it. Sets $s to
+# the state the machine reached.
+machine_boot() {
+  setsid systemd-nspawn "$@" --register=no --keep-unit --private-network \
+      --console=pipe -M "$NAME" \
+      -b systemd.mask=systemd-networkd-wait-online.service >"$STATE/nspawn.log" 2>&1 </dev/null 8>&- &
+  echo $! > "$STATE/nspawn.pid"
+  local i=0 l
+  while :; do
+    i=$((i+1))
+    [ $i -le 150 ] || { cat "$STATE/nspawn.log" >&2; fail "the machine did not boot in 30 s"; }
+    l=$(pgrep -P "$(cat "$STATE/nspawn.pid")" -x systemd || true)
+    if [ -n "$l" ]; then
+      s=$(nsenter -t "$l" -a systemctl is-system-running 2>/dev/null || true)
+      case "$s" in running|degraded) echo "$l" > "$STATE/leader"; break ;; esac
+    fi
+    sleep 0.2
+  done
+}
 
 # Powers the machine off (SIGKILL to nspawn after 10 s) and removes what
 # nspawn leaves for it in /run, and the empty cgroups it makes beside itself

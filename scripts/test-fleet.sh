@@ -65,22 +65,7 @@ cp /etc/ssl/openssl.cnf "$stage/"
 started=$(date +%s%N)
 say "booting a systemd machine (host /usr read-only, tmpfs root)"
 # /usr/local/lib is a tmpfs so the catalog can be installed where make install puts it.
-# systemd-networkd-wait-online is masked as in scripts/test-systemd-unit.sh.
-setsid systemd-nspawn -D / --volatile=yes --register=no --keep-unit --private-network \
-    --console=pipe -M "$NAME" --bind-ro="$stage":/host --tmpfs=/usr/local/lib \
-    -b systemd.mask=systemd-networkd-wait-online.service >"$STATE/nspawn.log" 2>&1 </dev/null 8>&- &
-echo $! > "$STATE/nspawn.pid"
-i=0
-while :; do
-  i=$((i+1))
-  [ $i -le 150 ] || { cat "$STATE/nspawn.log" >&2; fail "the machine did not boot in 30 s"; }
-  l=$(pgrep -P "$(cat "$STATE/nspawn.pid")" -x systemd || true)
-  if [ -n "$l" ]; then
-    s=$(nsenter -t "$l" -a systemctl is-system-running 2>/dev/null || true)
-    case "$s" in running|degraded) echo "$l" > "$STATE/leader"; break ;; esac
-  fi
-  sleep 0.2
-done
+machine_boot -D / --volatile=yes --bind-ro="$stage":/host --tmpfs=/usr/local/lib
 say "booted ($s)"
 
 inside bash ${FLEET_TRACE:+-x} /host/checks.sh

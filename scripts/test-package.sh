@@ -151,21 +151,7 @@ say "booting a systemd machine (the host's root through a throw-away overlay)"
 # (not recursive: /proc, /sys, /dev and /run are the machine's own).
 mkdir -p "$STATE/root"
 mountpoint -q "$STATE/root" || mount --bind / "$STATE/root"
-setsid systemd-nspawn -D "$STATE/root" --volatile=overlay --register=no --keep-unit --private-network \
-    --console=pipe -M "$NAME" --bind-ro="$stage":/host \
-    -b systemd.mask=systemd-networkd-wait-online.service >"$STATE/nspawn.log" 2>&1 </dev/null 8>&- &
-echo $! > "$STATE/nspawn.pid"
-i=0
-while :; do
-  i=$((i+1))
-  [ $i -le 150 ] || { cat "$STATE/nspawn.log" >&2; fail "the machine did not boot in 30 s"; }
-  l=$(pgrep -P "$(cat "$STATE/nspawn.pid")" -x systemd || true)
-  if [ -n "$l" ]; then
-    s=$(nsenter -t "$l" -a systemctl is-system-running 2>/dev/null || true)
-    case "$s" in running|degraded) echo "$l" > "$STATE/leader"; break ;; esac
-  fi
-  sleep 0.2
-done
+machine_boot -D "$STATE/root" --volatile=overlay --bind-ro="$stage":/host
 say "booted ($s)"
 
 inside bash ${PACKAGE_TEST_TRACE:+-x} /host/checks.sh "/host/$deb" "$project"

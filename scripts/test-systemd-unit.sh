@@ -120,24 +120,7 @@ cp systemd/gatherd.service systemd/gatherd.tmpfiles systemd/gatherd.catalog \
 
 say "booting a systemd machine (host /usr read-only, tmpfs root)"
 # /usr/local/bin is a tmpfs so gatherd can be installed where the unit wants it.
-# systemd-networkd-wait-online is masked: once the Slurm packages are installed
-# (the Slurm tests do so) the presets enable it, and with a private network the
-# boot would wait two minutes for it.
-setsid systemd-nspawn -D / --volatile=yes --register=no --keep-unit --private-network \
-    --console=pipe -M "$NAME" --bind-ro="$stage":/host --tmpfs=/usr/local/bin \
-    -b systemd.mask=systemd-networkd-wait-online.service >"$STATE/nspawn.log" 2>&1 </dev/null 8>&- &
-echo $! > "$STATE/nspawn.pid"
-i=0
-while :; do
-  i=$((i+1))
-  [ $i -le 150 ] || { cat "$STATE/nspawn.log" >&2; fail "the machine did not boot in 30 s"; }
-  l=$(pgrep -P "$(cat "$STATE/nspawn.pid")" -x systemd || true)
-  if [ -n "$l" ]; then
-    s=$(nsenter -t "$l" -a systemctl is-system-running 2>/dev/null || true)
-    case "$s" in running|degraded) echo "$l" > "$STATE/leader"; break ;; esac
-  fi
-  sleep 0.2
-done
+machine_boot -D / --volatile=yes --bind-ro="$stage":/host --tmpfs=/usr/local/bin
 say "booted ($s)"
 
 inside bash /host/checks.sh
