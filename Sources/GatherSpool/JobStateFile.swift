@@ -113,6 +113,9 @@ public struct JobStateFile: Sendable, Equatable {
     public var runs: Int
     /// The boot the current run started on (32 hex digits).
     public var bootID: String?
+    /// The current run's ID (the record's `run`): what its Slurm jobs'
+    /// comments carry, so recovery can find those whose ID it never learned.
+    public var run: String?
     public var processGroups: [ProcessGroup]
     /// The Slurm jobs this run's attempts started, in the order gatherd learned them.
     public var slurmJobs: [SlurmJob] = []
@@ -147,7 +150,7 @@ public struct JobStateFile: Sendable, Equatable {
             ("policy", opt(policy?.rawValue)), ("uid", .integer(Int64(uid))), ("gid", .integer(Int64(gid))),
             ("user", opt(user)), ("run_as", opt(runAs)), ("state", .string(phase.rawValue)),
             ("received_at", .string(receivedAt.text)), ("started_at", opt(startedAt?.text)),
-            ("runs", .integer(Int64(runs))), ("boot_id", opt(bootID)),
+            ("runs", .integer(Int64(runs))), ("run", opt(run)), ("boot_id", opt(bootID)),
             ("process_groups", .array(processGroups.map {
                 .object([("task", .string($0.task)), ("pgid", .integer(Int64($0.pgid))), ("start_time", .integer(Int64(bitPattern: $0.startTime)))])
             })),
@@ -176,6 +179,7 @@ public struct JobStateFile: Sendable, Equatable {
                   uid: uid32, gid: gid32, user: str(json["user"]), runAs: str(json["run_as"]), phase: phase,
                   receivedAt: received, startedAt: str(json["started_at"]).flatMap(Timestamp.init(text:)),
                   runs: Int(runs), bootID: str(json["boot_id"]))
+        self.run = str(json["run"])  // absent in a file an older version wrote
         self.processGroups = groups.compactMap { g in
             guard let task = str(g["task"]), let pgid = int(g["pgid"]), let st = int(g["start_time"]),
                   let pgid32 = Int32(exactly: pgid) else { return nil }

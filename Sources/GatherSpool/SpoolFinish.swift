@@ -152,9 +152,10 @@ extension SpoolDirectory {
     /// apply to this run). Call it before the first task starts, then
     /// ``commit()`` before any task runs: a power loss must never make a
     /// started job look never started (it would run twice).
-    public func markStarted(_ job: ClaimedJob) throws(SpoolError) -> StartedRun {
+    public func markStarted(_ job: ClaimedJob, run: String? = nil) throws(SpoolError) -> StartedRun {
         var state = job.state
         state.runs += 1
+        state.run = run
         state.bootID = bootID
         state.startedAt = .now()
         state.phase = .running

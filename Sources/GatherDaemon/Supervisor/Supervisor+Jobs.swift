@@ -95,8 +95,9 @@ extension Supervisor {
         while let next = jobs.nextToStart() {
             let job = next.job
             let run: SpoolDirectory.StartedRun
+            let runID = JobRecord.newRunID()
             do {
-                run = try spool.markStarted(job)
+                run = try spool.markStarted(job, run: runID)
             } catch {
                 // A claim whose state.json was deferred to this start is no job
                 // yet for the journal: no job fields made up for it.
@@ -106,7 +107,7 @@ extension Supervisor {
             var claimed = job
             claimed.state = run.state
             let start = JobStart(
-                job: claimed, settings: next.settings, identity: identity(of: claimed, run: JobRecord.newRunID()),
+                job: claimed, settings: next.settings, identity: identity(of: claimed, run: runID),
                 control: GatherControl(), progress: JobProgress(log: run.log, tasks: job.job.tasks.map(\.name)),
                 seen: next.seen)
             jobs.start(job.id, as: start)
