@@ -28,6 +28,22 @@ public struct RecoveryReport: Sendable {
     /// by job ID: the daemon cancels them by these IDs before it records or
     /// runs the job again. Slurm job IDs are not tied to this host's boot.
     public var slurmJobs: [String: [JobStateFile.SlurmJob]] = [:]
+    /// The last runs of ``jobs`` that had Slurm tasks: the daemon also
+    /// cancels the Slurm jobs those runs started whose IDs they never
+    /// learned (a crash in an attempt's first moments), found by the run's
+    /// comment.
+    public var slurmRuns: [SlurmRun] = []
+
+    /// A run of a job with Slurm tasks.
+    public struct SlurmRun: Sendable, Equatable {
+        public var job: String
+        /// The run's ID (`state.json` `run`).
+        public var run: String
+        /// The job's task names in job order (a comment names a task by its index).
+        public var tasks: [String]
+        /// The indices of the tasks that run with `executor: slurm`.
+        public var slurmTasks: [Int]
+    }
 }
 
 extension SpoolDirectory {
@@ -96,6 +112,12 @@ extension SpoolDirectory {
             case .claimed(let job):
                 let leftovers = liveProcessGroups(job.state)
                 if !job.state.slurmJobs.isEmpty { report.slurmJobs[job.id] = job.state.slurmJobs }
+                if job.job.usesSlurm, job.state.runs > 0, let run = job.state.run {
+                    let tasks = job.job.tasks
+                    report.slurmRuns.append(RecoveryReport.SlurmRun(
+                        job: job.id, run: run, tasks: tasks.map(\.name),
+                        slurmTasks: tasks.indices.filter { job.job.executor(of: tasks[$0]) == .slurm }))
+                }
                 if job.state.runs == 0 || (job.job.restartable && job.state.runs < Self.maxRuns) {
                     pending.append((job.state.receivedAt, .run(job, leftovers: leftovers)))
                 } else {

@@ -221,7 +221,7 @@ actor Supervisor {
                 leftovers += groups.map { LeftoverProcesses.Group(group: $0, grace: settings.killGrace) }
             }
         }
-        cancelSlurmJobs(report.slurmJobs)
+        cancelSlurmJobs(slurmJobsOfCrashedRuns(report))
         stopLeftovers(leftovers, cgroups: leftoverCgroups, graces: graces)
         // Admitted before the crash: queued again whatever the per-user limits.
         for job in again {
