@@ -74,12 +74,17 @@ struct SlurmCommands: Sendable {
     let launcher: ProcessLauncher
     /// `PATH=…`, and `SLURM_CONF=…` when the daemon has it.
     let environment: [String]
+    /// The daemon's own `SLURM_CONF`, if set: `srun` gets it too, so that
+    /// it and `squeue`/`scancel` talk to the same cluster.
+    let conf: String?
 
     init(launcher: ProcessLauncher, path: String) {
         self.launcher = launcher
         var environment = ["PATH=" + path]
-        if let conf = getenv("SLURM_CONF") { environment.append("SLURM_CONF=" + String(cString: conf)) }
+        let conf = getenv("SLURM_CONF").map { String(cString: $0) }
+        if let conf { environment.append("SLURM_CONF=" + conf) }
         self.environment = environment
+        self.conf = conf
     }
 
     /// Runs `argv`, waiting at most `limit` (then SIGTERM, SIGKILL 1 s later).
