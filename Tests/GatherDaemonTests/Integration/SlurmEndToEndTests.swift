@@ -352,8 +352,11 @@ extension GatherdEndToEnd {
             #expect(record.outcome("victim") == "killed", "\(record.object)")
             #expect(record.task("victim")?["signal"] as? String == "SIGKILL")
             #expect(record.task("victim")?["slurm_job"] as? Int == slurmJob)
-            let gone = await RunningDaemon.waitUntil(limit: .seconds(5)) { LocalSlurm.live([slurmJob]).isEmpty }
+            // A cancelled job is COMPLETING until slurmd has ended its step
+            // (KillWait 5 s on the test cluster); without the scancel it stays RUNNING.
+            let gone = await RunningDaemon.waitUntil(limit: .seconds(10)) { LocalSlurm.live([slurmJob]).isEmpty }
             #expect(gone, "Slurm job \(slurmJob) still there \(killedAt.duration(to: .now)) after its srun was killed")
+            print("slurm: the Slurm job of a killed srun gone \(killedAt.duration(to: .now)) after the kill")
         }
 
         /// A daemon stop (SIGTERM to gatherd) while Slurm tasks run, one of
@@ -388,8 +391,9 @@ extension GatherdEndToEnd {
                 #expect(record.outcome(task) == "cancelled" && record.reason(task) == "daemon stopping", "task \(task)")
                 #expect(record.task(task)?["slurm_job"] as? Int == learned[task]?.first, "task \(task)")
             }
-            let gone = await RunningDaemon.waitUntil(limit: .seconds(3)) { LocalSlurm.live(ids).isEmpty }
+            let gone = await RunningDaemon.waitUntil(limit: .seconds(10)) { LocalSlurm.live(ids).isEmpty }
             #expect(gone, "Slurm jobs left after the daemon stopped: \(LocalSlurm.live(ids))")
+            print("slurm: Slurm jobs gone \(began.duration(to: .now)) after SIGTERM to gatherd")
         }
 
         /// first-success with Slurm tasks: the first to succeed stops the
