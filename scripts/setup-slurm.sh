@@ -6,15 +6,19 @@
 # writes a munge key and a slurm.conf when missing, starts munged, slurmctld
 # and slurmd when they are not running, then waits until `sinfo` shows the
 # node idle. A cluster that already answers is left alone, and so is a
-# slurm.conf this script did not write (it exits 0 saying so).
+# slurm.conf this script did not write (it exits 0 saying so). Its own
+# slurm.conf is written again when it names another node (the host was
+# renamed, or the disk image came from another machine), and the slurmctld
+# and slurmd it started on the old one (their pid files) are restarted.
+#
+# The configuration is /etc/slurm/slurm.conf, where srun, squeue, scancel and
+# gatherd look without SLURM_CONF.
 #
 # Needs root (packages, daemons run as root here). Without root it prints why
 # and exits 0: the Slurm tests then skip themselves with the reason.
-#
-#   GATHER_SLURM_CONF  the slurm.conf to write when none exists
-#                      (default /etc/slurm/slurm.conf, where srun looks)
 set -euo pipefail
-conf=${GATHER_SLURM_CONF:-/etc/slurm/slurm.conf}
+conf=/etc/slurm/slurm.conf
+header="# One-node Slurm cluster on localhost, written by gatherd's scripts/setup-slurm.sh."
 node=$(hostname -s)
 # 90% of the memory, in MiB: what jobs may ask for with --mem (slurmd refuses
 # a RealMemory above what it finds; without one a node has 1 MiB).
@@ -58,9 +62,22 @@ fi
 # slurm.conf: one node (this host), one partition shared by up to 16 jobs per
 # CPU so a test's many `sleep` steps all start at once.
 mkdir -p "$(dirname "$conf")" /var/spool/slurmctld /var/spool/slurmd /var/log/slurm /run/slurm
+ours() { [ "$(head -n 1 "$conf")" = "$header" ]; }
+if [ -s "$conf" ] && ours && ! grep -q "^NodeName=$node " "$conf"; then
+  echo "setup-slurm: $conf names another node than $node: writing it again"
+  # Stop what this script started on the old configuration (by pid file).
+  for pidfile in /run/slurm/slurmctld.pid /run/slurm/slurmd.pid; do
+    if [ -s "$pidfile" ]; then
+      pid=$(cat "$pidfile")
+      kill "$pid" 2>/dev/null || true
+      for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    fi
+  done
+  rm -f "$conf"
+fi
 if [ ! -s "$conf" ]; then
   cat >"$conf" <<EOF
-# One-node Slurm cluster on localhost, written by gatherd's scripts/setup-slurm.sh.
+$header
 ClusterName=gatherd-test
 SlurmctldHost=$node
 SlurmUser=root
@@ -88,7 +105,7 @@ fi
 
 # Never start daemons on a configuration this script did not write (a real
 # cluster's, say): the tests then skip, saying the node is not idle.
-if ! head -n 1 "$conf" | grep -q "written by gatherd's scripts/setup-slurm.sh"; then
+if ! ours; then
   echo "setup-slurm: $conf was not written by this script: leaving Slurm alone (the Slurm tests will skip)"
   exit 0
 fi

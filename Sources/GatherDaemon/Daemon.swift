@@ -49,7 +49,7 @@ public enum Daemon {
 
         let (starts, startsContinuation) = AsyncStream.makeStream(of: DaemonWork.self)
         let metrics = Metrics()
-        let slurm = Slurm(launcher: launcher)
+        let slurm = Slurm(launcher: launcher) { journal.log(.daemonNotice($0, warning: true)) }
         let supervisor = Supervisor(
             spool: spool, journal: journal, notifier: notifier, configuration: configuration, starts: startsContinuation,
             executor: executor, cgroups: cgroups, metrics: metrics, slurm: slurm)

@@ -16,8 +16,9 @@ public protocol AttemptExecutor: Sendable {
 /// One attempt run through an ``AttemptExecutor``.
 public protocol ExecutorAttempt: Sendable {
     /// gatherd began to stop the attempt: SIGTERM went to the wrapping
-    /// process and SIGKILL follows after `grace`. Called at most once, from
-    /// any thread; must not block.
+    /// process and SIGKILL follows after `grace`. May be called more than
+    /// once (a stop request, then the attempt's cancellation): only the first
+    /// call may act. Called from any thread; must not block.
     func stopping(grace: Duration)
 
     /// The wrapping process has exited and its group was stopped. Ends

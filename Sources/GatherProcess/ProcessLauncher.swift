@@ -168,6 +168,14 @@ public final class ProcessLauncher: Sendable {
         set { cspawn_set_clone_into_cgroup(newValue ? 1 : 0) }
     }
 
+    /// Runs `action` on the exit thread after `delay`. Unlike a `Task.sleep`
+    /// it ignores Swift cancellation: a limit set inside a cancelled task (an
+    /// attempt being stopped) still fires. Actions must be short (a signal,
+    /// starting a task).
+    public func schedule(after delay: Duration, _ action: @escaping @Sendable () -> Void) {
+        watcher.schedule(after: delay, action)
+    }
+
     /// Waits until `cgroup` is empty (inotify on the exit thread); false when
     /// `limit` passed first.
     public func waitUntilEmpty(_ cgroup: Cgroup, within limit: Duration) async -> Bool {

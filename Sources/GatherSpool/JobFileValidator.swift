@@ -70,7 +70,30 @@ public enum JobFileValidator {
         var job = JobFile(name: nil, policy: .collectAll, maxParallel: nil, timeout: nil, killGrace: nil, env: [],
                           cwd: nil, user: nil, output: .journal, restartable: false, tasks: [])
         JobKeyTable.jobIndex.read(members, at: "", into: &job, problems: &p)
+        slurmEnvironment(job, taskItems: members.first { $0.key == "tasks" }?.value, problems: &p)
         return JobFileValidation(job: p.list.isEmpty ? job : nil, problems: p.list, owner: owner, runAs: runAs)
+    }
+
+    /// `SLURM_*` names in the `env` of an `executor: slurm` task (SPEC §12):
+    /// `srun` reads them (`SLURM_CONF`, `SLURM_CLUSTERS`, `SLURM_JOB_ID`…),
+    /// so they could send it to another cluster or into another job, where
+    /// gatherd's `squeue` and `scancel` never find the attempt. The job's
+    /// `env` applies to every task: it is checked when any task is slurm.
+    private static func slurmEnvironment(_ job: JobFile, taskItems: JSONValue?, problems p: inout Problems) {
+        let why = "SLURM_* names are not allowed with executor: slurm (srun would take them and could run elsewhere)"
+        if let first = job.tasks.firstIndex(where: { job.executor(of: $0) == .slurm }) {
+            for (key, _) in job.env where key.hasPrefix("SLURM_") {
+                p.add(JobKeyPath.member("env", key), "\(why); task \(job.tasks[first].name) runs in Slurm")
+            }
+        }
+        // Task paths need each task's index in the file: only when every
+        // item was a task (else that item's problem is reported already).
+        guard case .array(let items)? = taskItems, items.count == job.tasks.count else { return }
+        for (i, task) in job.tasks.enumerated() where job.executor(of: task) == .slurm {
+            for (key, _) in task.env where key.hasPrefix("SLURM_") {
+                p.add(JobKeyPath.member("tasks[\(i)].env", key), why)
+            }
+        }
     }
 
     /// The `user` and owner rules of SPEC §8; returns the account tasks run as.

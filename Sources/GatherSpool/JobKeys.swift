@@ -38,7 +38,7 @@ public enum JobKeyTable {
                 if d > JobFile.maxKillGrace { p.add(path, "must be at most 5m") } else { job.killGrace = d }
             }
         },
-        .job("env", type: "object of strings; names ^[A-Za-z_][A-Za-z0-9_]*$, not GATHER_*", default: "{}",
+        .job("env", type: "object of strings; names ^[A-Za-z_][A-Za-z0-9_]*$, not GATHER_*, nor SLURM_* when a task runs with executor slurm", default: "{}",
              meaning: "added to the task environment", section: "§4") { v, path, job, p in
             job.env = p.env(v, path)
         },

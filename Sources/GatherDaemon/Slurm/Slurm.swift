@@ -27,6 +27,9 @@ final class Slurm: Sendable {
     /// The `PATH` the tools are looked up in.
     let path: String
     let tracker: SlurmJobTracker
+    /// Where a failed `scancel` is reported: the daemon logs it to the
+    /// journal as a warning.
+    let warn: @Sendable (String) -> Void
 
     private struct Probe {
         var at: ContinuousClock.Instant
@@ -37,9 +40,14 @@ final class Slurm: Sendable {
     private let found = Mutex<SlurmTools?>(nil)
 
     /// - Parameter path: where to look for `srun`; the daemon's `PATH`, else the SPEC §4 task `PATH`.
-    init(launcher: ProcessLauncher, path: String? = getenv("PATH").map { String(cString: $0) }) {
+    ///   - warn: gets each line about an `scancel` that failed.
+    init(
+        launcher: ProcessLauncher, path: String? = getenv("PATH").map { String(cString: $0) },
+        warn: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
         let path = path.flatMap { $0.isEmpty ? nil : $0 } ?? TaskEnvironment.defaultPath
         self.path = path
+        self.warn = warn
         self.commands = SlurmCommands(launcher: launcher, path: path)
         self.tracker = SlurmJobTracker(commands: commands)
     }
@@ -79,16 +87,35 @@ final class Slurm: Sendable {
     }
 
     /// `scancel` of these Slurm job IDs, never by name (another gatherd may
-    /// use the same job names). A job that already ended is no error.
-    func cancel(_ ids: [Int64]) async {
-        guard !ids.isEmpty, let tools else { return }
-        _ = await commands.run([tools.scancel] + ids.map(String.init), limit: Self.commandLimit)
+    /// use the same job names). `scancel` exits 0 for a job that already
+    /// ended, so a non-zero exit, no answer within ``commandLimit`` or no
+    /// `scancel` at all is a ``warn`` line: `whose` (`job nightly: task
+    /// dump`), the IDs and what went wrong.
+    func cancel(_ ids: [Int64], whose: String) async {
+        guard !ids.isEmpty else { return }
+        guard let tools else {
+            warn(Self.cancelFailure(ids, whose: whose, problem: "no scancel in PATH (\(path))"))
+            return
+        }
+        let result = await commands.run([tools.scancel] + ids.map(String.init), limit: Self.commandLimit)
+        if !result.succeeded { warn(Self.cancelFailure(ids, whose: whose, problem: result.problem)) }
     }
 
-    /// ``cancel(_:)`` from the supervisor's thread (recovery at start).
-    func cancelBlocking(_ ids: [Int64]) -> SlurmCommandResult? {
-        guard !ids.isEmpty, let tools else { return nil }
-        return commands.runBlocking([tools.scancel] + ids.map(String.init), limit: Self.commandLimit)
+    /// ``cancel(_:whose:)`` from the supervisor's thread (recovery at start).
+    func cancelBlocking(_ ids: [Int64], whose: String) {
+        guard !ids.isEmpty else { return }
+        guard let tools else {
+            warn(Self.cancelFailure(ids, whose: whose, problem: "no scancel in PATH (\(path))"))
+            return
+        }
+        let result = commands.runBlocking([tools.scancel] + ids.map(String.init), limit: Self.commandLimit)
+        if !result.succeeded { warn(Self.cancelFailure(ids, whose: whose, problem: result.problem)) }
+    }
+
+    /// `job nightly: task dump: cannot cancel Slurm job 41 (scancel: error: …)`.
+    static func cancelFailure(_ ids: [Int64], whose: String, problem: String) -> String {
+        let jobs = ids.count == 1 ? "job \(ids[0])" : "jobs " + ids.map(String.init).joined(separator: " ")
+        return "\(whose): cannot cancel Slurm \(jobs) (\(problem))"
     }
 
     /// The Slurm job name of a task's attempts (SPEC §12): `gatherd/ID/TASK`.

@@ -74,12 +74,17 @@ struct SlurmCommands: Sendable {
     let launcher: ProcessLauncher
     /// `PATH=…`, and `SLURM_CONF=…` when the daemon has it.
     let environment: [String]
+    /// The daemon's own `SLURM_CONF`, if set: `srun` gets it too, so that
+    /// it and `squeue`/`scancel` talk to the same cluster.
+    let conf: String?
 
     init(launcher: ProcessLauncher, path: String) {
         self.launcher = launcher
         var environment = ["PATH=" + path]
-        if let conf = getenv("SLURM_CONF") { environment.append("SLURM_CONF=" + String(cString: conf)) }
+        let conf = getenv("SLURM_CONF").map { String(cString: $0) }
+        if let conf { environment.append("SLURM_CONF=" + conf) }
         self.environment = environment
+        self.conf = conf
     }
 
     /// Runs `argv`, waiting at most `limit` (then SIGTERM, SIGKILL 1 s later).
@@ -94,23 +99,22 @@ struct SlurmCommands: Sendable {
         } catch {
             return SlurmCommandResult(status: nil, stdout: [], stderr: [], spawnError: error)
         }
-        // The exit races the limit: past it, the program is stopped, which ends the wait.
-        let (status, timedOut) = await withTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                guard (try? await Task.sleep(for: limit)) != nil else { return false }
-                process.terminate(grace: .seconds(1))
-                return true
-            }
-            let status = await process.exitStatus()
-            group.cancelAll()
-            var timedOut = false
-            for await fired in group where fired { timedOut = true }
-            return (status, timedOut)
+        // The limit is a timer on the launcher's exit thread, not a
+        // `Task.sleep`: this also runs inside a cancelled attempt (a timeout,
+        // a cancel request, a daemon stop), where a sleep ends at once and the
+        // exit wait ignores cancellation. The timer and the reap both run on
+        // that thread, so `status` tells whether the program ended first.
+        let timedOut = Mutex(false)
+        launcher.schedule(after: limit) {
+            guard process.status == nil else { return }
+            timedOut.withLock { $0 = true }
+            process.terminate(grace: .seconds(1))
         }
+        let status = await process.exitStatus()
         await process.stopRemaining(grace: .seconds(1))
         await process.outputFinished(within: .seconds(1))
         let (out, err) = lines.withLock { $0 }
-        return SlurmCommandResult(status: timedOut ? nil : status, stdout: out, stderr: err)
+        return SlurmCommandResult(status: timedOut.withLock { $0 } ? nil : status, stdout: out, stderr: err)
     }
 
     /// ``run(_:limit:)`` from a thread that may block (the supervisor's own

@@ -68,13 +68,22 @@ struct SlurmExecutor: AttemptExecutor {
 
 /// One attempt's Slurm job: its ID once learned, `scancel` by that ID when
 /// the attempt is stopped (after `kill_grace`, with the SIGKILL of `srun`,
-/// and again once `srun` has exited), so that no Slurm job of a stopped task
-/// remains — a SIGKILLed `srun` can leave its job running.
+/// if `srun` has not exited by then) and once `srun` has exited when it was
+/// stopped or did not exit on its own (a signal gatherd did not send: a
+/// SIGKILL from outside, the OOM killer), so that no Slurm job of an ended
+/// attempt remains — a SIGKILLed `srun` leaves its job running.
 final class SlurmAttempt: ExecutorAttempt {
+    private struct State {
+        var id: Int64?
+        /// ``stopping(grace:)`` was called (it acts once).
+        var stopping = false
+        /// ``ended(status:stopped:)`` began: it does the `scancel` from then on.
+        var ended = false
+    }
     private let executor: SlurmExecutor
     private let attempt: Int
     private let comment: String
-    private let id = Mutex<Int64?>(nil)
+    private let state = Mutex(State())
 
     init(executor: SlurmExecutor, attempt: Int, comment: String) {
         self.executor = executor
@@ -85,38 +94,56 @@ final class SlurmAttempt: ExecutorAttempt {
         }
     }
 
+    /// `job ID: task NAME`: whose Slurm job a warning is about.
+    private var whose: String { "job \(executor.jobID): task \(executor.task)" }
+
     private func learn(_ job: Int64) {
-        let first = id.withLock { id in
-            defer { id = id ?? job }
-            return id == nil
+        let first = state.withLock { state in
+            defer { state.id = state.id ?? job }
+            return state.id == nil
         }
         if first { executor.learned(attempt, job) }
     }
 
     /// The ID, learned now if the poller has not yet.
     private func resolve() async -> Int64? {
-        if let known = id.withLock({ $0 }) { return known }
+        if let known = state.withLock({ $0.id }) { return known }
         executor.slurm.tracker.forget(comment)
         if let job = await executor.slurm.tracker.lookup(comment: comment, name: executor.name, tools: executor.tools) {
             learn(job)
         }
-        return id.withLock { $0 }
+        return state.withLock { $0.id }
     }
 
     func stopping(grace: Duration) {
-        // Called from a stop hook or a cancellation handler, which must not
-        // wait; the scancel after the grace happens whether or not the
-        // attempt has ended by then, so it cannot be a child of the attempt.
-        Task.detached { [self] in
-            try? await Task.sleep(for: grace)
-            if let job = await resolve() { await executor.slurm.cancel([job]) }
+        // Both the stop hook and the cancellation handler may call this (a
+        // stop request, then the job's cancellation): only the first acts.
+        let first = state.withLock { state in
+            defer { state.stopping = true }
+            return !state.stopping
+        }
+        guard first else { return }
+        // A timer on the launcher's exit thread (no task sleeps through the
+        // grace); an `srun` that outlives the grace gets its SIGKILL then, and
+        // its job an `scancel` here. Once the attempt has ended, `ended`
+        // cancelled the job already.
+        executor.slurm.commands.launcher.schedule(after: grace) { [self] in
+            guard !state.withLock({ $0.ended }) else { return }
+            // The hook and the handler must not wait, and the attempt may end
+            // while this runs: so a task of its own.
+            Task.detached { [self] in
+                if let job = await resolve() { await executor.slurm.cancel([job], whose: whose) }
+            }
         }
     }
 
     func ended(status: ExitStatus, stopped: Bool) async -> Int64? {
+        state.withLock { $0.ended = true }
         executor.slurm.tracker.forget(comment)
         let job = await resolve()
-        if let job, stopped || status.signalName != nil { await executor.slurm.cancel([job]) }
+        // `srun` exits with its step's status (or with 0/1 of its own); a
+        // signal that ended `srun` itself may have left the job running.
+        if let job, stopped || status.signalName != nil { await executor.slurm.cancel([job], whose: whose) }
         return job
     }
 }

@@ -154,9 +154,14 @@ struct JobRunner: Sendable {
         let metrics = self.metrics
         let file = job.job
         let account = job.runAs
+        var taskEnvironment = task.env
+        // srun reads SLURM_CONF: the daemon's own, so that the attempt runs
+        // on the cluster its squeue and scancel ask (a job's env cannot set
+        // SLURM_* for a Slurm task: the validator rejects it).
+        if file.executor(of: task) == .slurm, let conf = slurm?.commands.conf { taskEnvironment.append(("SLURM_CONF", conf)) }
         let environment = TaskEnvironment(
             user: account.name, home: account.home, shell: account.shell, job: job.id, task: task.name,
-            jobEnvironment: file.env, taskEnvironment: task.env)
+            jobEnvironment: file.env, taskEnvironment: taskEnvironment)
         let spec = ProcessTaskSpec(
             name: task.name, command: task.command, environment: environment, cwd: file.workingDirectory(of: task),
             identity: daemonIsRoot

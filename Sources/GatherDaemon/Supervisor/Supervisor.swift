@@ -257,22 +257,18 @@ actor Supervisor {
     /// `scancel` of the Slurm jobs a crashed run started (SPEC §12), by the
     /// IDs its `state.json` and `state.log` kept, before its jobs are
     /// recorded or run again. The crashed run's `srun` processes are among
-    /// the leftover process groups stopped next.
+    /// the leftover process groups stopped next (if systemd did not SIGKILL
+    /// them already: then only this `scancel` ends their Slurm jobs). A
+    /// failed `scancel` is a warning in the journal, with the IDs.
     func cancelSlurmJobs(_ jobs: [String: [JobStateFile.SlurmJob]]) {
-        let ids = jobs.values.flatMap { $0.map(\.id) }
+        let ids = jobs.values.flatMap { $0.map(\.id) }.sorted()
         guard !ids.isEmpty else { return }
-        guard let slurm, let result = slurm.cancelBlocking(ids) else {
+        guard let slurm else {
             journal.log(.daemonNotice(
-                "cannot cancel the Slurm jobs \(ids.map(String.init).joined(separator: " ")) a previous run left: no scancel",
-                warning: true))
+                Slurm.cancelFailure(ids, whose: "a previous run", problem: "no Slurm support in this gatherd"), warning: true))
             return
         }
-        // scancel also fails for a job that already ended: only a program that did not run is reported.
-        if result.status == nil {
-            journal.log(.daemonNotice(
-                "cannot cancel the Slurm jobs \(ids.map(String.init).joined(separator: " ")) a previous run left: \(result.problem)",
-                warning: true))
-        }
+        slurm.cancelBlocking(ids, whose: "a previous run")
     }
 
     /// Stops a crashed run's process groups and what its job cgroups hold

@@ -34,12 +34,35 @@ enum LocalSlurm {
         return true
     }
 
-    /// Which of `ids` Slurm still has pending, running, suspended or completing.
-    static func live(_ ids: [Int]) -> [Int] {
-        guard !ids.isEmpty, let result = try? Run.command(
-            ["squeue", "--noheader", "--states=PD,R,S,CG,CF", "--format=%i", "--jobs=" + ids.map(String.init).joined(separator: ",")])
-        else { return ids }
+    /// Which of `ids` Slurm still has pending, running, suspended or
+    /// completing. An `squeue` that fails fails the test (and every ID
+    /// counts as live, so no wait for "gone" ends on it).
+    static func live(_ ids: [Int], sourceLocation: SourceLocation = #_sourceLocation) -> [Int] {
+        guard !ids.isEmpty else { return [] }
+        let argv = ["squeue", "--noheader", "--states=PD,R,S,CG,CF", "--format=%i", "--jobs=" + ids.map(String.init).joined(separator: ",")]
+        let result: Run.Result
+        do {
+            result = try Run.command(argv)
+        } catch {
+            Issue.record("cannot run squeue: \(error)", sourceLocation: sourceLocation)
+            return ids
+        }
+        guard result.status == 0 else {
+            Issue.record("squeue failed (\(result.status)): \(result.stderrText)", sourceLocation: sourceLocation)
+            return ids
+        }
         return result.stdoutText.split(separator: "\n").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+    }
+
+    /// The pid of each running task of job `id` (state.json): for a Slurm
+    /// task its `srun`, which leads its own process group.
+    static func taskPIDs(_ harness: DaemonHarness, _ id: String) -> [String: Int32] {
+        let tasks = currentState(spool: harness.spool, id: id)?["tasks"] as? [[String: Any]] ?? []
+        var pids: [String: Int32] = [:]
+        for task in tasks {
+            if let name = task["name"] as? String, let pid = task["pid"] as? Int { pids[name] = Int32(pid) }
+        }
+        return pids
     }
 
     /// After a test (also one that failed while its daemon ran): cancels the
@@ -269,19 +292,136 @@ extension GatherdEndToEnd {
             }
             try #require(seen, "slurm job IDs not learned: \(learned)\n\(daemon.stderr)")
             let ids = learned.values.flatMap { $0 }
+            let pids = LocalSlurm.taskPIDs(harness, id)
+            try #require(pids.count == 2, "no srun pids in state.json: \(pids)")
             daemon.kill(SIGKILL)
             #expect(await daemon.wait(limit: .seconds(10)) != nil)
-            // The crashed daemon's jobs are still running in Slurm.
-            #expect(LocalSlurm.live(ids).count == 2)
+            // As systemd does at the unit's end (KillMode=mixed): SIGKILL to
+            // what is left, here each srun's process group (srun and its
+            // helper child), so no srun can end its step on its own.
+            for pid in pids.values { kill(-pid, SIGKILL) }
+            try await Task.sleep(for: .seconds(3))
+            // The crashed daemon's jobs are still running in Slurm: only the
+            // recovery's scancel by ID can end them.
+            #expect(LocalSlurm.live(ids).count == 2, "\(LocalSlurm.live(ids)) of \(ids)")
 
-            try await harness.runUntilIdle(limit: .seconds(30))
-            #expect(LocalSlurm.live(ids).isEmpty, "left: \(LocalSlurm.live(ids))")
+            let restarted = ContinuousClock.now
+            let second = try await harness.runUntilIdle(limit: .seconds(30))
+            // A cancelled job is `COMPLETING` until slurmd has ended its step.
+            let gone = await RunningDaemon.waitUntil(limit: .seconds(10)) { LocalSlurm.live(ids).isEmpty }
+            #expect(gone, "left: \(LocalSlurm.live(ids))\n\(second.stderr)")
+            print("slurm: crashed run's jobs gone \(restarted.duration(to: .now)) after the restart")
             let record = try harness.record(id)
             #expect(record.state == "interrupted")
             for task in ["a", "b"] {
                 #expect(record.outcome(task) == "cancelled" && record.reason(task) == "daemon restarted")
                 #expect(record.task(task)?["slurm_job"] as? Int == learned[task]?.first)
             }
+        }
+
+        /// An `srun` killed from outside (here its process group SIGKILLed,
+        /// as the OOM killer of a cgroup or an administrator's `kill -9`
+        /// would): the task is `killed`, and gatherd cancels its Slurm job,
+        /// which would otherwise run on without its `srun`.
+        @Test func srunKilledFromOutsideLeavesNoSlurmJob() async throws {
+            guard LocalSlurm.canRun else { return }
+            let harness = try DaemonHarness("slurm-killed")
+            let id = try harness.drop(harness.id("killed"), """
+                {"executor": "slurm", "kill_grace": "1s", "cwd": "/tmp", "tasks": [
+                  {"name": "victim", "command": ["sleep", "300"]}
+                ]}
+                """)
+            let daemon = try harness.start(["--exit-when-idle"])
+            defer { daemon.kill(SIGKILL); LocalSlurm.cancelLeftovers(harness) }
+            var learned: [String: [Int]] = [:]
+            var pids: [String: Int32] = [:]
+            let seen = await RunningDaemon.waitUntil(limit: .seconds(20)) {
+                learned = LocalSlurm.learned(harness, id)
+                pids = LocalSlurm.taskPIDs(harness, id)
+                return learned["victim"] != nil && pids["victim"] != nil
+            }
+            try #require(seen, "slurm job ID or srun pid not known: \(learned) \(pids)\n\(daemon.stderr)")
+            let slurmJob = try #require(learned["victim"]?.first)
+            let srun = try #require(pids["victim"])
+            // The whole group: SIGKILL of the first srun alone lets its helper
+            // child cancel the job (Slurm 22.05).
+            #expect(kill(-srun, SIGKILL) == 0)
+            let killedAt = ContinuousClock.now
+            #expect(await daemon.wait(limit: .seconds(30)) == 0, "\(daemon.stderr)")
+            let record = try harness.record(id)
+            #expect(record.outcome("victim") == "killed", "\(record.object)")
+            #expect(record.task("victim")?["signal"] as? String == "SIGKILL")
+            #expect(record.task("victim")?["slurm_job"] as? Int == slurmJob)
+            // A cancelled job is COMPLETING until slurmd has ended its step
+            // (KillWait 5 s on the test cluster); without the scancel it stays RUNNING.
+            let gone = await RunningDaemon.waitUntil(limit: .seconds(10)) { LocalSlurm.live([slurmJob]).isEmpty }
+            #expect(gone, "Slurm job \(slurmJob) still there \(killedAt.duration(to: .now)) after its srun was killed")
+            print("slurm: the Slurm job of a killed srun gone \(killedAt.duration(to: .now)) after the kill")
+        }
+
+        /// A daemon stop (SIGTERM to gatherd) while Slurm tasks run, one of
+        /// them ignoring SIGTERM: the job is `interrupted`, its tasks
+        /// `cancelled` (`daemon stopping`), and no Slurm job of it is left.
+        @Test func daemonStopLeavesNoSlurmJob() async throws {
+            guard LocalSlurm.canRun else { return }
+            let harness = try DaemonHarness("slurm-stop")
+            let daemon = try harness.start()
+            defer { daemon.kill(SIGKILL); LocalSlurm.cancelLeftovers(harness) }
+            let id = try harness.drop(harness.id("stop"), """
+                {"executor": "slurm", "kill_grace": "2s", "cwd": "/tmp", "tasks": [
+                  {"name": "obedient", "command": ["sleep", "300"]},
+                  {"name": "stubborn", "command": ["sh", "-c", "trap '' TERM; sleep 300"]}
+                ]}
+                """)
+            var learned: [String: [Int]] = [:]
+            let seen = await RunningDaemon.waitUntil(limit: .seconds(20)) {
+                learned = LocalSlurm.learned(harness, id)
+                return learned.count == 2
+            }
+            try #require(seen, "slurm job IDs not learned: \(learned)\n\(daemon.stderr)")
+            let ids = learned.values.flatMap { $0 }
+            let began = ContinuousClock.now
+            daemon.kill(SIGTERM)
+            #expect(await daemon.wait(limit: .seconds(30)) == 0, "\(daemon.stderr)")
+            let took = began.duration(to: .now)
+            print("slurm: daemon stop with a 2 s grace took \(took)")
+            let record = try harness.record(id)
+            #expect(record.state == "interrupted", "\(record.object)")
+            for task in ["obedient", "stubborn"] {
+                #expect(record.outcome(task) == "cancelled" && record.reason(task) == "daemon stopping", "task \(task)")
+                #expect(record.task(task)?["slurm_job"] as? Int == learned[task]?.first, "task \(task)")
+            }
+            let gone = await RunningDaemon.waitUntil(limit: .seconds(10)) { LocalSlurm.live(ids).isEmpty }
+            #expect(gone, "Slurm jobs left after the daemon stopped: \(LocalSlurm.live(ids))")
+            print("slurm: Slurm jobs gone \(began.duration(to: .now)) after SIGTERM to gatherd")
+        }
+
+        /// first-success with Slurm tasks: the first to succeed stops the
+        /// others (one ignores SIGTERM); the job succeeds and none of its
+        /// Slurm jobs is left.
+        @Test func firstSuccessStopsTheOtherSlurmTasks() async throws {
+            guard LocalSlurm.canRun else { return }
+            let harness = try DaemonHarness("slurm-race")
+            let id = try harness.drop(harness.id("race"), """
+                {"executor": "slurm", "policy": "first-success", "kill_grace": "1s", "cwd": "/tmp", "tasks": [
+                  {"name": "quick", "command": ["sleep", "2"]},
+                  {"name": "slow", "command": ["sleep", "300"]},
+                  {"name": "stubborn", "command": ["sh", "-c", "trap '' TERM; sleep 300"]}
+                ]}
+                """)
+            let began = ContinuousClock.now
+            try await harness.runUntilIdle(limit: .seconds(40))
+            #expect(began.duration(to: .now) < .seconds(20))
+            let record = try harness.record(id)
+            #expect(record.state == "succeeded", "\(record.object)")
+            #expect(record.outcome("quick") == "succeeded")
+            for task in ["slow", "stubborn"] {
+                #expect(record.outcome(task) == "cancelled" && record.reason(task) == "quick succeeded", "task \(task)")
+            }
+            let ids = ["quick", "slow", "stubborn"].compactMap { record.task($0)?["slurm_job"] as? Int }
+            #expect(ids.count == 3, "\(record.object)")
+            let gone = await RunningDaemon.waitUntil(limit: .seconds(3)) { LocalSlurm.live(ids).isEmpty }
+            #expect(gone, "Slurm jobs left: \(LocalSlurm.live(ids))")
         }
 
         /// The rest is unchanged across executors: a cancel request stops a
