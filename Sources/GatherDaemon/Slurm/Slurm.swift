@@ -146,12 +146,25 @@ final class SlurmJobTracker: Sendable {
     private let commands: SlurmCommands
     /// The first and the longest wait between two polls.
     static let firstPoll = Duration.milliseconds(20)
+
+    /// Debug builds read `GATHERD_TEST_SLURM_UNLEARNED`: no attempt's Slurm
+    /// job ID is ever learned, so a test can show that recovery still finds
+    /// (by the run's comment) and cancels the jobs of a run that crashed
+    /// before it learned them. Release builds have no such variable.
+    static let learnsNothing: Bool = {
+        #if DEBUG
+        return getenv("GATHERD_TEST_SLURM_UNLEARNED") != nil
+        #else
+        return false
+        #endif
+    }()
     static let slowestPoll = Duration.seconds(1)
 
     init(commands: SlurmCommands) { self.commands = commands }
 
     /// Learn the ID of the Slurm job with comment `comment` (named `name`); `found` gets it once.
     func watch(comment: String, name: String, tools: SlurmTools, found: @escaping @Sendable (Int64) -> Void) {
+        guard !Self.learnsNothing else { return }
         let start = state.withLock { state in
             state.pending[comment] = Pending(name: name, found: found)
             state.fresh = true
@@ -169,6 +182,7 @@ final class SlurmJobTracker: Sendable {
 
     /// One `squeue` now for a single attempt (its srun ended before the poller saw it).
     func lookup(comment: String, name: String, tools: SlurmTools) async -> Int64? {
+        guard !Self.learnsNothing else { return nil }
         let result = await commands.run(SlurmCommands.squeueArguments(tools, names: [name]), limit: Slurm.commandLimit)
         return SlurmCommands.parseSqueue(result.stdout)[comment]
     }

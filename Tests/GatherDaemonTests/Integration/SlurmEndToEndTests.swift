@@ -78,6 +78,13 @@ enum LocalSlurm {
         if !ids.isEmpty { _ = try? Run.command(["scancel"] + ids) }
     }
 
+    /// The Slurm jobs Slurm still has pending or running under these job names.
+    static func named(_ names: [String]) -> [Int] {
+        let argv = ["squeue", "--noheader", "--states=PD,R", "--format=%i", "--name=" + names.joined(separator: ",")]
+        guard let result = try? Run.command(argv), result.status == 0 else { return [] }
+        return result.stdoutText.split(separator: "\n").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+    }
+
     /// `scontrol show job ID` as text.
     static func show(_ id: Int) -> String {
         (try? Run.command(["scontrol", "show", "job", String(id)]).stdoutText) ?? ""
@@ -317,6 +324,42 @@ extension GatherdEndToEnd {
                 #expect(record.outcome(task) == "cancelled" && record.reason(task) == "daemon restarted")
                 #expect(record.task(task)?["slurm_job"] as? Int == learned[task]?.first)
             }
+        }
+
+        /// A crash before the run learned its attempts' Slurm job IDs (an
+        /// attempt's first moments; here the daemon is told to learn none),
+        /// under `KillMode=mixed` (the sruns SIGKILLed too): the restart finds
+        /// the jobs by the crashed run's comment and cancels them.
+        @Test func crashBeforeTheIDsWereLearnedStillLeavesNoSlurmJob() async throws {
+            guard LocalSlurm.canRun else { return }
+            let harness = try DaemonHarness("slurm-unlearned")
+            let daemon = try harness.start(extraEnvironment: ["GATHERD_TEST_SLURM_UNLEARNED": "1"])
+            defer { daemon.kill(SIGKILL); LocalSlurm.cancelLeftovers(harness) }
+            let id = try harness.drop(harness.id("early"), """
+                {"executor": "slurm", "kill_grace": "1s", "cwd": "/tmp", "tasks": [
+                  {"name": "a", "command": ["sleep", "300"]},
+                  {"name": "b", "command": ["sleep", "300"]}
+                ]}
+                """)
+            // The test finds them by name; gatherd has not learned them.
+            var ids: [Int] = []
+            let seen = await RunningDaemon.waitUntil(limit: .seconds(20)) {
+                ids = LocalSlurm.named(["gatherd/\(id)/a", "gatherd/\(id)/b"])
+                return ids.count == 2 && LocalSlurm.taskPIDs(harness, id).count == 2
+            }
+            try #require(seen, "the Slurm jobs never appeared: \(ids)\n\(daemon.stderr)")
+            #expect(LocalSlurm.learned(harness, id).isEmpty)
+            let pids = LocalSlurm.taskPIDs(harness, id)
+            daemon.kill(SIGKILL)
+            #expect(await daemon.wait(limit: .seconds(10)) != nil)
+            for pid in pids.values { kill(-pid, SIGKILL) }
+            try await Task.sleep(for: .seconds(3))
+            #expect(LocalSlurm.live(ids).count == 2, "\(LocalSlurm.live(ids)) of \(ids)")
+
+            let second = try await harness.runUntilIdle(limit: .seconds(30))
+            let gone = await RunningDaemon.waitUntil(limit: .seconds(10)) { LocalSlurm.live(ids).isEmpty }
+            #expect(gone, "left: \(LocalSlurm.live(ids))\n\(second.stderr)")
+            #expect(try harness.record(id).state == "interrupted")
         }
 
         /// An `srun` killed from outside (here its process group SIGKILLed,
