@@ -99,6 +99,18 @@ extension GatherctlEndToEnd {
             #expect(text.stdoutText.contains(bad) && text.stdoutText.contains("CompoundError, 1 error [t: exited with status 1]"), "\(text.output)")
             let usage = try await harness.ctl(["list", "--state", "nope"])
             #expect(usage.status == 2 && usage.stderrText.contains("--state nope: not one of"), "\(usage.output)")
+
+            // failed/ holds cancelled jobs too: --state tells them apart by the record.
+            let stopped = harness.id("stopped")
+            #expect(try await harness.ctl(["submit", try harness.file("\(stopped).json", #"{"tasks": [{"name": "t", "command": ["sleep", "60"]}]}"#)]).status == 0)
+            #expect(await RunningCommand.waitUntil(limit: .seconds(20)) {
+                FileManager.default.fileExists(atPath: "\(harness.spool)/active/\(stopped)/state.json")
+            })
+            #expect(try await harness.ctl(["cancel", "--wait", stopped]).status == 3)
+            #expect(FileManager.default.fileExists(atPath: "\(harness.spool)/failed/\(stopped)/result.json"))
+            #expect(try await ids(["--state", "cancelled"]) == [stopped])
+            #expect(try await ids(["--state", "failed"]) == [bad])
+            #expect(try await ids(["--state", "interrupted"]).isEmpty)
         }
     }
 }

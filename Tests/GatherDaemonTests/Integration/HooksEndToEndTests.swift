@@ -51,6 +51,10 @@ extension GatherdEndToEnd {
             #expect(env["GATHER_RECORD"]?.hasSuffix("/failed/\(failed)/result.json") == true)
             #expect(env["USER"] == "nobody")
             #expect(env["LOGNAME"] == "nobody")
+            if let account = getpwnam("nobody") {
+                #expect(env["HOME"] == String(cString: account.pointee.pw_dir))
+                #expect(env["SHELL"] == String(cString: account.pointee.pw_shell))
+            }
             #expect(env["FROM_JOB"] == "yes")
             #expect(env["PATH"] == "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
             let uid = try String(contentsOfFile: "\(out)/\(failed).on_failure.uid", encoding: .utf8)
