@@ -154,7 +154,9 @@ extension SpoolDirectory {
             }
             return .init(name: task.name, outcome: .skipped, reason: TaskReason.daemonRestarted.description, attempts: 0)
         }
-        return JobRecord(id: job.id, name: s.name, file: s.file, state: .interrupted, policy: job.job.policy,
+        // The crashed run's own ID, so GATHER_RUN of this record matches its entries.
+        return JobRecord(id: job.id, run: s.run ?? JobRecord.newRunID(), name: s.name, file: s.file,
+                         state: .interrupted, policy: job.job.policy,
                          uid: s.uid, gid: s.gid, user: s.user, runAs: s.runAs, receivedAt: s.receivedAt,
                          startedAt: s.startedAt, error: nil, tasks: tasks)
     }

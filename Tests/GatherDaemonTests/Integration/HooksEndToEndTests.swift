@@ -232,12 +232,17 @@ extension GatherdEndToEnd {
             let daemon = try harness.start()
             let started = await eventually(limit: .seconds(30)) { FileManager.default.fileExists(atPath: out + "/task") }
             try #require(started, "the task never started: \(harness.listing())\n\(daemon.stderr)")
+            let state = try JSONSerialization.jsonObject(
+                with: Data(contentsOf: URL(fileURLWithPath: "\(harness.spool)/active/\(id)/state.json"))) as? [String: Any]
+            let crashedRun = try #require(state?["run"] as? String)
             daemon.kill(SIGKILL)
             #expect(await daemon.wait(limit: .seconds(10)) != nil)
 
             try await harness.runUntilIdle()
             let record = try harness.record(id)
             #expect(record.state == "interrupted")
+            // The crashed run's ID, as on its journal entries (GATHER_RUN).
+            #expect(record.object["run"] as? String == crashedRun)
             // on_end runs for every record, the one recovery wrote too; on_failure only for `failed`.
             let runs = try String(contentsOfFile: out + "/on_end", encoding: .utf8).split(separator: "\n")
             #expect(runs == ["interrupted \(harness.spool)/failed/\(id)/result.json"], "\(runs)")
