@@ -90,6 +90,21 @@ enum LocalSlurm {
         (try? Run.command(["scontrol", "show", "job", String(id)]).stdoutText) ?? ""
     }
 
+    /// Waits (up to 20 s) until gatherd learned the Slurm job IDs of `tasks`
+    /// tasks of job `id`, and returns them; fails the test otherwise.
+    static func waitForLearned(
+        _ harness: DaemonHarness, _ id: String, tasks: Int, daemon: RunningDaemon,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws -> [String: [Int]] {
+        var learned: [String: [Int]] = [:]
+        let seen = await RunningDaemon.waitUntil(limit: .seconds(20)) {
+            learned = Self.learned(harness, id)
+            return learned.count == tasks
+        }
+        try #require(seen, "slurm job IDs not learned: \(learned)\n\(daemon.stderr)", sourceLocation: sourceLocation)
+        return learned
+    }
+
     /// The Slurm job IDs gatherd learned for job `id` so far (state.json's `slurm_jobs`), task → IDs.
     static func learned(_ harness: DaemonHarness, _ id: String) -> [String: [Int]] {
         let jobs = currentState(spool: harness.spool, id: id)?["slurm_jobs"] as? [[String: Any]] ?? []
@@ -127,12 +142,7 @@ extension GatherdEndToEnd {
                 """)
             let daemon = try harness.start(["--exit-when-idle"])
             defer { daemon.kill(SIGKILL); LocalSlurm.cancelLeftovers(harness) }
-            var learned: [String: [Int]] = [:]
-            let seen = await RunningDaemon.waitUntil(limit: .seconds(20)) {
-                learned = LocalSlurm.learned(harness, id)
-                return learned.count == 3
-            }
-            try #require(seen, "slurm job IDs not learned: \(learned)\n\(daemon.stderr)")
+            let learned = try await LocalSlurm.waitForLearned(harness, id, tasks: 3, daemon: daemon)
             // While they run, Slurm has them, under gatherd's names.
             for (task, ids) in learned {
                 let shown = LocalSlurm.show(try #require(ids.first))
@@ -185,12 +195,7 @@ extension GatherdEndToEnd {
                 """)
             let daemon = try harness.start(["--exit-when-idle"])
             defer { daemon.kill(SIGKILL); LocalSlurm.cancelLeftovers(harness) }
-            var learned: [String: [Int]] = [:]
-            let seen = await RunningDaemon.waitUntil(limit: .seconds(20)) {
-                learned = LocalSlurm.learned(harness, id)
-                return learned.count == 4
-            }
-            try #require(seen, "slurm job IDs not learned: \(learned)\n\(daemon.stderr)")
+            let learned = try await LocalSlurm.waitForLearned(harness, id, tasks: 4, daemon: daemon)
             let ids = learned.values.flatMap { $0 }
             // The failing task's end starts the stops.
             let failing = await RunningDaemon.waitUntil(limit: .seconds(20)) {
@@ -292,12 +297,7 @@ extension GatherdEndToEnd {
                   {"name": "b", "command": ["sleep", "300"]}
                 ]}
                 """)
-            var learned: [String: [Int]] = [:]
-            let seen = await RunningDaemon.waitUntil(limit: .seconds(20)) {
-                learned = LocalSlurm.learned(harness, id)
-                return learned.count == 2
-            }
-            try #require(seen, "slurm job IDs not learned: \(learned)\n\(daemon.stderr)")
+            let learned = try await LocalSlurm.waitForLearned(harness, id, tasks: 2, daemon: daemon)
             let ids = learned.values.flatMap { $0 }
             let pids = LocalSlurm.taskPIDs(harness, id)
             try #require(pids.count == 2, "no srun pids in state.json: \(pids)")
@@ -416,12 +416,7 @@ extension GatherdEndToEnd {
                   {"name": "stubborn", "command": ["sh", "-c", "trap '' TERM; sleep 300"]}
                 ]}
                 """)
-            var learned: [String: [Int]] = [:]
-            let seen = await RunningDaemon.waitUntil(limit: .seconds(20)) {
-                learned = LocalSlurm.learned(harness, id)
-                return learned.count == 2
-            }
-            try #require(seen, "slurm job IDs not learned: \(learned)\n\(daemon.stderr)")
+            let learned = try await LocalSlurm.waitForLearned(harness, id, tasks: 2, daemon: daemon)
             let ids = learned.values.flatMap { $0 }
             let began = ContinuousClock.now
             daemon.kill(SIGTERM)
