@@ -1,5 +1,9 @@
 import Foundation
 import GatherProcess
+import GatherTestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
 import Testing
 @testable import GatherDaemon
@@ -64,8 +68,7 @@ import Testing
         let bin = FileManager.default.temporaryDirectory.path + "/gather-slurm-tools-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: bin, withIntermediateDirectories: true)
         for (tool, body) in [("srun", "exit 0"), ("squeue", "exit 0"), ("scontrol", "exit 0"), ("scancel", scancel)] {
-            try "#!/bin/sh\n\(body)\n".write(toFile: "\(bin)/\(tool)", atomically: true, encoding: .utf8)
-            try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: "\(bin)/\(tool)")
+            try Executable.write("#!/bin/sh\n\(body)\n", to: "\(bin)/\(tool)")
         }
         return bin
     }

@@ -541,12 +541,9 @@ extension GatherdEndToEnd {
             let harness = try DaemonHarness("slurm-down")
             let bin = try harness.scratch()
             for tool in ["srun", "squeue", "scancel"] {
-                try "#!/bin/sh\nexit 1\n".write(toFile: "\(bin)/\(tool)", atomically: true, encoding: .utf8)
-                chmod("\(bin)/\(tool)", 0o755)
+                try Executable.write("#!/bin/sh\nexit 1\n", to: "\(bin)/\(tool)")
             }
-            try "#!/bin/sh\necho 'Slurmctld(primary) at ctl is DOWN'\nexit 1\n"
-                .write(toFile: "\(bin)/scontrol", atomically: true, encoding: .utf8)
-            chmod("\(bin)/scontrol", 0o755)
+            try Executable.write("#!/bin/sh\necho 'Slurmctld(primary) at ctl is DOWN'\nexit 1\n", to: "\(bin)/scontrol")
             let id = try harness.drop(harness.id("down"), #"{"executor": "slurm", "tasks": [{"name": "a", "command": ["true"]}]}"#)
             try await harness.runUntilIdle(extraEnvironment: ["PATH": bin + ":/usr/bin:/bin"])
             let record = try harness.record(id)
@@ -562,11 +559,10 @@ extension GatherdEndToEnd {
             let harness = try DaemonHarness("slurm-hang")
             let bin = try harness.scratch()
             for tool in ["srun", "squeue", "scancel"] {
-                try "#!/bin/sh\nexit 1\n".write(toFile: "\(bin)/\(tool)", atomically: true, encoding: .utf8)
-                chmod("\(bin)/\(tool)", 0o755)
+                try Executable.write("#!/bin/sh\nexit 1\n", to: "\(bin)/\(tool)")
             }
-            try "#!/bin/sh\nexec sleep 60\n".write(toFile: "\(bin)/scontrol", atomically: true, encoding: .utf8)
-            chmod("\(bin)/scontrol", 0o755)
+            // Run once by the writer with the argument 0: a harmless call ends at once.
+            try Executable.write("#!/bin/sh\n[ \"$1\" = 0 ] && exit 0\nexec sleep 60\n", to: "\(bin)/scontrol")
             let id = try harness.drop(harness.id("hang"), #"{"executor": "slurm", "tasks": [{"name": "a", "command": ["true"]}]}"#)
             let began = ContinuousClock.now
             try await harness.runUntilIdle(extraEnvironment: ["PATH": bin + ":/usr/bin:/bin"])
