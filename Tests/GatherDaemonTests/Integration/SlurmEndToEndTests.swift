@@ -78,6 +78,17 @@ enum LocalSlurm {
         if !ids.isEmpty { _ = try? Run.command(["scancel"] + ids) }
     }
 
+    /// A directory of stand-in Slurm tools for the tests that need no
+    /// cluster: `srun`, `squeue` and `scancel` fail, `scontrol` runs `scontrol`.
+    static func standInTools(_ harness: DaemonHarness, scontrol: String) throws -> String {
+        let bin = try harness.scratch()
+        for tool in ["srun", "squeue", "scancel"] {
+            try Executable.write("#!/bin/sh\nexit 1\n", to: "\(bin)/\(tool)")
+        }
+        try Executable.write("#!/bin/sh\n\(scontrol)\n", to: "\(bin)/scontrol")
+        return bin
+    }
+
     /// The Slurm jobs Slurm still has pending or running under these job names.
     static func named(_ names: [String]) -> [Int] {
         let argv = ["squeue", "--noheader", "--states=PD,R", "--format=%i", "--name=" + names.joined(separator: ",")]
@@ -539,11 +550,7 @@ extension GatherdEndToEnd {
         @Test func whenSlurmDoesNotAnswerTheJobIsRejected() async throws {
             guard TestJournald.canRun else { return }
             let harness = try DaemonHarness("slurm-down")
-            let bin = try harness.scratch()
-            for tool in ["srun", "squeue", "scancel"] {
-                try Executable.write("#!/bin/sh\nexit 1\n", to: "\(bin)/\(tool)")
-            }
-            try Executable.write("#!/bin/sh\necho 'Slurmctld(primary) at ctl is DOWN'\nexit 1\n", to: "\(bin)/scontrol")
+            let bin = try LocalSlurm.standInTools(harness, scontrol: "echo 'Slurmctld(primary) at ctl is DOWN'\nexit 1")
             let id = try harness.drop(harness.id("down"), #"{"executor": "slurm", "tasks": [{"name": "a", "command": ["true"]}]}"#)
             try await harness.runUntilIdle(extraEnvironment: ["PATH": bin + ":/usr/bin:/bin"])
             let record = try harness.record(id)
@@ -557,12 +564,8 @@ extension GatherdEndToEnd {
         @Test func whenScontrolHangsTheProbeGivesUpAndRejects() async throws {
             guard TestJournald.canRun else { return }
             let harness = try DaemonHarness("slurm-hang")
-            let bin = try harness.scratch()
-            for tool in ["srun", "squeue", "scancel"] {
-                try Executable.write("#!/bin/sh\nexit 1\n", to: "\(bin)/\(tool)")
-            }
             // Run once by the writer with the argument 0: a harmless call ends at once.
-            try Executable.write("#!/bin/sh\n[ \"$1\" = 0 ] && exit 0\nexec sleep 60\n", to: "\(bin)/scontrol")
+            let bin = try LocalSlurm.standInTools(harness, scontrol: "[ \"$1\" = 0 ] && exit 0\nexec sleep 60")
             let id = try harness.drop(harness.id("hang"), #"{"executor": "slurm", "tasks": [{"name": "a", "command": ["true"]}]}"#)
             let began = ContinuousClock.now
             try await harness.runUntilIdle(extraEnvironment: ["PATH": bin + ":/usr/bin:/bin"])
