@@ -35,9 +35,8 @@ public enum DependencyGraph {
     ///   - isFinally: for each task, whether it is a clean-up task; empty when none is.
     public static func problems(names: [String], after: [[String]], isFinally: [Bool] = []) -> [Problem] {
         var problems: [Problem] = []
-        var seen = Set<String>(minimumCapacity: names.count)
-        for (i, name) in names.enumerated() where !seen.insert(name).inserted {
-            problems.append(.duplicateName(index: i, name: name))
+        for i in DuplicateNames.positions(in: names) {
+            problems.append(.duplicateName(index: i, name: names[i]))
         }
         // The common case, no dependencies at all, needs no graph.
         guard after.contains(where: { !$0.isEmpty }) else { return problems }

@@ -297,6 +297,9 @@ func perform<Value: Sendable>(
         }
         scheduler.actions.removeAll(keepingCapacity: true)
     }
+    // The attempts' table, like the results buffer, is captured without a
+    // retain: the scheduler keeps it alive until the group is over.
+    unowned(unsafe) let table = scheduler.attemptTable
     while let start = scheduler.nextStart() {
         // Capture only what the attempt needs: fewer retains per child. The
         // results buffer is captured as a pointer, not as its owner: a retain
@@ -304,14 +307,14 @@ func perform<Value: Sendable>(
         // contend for its reference count; `gather` keeps the owner alive
         // until the group is over.
         let index = start.index
-        let attempt = start.attempt
+        let number = start.number
         let body = tasks[index].body
         let timeout = tasks[index].timeout
         let storage = results.storage
         group.addTask {
             let began = ContinuousClock.now
-            let result = await runAttempt(body, timeout: timeout, attempt)
-            let (stopRequested, workEnded) = attempt.markFinished()
+            let result = await runAttempt(body, timeout: timeout, GatherAttempt(table: table, index: index, number: number))
+            let (stopRequested, workEnded) = table.markFinished(index, number)
             storage[index] = result
             return .attemptEnded(index: index, stopRequested: stopRequested, began: began, ended: workEnded ?? .now)
         }

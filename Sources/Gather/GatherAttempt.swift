@@ -7,56 +7,35 @@ import Synchronization
 /// a blocking call) registers a stop hook; the engine calls it once, with the
 /// reason, when it wants the attempt to end, and then waits for the body to
 /// return. Swift cancellation of the attempt happens as well.
-public final class GatherAttempt: Sendable {
-    /// The task's name.
-    public let task: String
+///
+/// A value: a handle to its group's table of attempts, so that starting an
+/// attempt allocates nothing. It stays valid as long as it is kept; once the
+/// attempt's body has returned, a hook registered through it is dropped and
+/// ``stopRequest`` is `nil`.
+public struct GatherAttempt: Sendable {
+    @usableFromInline let table: AttemptTable
+    @usableFromInline let index: Int
     /// 1 for the first attempt, 2 for the first retry, …
     public let number: Int
 
-    /// What most attempts never need — a stop request, a hook, the end of the
-    /// work — boxed, so that the attempt itself stays small: a group of
-    /// 100,000 tasks has 100,000 attempts alive at once.
-    private final class Rare {
-        var request: StopRequest?
-        var hook: (@Sendable (StopRequest) -> Void)?
-        /// When ``workEnded()`` was called, if it was.
-        var workEnded: ContinuousClock.Instant?
-    }
-    private struct State {
-        var finished = false
-        /// Allocated at the first stop request, hook or end of work; read and
-        /// written only under the lock.
-        var rare: Rare?
-
-        /// The box, allocated if needed.
-        mutating func box() -> Rare {
-            if let rare { return rare }
-            let made = Rare()
-            rare = made
-            return made
-        }
-    }
-    private let state = Mutex(State())
-
-    @usableFromInline
-    init(task: String, number: Int) {
-        self.task = task
+    @inlinable
+    init(table: AttemptTable, index: Int, number: Int) {
+        self.table = table
+        self.index = index
         self.number = number
     }
 
+    /// The task's name.
+    public var task: String { table.names[index] }
+
     /// Registers the stop hook. If a stop was already requested the hook runs at once.
     public func onStop(_ hook: @escaping @Sendable (StopRequest) -> Void) {
-        let pending: StopRequest? = state.withLock { state in
-            if let request = state.rare?.request { return request }
-            if !state.finished { state.box().hook = hook }
-            return nil
-        }
-        if let pending { hook(pending) }
+        table.onStop(index, number, hook)
     }
 
     /// The reason the engine asked this attempt to stop, if it did.
     public var stopRequest: StopRequest? {
-        state.withLock { $0.rare?.request }
+        table.stopRequest(index, number)
     }
 
     /// Tells the engine that the attempt's work has ended on its own — a child
@@ -70,43 +49,139 @@ public final class GatherAttempt: Sendable {
     /// engine decides the outcome from it, as usual.
     @discardableResult
     public func workEnded() -> StopRequest? {
-        let now = ContinuousClock.now
-        return state.withLock { state in
-            if !state.finished {
-                state.finished = true
-                let rare = state.box()
-                rare.hook = nil
-                rare.workEnded = now
-            }
-            return state.rare?.request
-        }
-    }
-
-    /// Called when the body has returned: a stop requested after this is ignored,
-    /// so a task that ended on its own keeps its own outcome. Returns whether a
-    /// stop had been requested (`stopRequest` no longer changes after this, so
-    /// the loop reads it, and takes the lock, only when there is one) and when
-    /// the work ended, if the body said so with ``workEnded()``.
-    @usableFromInline
-    func markFinished() -> (stopRequested: Bool, workEnded: ContinuousClock.Instant?) {
-        state.withLock { state in
-            state.finished = true
-            guard let rare = state.rare else { return (false, nil) }
-            rare.hook = nil
-            return (rare.request != nil, rare.workEnded)
-        }
+        table.workEnded(index, number)
     }
 
     /// Records the first stop request and runs the hook outside the lock.
-    /// Returns false when a stop had already been requested.
+    /// Returns false when a stop had already been requested or the attempt is over.
     @usableFromInline @discardableResult
     func requestStop(_ request: StopRequest) -> Bool {
-        let hook: (@Sendable (StopRequest) -> Void)?? = state.withLock { state in
-            guard state.rare?.request == nil, !state.finished else { return .none }
-            let rare = state.box()
-            rare.request = request
-            let hook = rare.hook
-            rare.hook = nil
+        table.requestStop(index, number, request)
+    }
+}
+
+/// The state of every attempt of a group: one atomic word per task for what
+/// every attempt has (its number, whether it is over), and, under a lock, what
+/// few attempts have — a stop request, a stop hook, the end of the work.
+///
+/// An attempt that nobody asks to stop and that registers no hook costs two
+/// atomic operations on its task's word: one when it starts, one when its body
+/// returns. (One object per attempt, with a lock of its own, cost an
+/// allocation and a free per attempt — 100,000 in a group of 100,000 tasks —
+/// and a retain and release per child.)
+@usableFromInline
+final class AttemptTable: @unchecked Sendable {  // `words` is written only through atomics
+    /// For each task, `number << 2 | flags` of its latest attempt (0: none yet).
+    private let words: UnsafeMutablePointer<Atomic<UInt64>>
+    private let count: Int
+    /// The tasks' names, for ``GatherAttempt/task``.
+    let names: [String]
+    private let rare = Mutex<[Int: Rare]>([:])
+
+    /// The attempt's body has returned, or its work ended: no stop is taken any more.
+    private static let finished: UInt64 = 1
+    /// The attempt has an entry in `rare`.
+    private static let hasRare: UInt64 = 2
+
+    private struct Rare {
+        var request: StopRequest?
+        var hook: (@Sendable (StopRequest) -> Void)?
+        /// When ``GatherAttempt/workEnded()`` was called, if it was.
+        var workEnded: ContinuousClock.Instant?
+    }
+
+    init(names: [String]) {
+        self.names = names
+        count = names.count
+        words = .allocate(capacity: max(count, 1))
+        for index in 0..<count { (words + index).initialize(to: Atomic(0)) }
+    }
+
+    deinit {
+        words.deinitialize(count: count)
+        words.deallocate()
+    }
+
+    /// Attempt `number` of task `index` starts. The task's previous attempt,
+    /// if any, is over and the loop has read its outcome.
+    @usableFromInline
+    func begin(_ index: Int, _ number: Int) {
+        if words[index].load(ordering: .relaxed) & Self.hasRare != 0 {
+            _ = rare.withLock { $0.removeValue(forKey: index) }
+        }
+        words[index].store(UInt64(number) << 2, ordering: .releasing)
+    }
+
+    /// The body of attempt `number` has returned: a stop requested after this
+    /// is ignored, so a task that ended on its own keeps its own outcome.
+    /// Returns whether a stop had been requested (it no longer changes after
+    /// this, so the loop reads it, under the lock, only when there is one) and
+    /// when the work ended, if the body said so.
+    @usableFromInline
+    func markFinished(_ index: Int, _ number: Int) -> (stopRequested: Bool, workEnded: ContinuousClock.Instant?) {
+        let plain = UInt64(number) << 2
+        // The common case: nothing rare happened to this attempt; no lock.
+        if words[index].compareExchange(expected: plain, desired: plain | Self.finished, ordering: .acquiringAndReleasing)
+            .exchanged
+        {
+            return (false, nil)
+        }
+        return rare.withLock { rare in
+            words[index].bitwiseOr(Self.finished, ordering: .releasing)
+            guard rare[index] != nil else { return (false, nil) }
+            rare[index]?.hook = nil
+            return (rare[index]?.request != nil, rare[index]?.workEnded)
+        }
+    }
+
+    func onStop(_ index: Int, _ number: Int, _ hook: @escaping @Sendable (StopRequest) -> Void) {
+        let pending: StopRequest? = rare.withLock { rare in
+            let word = words[index].load(ordering: .acquiring)
+            guard word >> 2 == UInt64(number) else { return nil }  // an attempt long over
+            if let request = rare[index]?.request { return request }
+            guard word & Self.finished == 0 else { return nil }
+            rare[index, default: Rare()].hook = hook
+            words[index].bitwiseOr(Self.hasRare, ordering: .releasing)
+            return nil
+        }
+        if let pending { hook(pending) }
+    }
+
+    func stopRequest(_ index: Int, _ number: Int) -> StopRequest? {
+        rare.withLock { rare in
+            guard words[index].load(ordering: .acquiring) >> 2 == UInt64(number) else { return nil }
+            return rare[index]?.request
+        }
+    }
+
+    func workEnded(_ index: Int, _ number: Int) -> StopRequest? {
+        let now = ContinuousClock.now
+        return rare.withLock { rare in
+            let word = words[index].load(ordering: .acquiring)
+            guard word >> 2 == UInt64(number) else { return nil }
+            if word & Self.finished == 0 {
+                rare[index, default: Rare()].hook = nil
+                rare[index]?.workEnded = now
+                words[index].bitwiseOr(Self.finished | Self.hasRare, ordering: .releasing)
+            }
+            return rare[index]?.request
+        }
+    }
+
+    /// Records the first stop request of attempt `number` and runs its hook
+    /// outside the lock. Returns false when a stop had already been requested
+    /// or the attempt is over.
+    @usableFromInline @discardableResult
+    func requestStop(_ index: Int, _ number: Int, _ request: StopRequest) -> Bool {
+        let hook: (@Sendable (StopRequest) -> Void)?? = rare.withLock { rare in
+            let word = words[index].load(ordering: .acquiring)
+            guard word >> 2 == UInt64(number), word & Self.finished == 0, rare[index]?.request == nil else {
+                return .none
+            }
+            let hook = rare[index]?.hook
+            rare[index, default: Rare()].request = request
+            rare[index]?.hook = nil
+            words[index].bitwiseOr(Self.hasRare, ordering: .releasing)
             return .some(hook)
         }
         guard case .some(let registered) = hook else { return false }

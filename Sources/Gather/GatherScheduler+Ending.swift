@@ -8,16 +8,15 @@ import Foundation
 
 extension GatherScheduler {
     mutating func attemptEnded(_ index: Int, error: (any Error)?, stopRequested: Bool, duration: Int64) {
-        guard slots[index].phase == .running, let attempt = slots[index].attempt else {
+        guard slots[index].phase == .running else {
             fatalError("attempt of \(names[index]) ended while not running")
         }
-        slots[index].attempt = nil
         running -= 1
         options.slotPool?.release()
         slots[index].duration = duration
         let name = names[index]
         // Without a request when it finished, none can come any more: no lock.
-        switch stopRequested ? attempt.stopRequest : nil {
+        switch stopRequested ? attemptTable.stopRequest(index, Int(slots[index].attempts)) : nil {
         case .timedOut(let limit)?:
             attemptFailed(index, TaskFailure(task: name, error: GatherTimeout(limit: limit, isJobDeadline: false), outcome: .timedOut))
         case .jobTimedOut(let limit)?:
@@ -171,7 +170,7 @@ extension GatherScheduler {
             case .retryWait:
                 retrying.append(index)
             case .running:
-                if let stopRunning { slots[index].attempt?.requestStop(stopRunning) }
+                if let stopRunning { attemptTable.requestStop(index, Int(slots[index].attempts), stopRunning) }
             case .done:
                 break
             }

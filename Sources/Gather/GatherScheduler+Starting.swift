@@ -2,7 +2,8 @@
 @usableFromInline
 struct StartOrder {
     @usableFromInline let index: Int
-    @usableFromInline let attempt: GatherAttempt
+    /// The attempt's number, 1 for the first.
+    @usableFromInline let number: Int
 }
 
 // MARK: Starting
@@ -29,7 +30,7 @@ extension GatherScheduler {
             index = readyQueue[readyHead]
             readyHead += 1
         }
-        return StartOrder(index: index, attempt: start(index))
+        return StartOrder(index: index, number: start(index))
     }
 
     /// A shared-pool slot for one more attempt: one granted earlier, a free
@@ -60,15 +61,14 @@ extension GatherScheduler {
         grantedSlots += granted
     }
 
-    private mutating func start(_ index: Int) -> GatherAttempt {
+    /// Returns the attempt's number.
+    private mutating func start(_ index: Int) -> Int {
         slots[index].attempts += 1
         let number = Int(slots[index].attempts)
-        let name = names[index]
-        let attempt = GatherAttempt(task: name, number: number)
-        slots[index].attempt = attempt
+        attemptTable.begin(index, number)
         slots[index].phase = .running
         running += 1
-        options.onEvent?(.attemptStarted(task: name, attempt: number))
-        return attempt
+        options.onEvent?(.attemptStarted(task: names[index], attempt: number))
+        return number
     }
 }

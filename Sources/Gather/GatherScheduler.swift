@@ -36,14 +36,13 @@ struct GatherScheduler {
         case done
     }
 
-    /// One task's state: 40 bytes, so that 100,000 tasks stay a few megabytes
+    /// One task's state: 32 bytes, so that 100,000 tasks stay a few megabytes
     /// (the payload enum and optionals it replaced took ~100 bytes a task, and
     /// the allocation and page faults showed in the profile). Times are
     /// nanoseconds (the resolution of `ContinuousClock` on Linux), relative to
     /// `anchor`; `Int64.min` stands for none. A reason is an index into
     /// `reasons`, most tasks having none.
     struct Slot {
-        var attempt: GatherAttempt?
         var began: Int64 = .min
         var duration: Int64 = .min
         var attempts: Int32 = 0
@@ -64,6 +63,9 @@ struct GatherScheduler {
 
     /// The tasks' names, in task order (the array the shell checked for duplicates).
     let names: [String]
+    /// The state of the tasks' attempts: stop requests, hooks.
+    @usableFromInline
+    let attemptTable: AttemptTable
     /// The tasks with `retries > 0`, by index.
     let retryPolicies: [Int: RetryPolicy]
     let options: GatherOptions
@@ -144,6 +146,7 @@ struct GatherScheduler {
         precondition(after.isEmpty || after.count == names.count, "one after list per task")
         precondition(isFinally.isEmpty || isFinally.count == names.count, "one finally flag per task")
         self.names = names
+        self.attemptTable = AttemptTable(names: names)
         self.retryPolicies = retryPolicies
         self.options = options
         self.reportsEnds = reportsEnds
