@@ -189,19 +189,22 @@ func runGroup<Value: Sendable>(
     let lastAttempts = AttemptResults<Value>(count: tasks.count)
     // A second task group only for clean-up tasks that must start after the
     // first group was cancelled (its new children would start cancelled).
+    // A throwing group though no child throws: `TaskGroup.addTask` wraps each
+    // child in a thunk that makes it a throwing closure, a call per child that
+    // the throwing group does not make.
     repeat {
-        await withTaskGroup(of: GatherMessage.self) { group in
+        await withThrowingTaskGroup(of: GatherMessage.self) { group in
             scheduler.begin(callerCancelled: Task.isCancelled)
             perform(&scheduler, tasks, lastAttempts, &group)
             if let endings { report(&scheduler, lastAttempts, endings) }
-            while !scheduler.isFinished, !scheduler.needsFreshGroup, let message = await group.next() {
+            while !scheduler.isFinished, !scheduler.needsFreshGroup, let message = try? await group.next() {
                 switch message.kind {
                 case .attemptEnded:
                     scheduler.attemptEnded(
                         message.index, error: lastAttempts.error(at: message.index), stopRequested: message.stopRequested,
                         began: message.began, ended: message.ended, callerCancelled: Task.isCancelled)
                 case .timer:
-                    scheduler.timerFired(message.began, callerCancelled: Task.isCancelled)
+                    scheduler.timerFired(id: message.began, callerCancelled: Task.isCancelled)
                 case .mailbox:
                     scheduler.mailboxWoke(callerCancelled: Task.isCancelled)
                 }
@@ -276,20 +279,20 @@ final class AttemptResults<Value: Sendable>: @unchecked Sendable {
 @inlinable
 func perform<Value: Sendable>(
     _ scheduler: inout GatherScheduler, _ tasks: [GatherTask<Value>], _ results: AttemptResults<Value>,
-    _ group: inout TaskGroup<GatherMessage>
+    _ group: inout ThrowingTaskGroup<GatherMessage, any Error>
 ) {
     if !scheduler.actions.isEmpty {
         for action in scheduler.actions {
             switch action {
-            case .arm(let due):
+            case .arm(let due, let id):
                 group.addTask {
                     try? await Task.sleep(until: due, clock: .continuous)
-                    return .timer(due)
+                    return .timer(id: id)
                 }
             case .watchMailbox(let mailbox):
                 group.addTask {
                     await mailbox.wait()
-                    return .mailbox(at: .now)
+                    return .mailbox
                 }
             case .cancelAll:
                 group.cancelAll()
@@ -312,11 +315,11 @@ func perform<Value: Sendable>(
         let timeout = tasks[index].timeout
         let storage = results.storage
         group.addTask {
-            let began = ContinuousClock.now
+            let began = MonotonicTime.now()
             let result = await runAttempt(body, timeout: timeout, GatherAttempt(table: table, index: index, number: number))
             let (stopRequested, workEnded) = table.markFinished(index, number)
             storage[index] = result
-            return .attemptEnded(index: index, stopRequested: stopRequested, began: began, ended: workEnded ?? .now)
+            return .attemptEnded(index: index, stopRequested: stopRequested, began: began, ended: workEnded ?? MonotonicTime.now())
         }
     }
 }

@@ -86,8 +86,8 @@ final class AttemptTable: @unchecked Sendable {  // `words` is written only thro
     private struct Rare {
         var request: StopRequest?
         var hook: (@Sendable (StopRequest) -> Void)?
-        /// When ``GatherAttempt/workEnded()`` was called, if it was.
-        var workEnded: ContinuousClock.Instant?
+        /// When ``GatherAttempt/workEnded()`` was called (``MonotonicTime``), if it was.
+        var workEnded: Int64?
     }
 
     init(names: [String]) {
@@ -118,7 +118,7 @@ final class AttemptTable: @unchecked Sendable {  // `words` is written only thro
     /// this, so the loop reads it, under the lock, only when there is one) and
     /// when the work ended, if the body said so.
     @usableFromInline
-    func markFinished(_ index: Int, _ number: Int) -> (stopRequested: Bool, workEnded: ContinuousClock.Instant?) {
+    func markFinished(_ index: Int, _ number: Int) -> (stopRequested: Bool, workEnded: Int64?) {
         let plain = UInt64(number) << 2
         // The common case: nothing rare happened to this attempt; no lock.
         if words[index].compareExchange(expected: plain, desired: plain | Self.finished, ordering: .acquiringAndReleasing)
@@ -155,7 +155,7 @@ final class AttemptTable: @unchecked Sendable {  // `words` is written only thro
     }
 
     func workEnded(_ index: Int, _ number: Int) -> StopRequest? {
-        let now = ContinuousClock.now
+        let now = MonotonicTime.now()
         return rare.withLock { rare in
             let word = words[index].load(ordering: .acquiring)
             guard word >> 2 == UInt64(number) else { return nil }

@@ -3,7 +3,7 @@
 /// them. A plain struct of integers rather than an enum with payloads: the
 /// runtime copies each child's result through value witnesses, and a trivial
 /// type is copied as bytes (a multi-payload enum holding an existential cost an
-/// outlined copy and a case lookup per attempt).
+/// outlined copy and a case lookup per attempt). 24 bytes.
 @usableFromInline
 struct GatherMessage: Sendable {
     @usableFromInline
@@ -17,38 +17,35 @@ struct GatherMessage: Sendable {
     /// For `attemptEnded`: the engine had asked the attempt to stop before it ended.
     @usableFromInline let stopRequested: Bool
     /// The task, for `attemptEnded`.
-    @usableFromInline let index: Int
-    /// When the attempt began, or the instant a timer was armed for.
-    @usableFromInline let began: ContinuousClock.Instant
-    /// When the attempt ended (a timer: its instant again).
-    @usableFromInline let ended: ContinuousClock.Instant
+    @usableFromInline let task: Int32
+    /// When the attempt began (``MonotonicTime``); for `timer`, the timer's id.
+    @usableFromInline let began: Int64
+    /// When the attempt ended (``MonotonicTime``).
+    @usableFromInline let ended: Int64
 
     @inlinable
-    init(
-        kind: Kind, stopRequested: Bool = false, index: Int, began: ContinuousClock.Instant,
-        ended: ContinuousClock.Instant
-    ) {
+    init(kind: Kind, stopRequested: Bool = false, task: Int32 = 0, began: Int64 = 0, ended: Int64 = 0) {
         self.kind = kind
         self.stopRequested = stopRequested
-        self.index = index
+        self.task = task
         self.began = began
         self.ended = ended
     }
 
+    /// The task's index.
     @inlinable
-    static func attemptEnded(
-        index: Int, stopRequested: Bool, began: ContinuousClock.Instant, ended: ContinuousClock.Instant
-    ) -> Self {
-        Self(kind: .attemptEnded, stopRequested: stopRequested, index: index, began: began, ended: ended)
+    var index: Int { Int(task) }
+
+    @inlinable
+    static func attemptEnded(index: Int, stopRequested: Bool, began: Int64, ended: Int64) -> Self {
+        Self(kind: .attemptEnded, stopRequested: stopRequested, task: Int32(truncatingIfNeeded: index), began: began, ended: ended)
     }
 
     @inlinable
-    static func timer(_ due: ContinuousClock.Instant) -> Self {
-        Self(kind: .timer, index: 0, began: due, ended: due)
+    static func timer(id: Int64) -> Self {
+        Self(kind: .timer, began: id)
     }
 
     @inlinable
-    static func mailbox(at now: ContinuousClock.Instant) -> Self {
-        Self(kind: .mailbox, index: 0, began: now, ended: now)
-    }
+    static var mailbox: Self { Self(kind: .mailbox) }
 }

@@ -79,13 +79,6 @@ extension GatherScheduler {
         }
     }
 
-    /// A clock reading as `Slot` keeps it. Readings within one run are far
-    /// from the 292 years that overflow 64 bits of nanoseconds.
-    static func nanoseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return seconds * 1_000_000_000 + attoseconds / 1_000_000_000
-    }
-
     private func wallClock(nanosecondsAfterAnchor offset: Int64) -> Date {
         anchor.wall.addingTimeInterval(Double(offset) / 1e9)
     }

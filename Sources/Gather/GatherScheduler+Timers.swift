@@ -3,9 +3,10 @@
 extension GatherScheduler {
     mutating func arm(_ due: ContinuousClock.Instant) {
         guard !groupCancelled else { return }
-        if let armed = armedTimer, armed <= due { return }
-        armedTimer = due
-        actions.append(.arm(due))
+        if let armed = armedTimer, armed.due <= due { return }
+        nextTimerID += 1
+        armedTimer = (due, nextTimerID)
+        actions.append(.arm(due, id: nextTimerID))
     }
 
     mutating func timerFired() {

@@ -18,8 +18,8 @@ struct GatherScheduler {
     /// What the shell must do on the scheduler's behalf.
     @usableFromInline
     enum Action {
-        /// Add a timer child that returns at `instant`.
-        case arm(ContinuousClock.Instant)
+        /// Add a timer child that returns at `due`, with its `id` in its message.
+        case arm(ContinuousClock.Instant, id: Int64)
         /// Add a child that waits on the mailbox.
         case watchMailbox(GatherMailbox)
         /// Cancel every child (running attempts were already asked to stop).
@@ -72,7 +72,7 @@ struct GatherScheduler {
     let clock = ContinuousClock()
     /// One reading of both clocks: an attempt's wall-clock start is derived from
     /// its monotonic one, so the hot path reads one clock only.
-    let anchor = (wall: Date(), monotonic: ContinuousClock.now)
+    let anchor = (wall: Date(), monotonic: MonotonicTime.now())
     var slots: [Slot]
     /// The last error of each task that had one; few tasks fail, so it is kept apart.
     var lastFailures: [Int: TaskFailure] = [:]
@@ -96,7 +96,9 @@ struct GatherScheduler {
     var jobFailure: TaskFailure?
     var cancelReason: TaskReason?
     var deadline: ContinuousClock.Instant?
-    var armedTimer: ContinuousClock.Instant?
+    /// The earliest timer child running, if any, and its id.
+    var armedTimer: (due: ContinuousClock.Instant, id: Int64)?
+    var nextTimerID: Int64 = 0
     let mailbox: GatherMailbox?
     var mailboxWaiting = false
     var poolWaiterID: UInt64?
@@ -221,21 +223,19 @@ struct GatherScheduler {
     /// the attempt had been asked to stop when it finished.
     @usableFromInline
     mutating func attemptEnded(
-        _ index: Int, error: (any Error)?, stopRequested: Bool, began: ContinuousClock.Instant,
-        ended: ContinuousClock.Instant, callerCancelled: Bool
+        _ index: Int, error: (any Error)?, stopRequested: Bool, began: Int64, ended: Int64, callerCancelled: Bool
     ) {
         checkOutsideCancel(callerCancelled: callerCancelled)
-        slots[index].began = Self.nanoseconds(anchor.monotonic.duration(to: began))
-        attemptEnded(
-            index, error: error, stopRequested: stopRequested, duration: Self.nanoseconds(began.duration(to: ended)))
+        slots[index].began = began - anchor.monotonic
+        attemptEnded(index, error: error, stopRequested: stopRequested, duration: ended - began)
         afterEvent(callerCancelled: callerCancelled)
     }
 
     /// A timer child returned.
     @usableFromInline
-    mutating func timerFired(_ instant: ContinuousClock.Instant, callerCancelled: Bool) {
+    mutating func timerFired(id: Int64, callerCancelled: Bool) {
         checkOutsideCancel(callerCancelled: callerCancelled)
-        if armedTimer == instant { armedTimer = nil }
+        if armedTimer?.id == id { armedTimer = nil }
         timerFired()
         afterEvent(callerCancelled: callerCancelled)
     }
