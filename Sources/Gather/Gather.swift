@@ -147,20 +147,19 @@ struct GroupDefinition {
         var anyAfter = false
         var anyFinally = false
         // Field by field: a copy of each whole task would retain and release
-        // its closure and lists, 100,000 times over.
+        // its closure and settings, 100,000 times over. A task with every
+        // setting at its default (most) has nothing more to check.
         for index in tasks.indices {
             names.append(tasks[index].name)
-            anyAfter = anyAfter || !tasks[index].after.isEmpty
-            anyFinally = anyFinally || tasks[index].isFinally
-            let retries = tasks[index].retries
-            if retries != 0 || tasks[index].timeout != nil || tasks[index].retryDelay != .seconds(1) {
-                DefinitionRules.check(
-                    task: tasks[index].name, timeout: tasks[index].timeout, retries: retries,
-                    retryDelay: tasks[index].retryDelay, into: &problems)
-            }
+            guard let settings = tasks[index].settings?.values else { continue }
+            anyAfter = anyAfter || !settings.after.isEmpty
+            anyFinally = anyFinally || settings.isFinally
+            let retries = settings.retries
+            DefinitionRules.check(
+                task: tasks[index].name, timeout: settings.timeout, retries: retries,
+                retryDelay: settings.retryDelay, into: &problems)
             if retries > 0 {
-                DefinitionRules.check(
-                    task: tasks[index].name, retryDelayMax: tasks[index].retryDelayMax, into: &problems)
+                DefinitionRules.check(task: tasks[index].name, retryDelayMax: settings.retryDelayMax, into: &problems)
                 retryPolicies[index] = tasks[index].retryPolicy
             }
         }
@@ -312,7 +311,7 @@ func perform<Value: Sendable>(
         let index = start.index
         let number = start.number
         let body = tasks[index].body
-        let timeout = tasks[index].timeout
+        let timeout = tasks[index].settings?.values.timeout
         let storage = results.storage
         group.addTask {
             let began = MonotonicTime.now()

@@ -1,45 +1,63 @@
 /// One named task of a gathered group: an `async` closure run once per attempt.
+///
+/// A task is 40 bytes: its name, its body, and one reference to the settings
+/// few tasks change (`nil` while all are at their defaults). A group of
+/// 100,000 tasks is an array of 4 MB, not 10 MB, to build, read and free.
 public struct GatherTask<Value: Sendable>: Sendable {
     /// Unique in its group; used in error lines (`name: …`) and reasons.
     public var name: String
+    /// The work. It reports only what happened to it: a value, or an error whose
+    /// description is the text after `name: ` in the error line. Conform the error
+    /// to ``GatherTaskError`` to report an outcome other than `failed`.
+    public var body: @Sendable (GatherAttempt) async throws -> Value
+    /// Every setting but the name and the body; `nil` when all have their defaults.
+    @usableFromInline
+    var settings: TaskSettings?
+
     /// Tasks that must all have `succeeded` before this one starts; if one of
     /// them ends otherwise, this task is `skipped`.
-    public var after: [String]
+    public var after: [String] {
+        get { settings?.values.after ?? [] }
+        set { change { $0.after = newValue } }
+    }
     /// Limit for each attempt, at least 1 ms; the attempt is stopped and ends `timed-out`.
-    public var timeout: Duration?
+    public var timeout: Duration? {
+        get { settings?.values.timeout }
+        set { change { $0.timeout = newValue } }
+    }
     /// Further attempts after an attempt with an error outcome (0 … 100).
-    public var retries: Int
+    public var retries: Int {
+        get { settings?.values.retries ?? 0 }
+        set { change { $0.retries = newValue } }
+    }
     /// Wait before the first retry, doubled for each next one, at most
     /// ``retryDelayMax``; 0 or at least 1 ms.
-    public var retryDelay: Duration
+    public var retryDelay: Duration {
+        get { settings?.values.retryDelay ?? TaskSettings.defaults.retryDelay }
+        set { change { $0.retryDelay = newValue } }
+    }
     /// The cap of the doubled retry delay (10 minutes unless given).
     public var retryDelayMax: Duration {
-        get { retryRules?.delayMax ?? RetryRules.defaultDelayMax }
-        set { retryRules = RetryRules(delayMax: newValue, when: retryWhen) }
+        get { settings?.values.retryDelayMax ?? TaskSettings.defaults.retryDelayMax }
+        set { change { $0.retryDelayMax = newValue } }
     }
     /// Which errors are retried: an attempt whose failure this returns false
     /// for is final at once, retries left or not (the process layer retries
     /// only listed exit statuses this way). `nil`: every error is retried.
     public var retryWhen: (@Sendable (TaskFailure) -> Bool)? {
-        get { retryRules?.when }
-        set { retryRules = RetryRules(delayMax: retryDelayMax, when: newValue) }
+        get { settings?.values.retryWhen }
+        set { change { $0.retryWhen = newValue } }
     }
-    /// `retryDelayMax` and `retryWhen`, which few tasks set: one reference
-    /// (nil for the defaults) keeps every task 32 bytes smaller, which a group
-    /// of 100,000 tasks feels in its peak memory.
-    @usableFromInline
-    var retryRules: RetryRules?
     /// A clean-up task, like a `finally:` clause: it starts once every task
     /// that is not a clean-up task has ended, whatever the policy and their
     /// outcomes — also after the policy or a ``GatherControl`` cancel request
     /// stopped them; not after the group's deadline, a `.daemonStopping`
     /// cancel, or cancellation of the calling Swift task. No task may name a
     /// clean-up task in `after`. Its errors are errors like any other.
-    public var isFinally: Bool
-    /// The work. It reports only what happened to it: a value, or an error whose
-    /// description is the text after `name: ` in the error line. Conform the error
-    /// to ``GatherTaskError`` to report an outcome other than `failed`.
-    public var body: @Sendable (GatherAttempt) async throws -> Value
+    public var isFinally: Bool {
+        get { settings?.values.isFinally ?? false }
+        set { change { $0.isFinally = newValue } }
+    }
 
     /// A task; its settings are checked when the group is gathered, and one
     /// out of range makes ``gather(_:options:)->GatheredResults<Value>`` throw a ``GatherDefinitionError``.
@@ -67,14 +85,18 @@ public struct GatherTask<Value: Sendable>: Sendable {
         body: @escaping @Sendable (GatherAttempt) async throws -> Value
     ) {
         self.name = name
-        self.after = after
-        self.timeout = timeout
-        self.retries = retries
-        self.retryDelay = retryDelay
-        self.retryRules = retryDelayMax == RetryRules.defaultDelayMax && retryWhen == nil
-            ? nil : RetryRules(delayMax: retryDelayMax, when: retryWhen)
-        self.isFinally = finally
         self.body = body
+        let settings = TaskSettings.Values(
+            after: after, timeout: timeout, retries: retries, retryDelay: retryDelay, retryDelayMax: retryDelayMax,
+            retryWhen: retryWhen, isFinally: finally)
+        self.settings = settings.isDefault ? nil : TaskSettings(settings)
+    }
+
+    /// Changes one setting: a new box (another task may share the old one).
+    private mutating func change(_ edit: (inout TaskSettings.Values) -> Void) {
+        var values = settings?.values ?? TaskSettings.defaults
+        edit(&values)
+        settings = values.isDefault ? nil : TaskSettings(values)
     }
 
     /// The delay before retry number `retry` (1-based): `retryDelay` doubled
@@ -97,28 +119,42 @@ public struct GatherTask<Value: Sendable>: Sendable {
     public var erased: GatherTask<any Sendable> {
         let body = self.body
         var task = GatherTask<any Sendable>(name) { attempt in try await body(attempt) }
-        task.after = after
-        task.timeout = timeout
-        task.retries = retries
-        task.retryDelay = retryDelay
-        task.retryRules = retryRules
-        task.isFinally = isFinally
+        task.settings = settings
         return task
     }
 }
 
-/// A task's `retryDelayMax` and `retryWhen`, kept apart from the task (see
-/// ``GatherTask/retryRules``); never changed once made.
+/// The settings of a task other than its name and body, kept apart from the
+/// task (see ``GatherTask``); never changed once made.
 @usableFromInline
-final class RetryRules: Sendable {
-    /// `retryDelayMax` when none is given: 10 minutes.
-    static let defaultDelayMax = Duration.seconds(600)
-    let delayMax: Duration
-    let when: (@Sendable (TaskFailure) -> Bool)?
+final class TaskSettings: Sendable {
+    @usableFromInline
+    struct Values: Sendable {
+        @usableFromInline var after: [String]
+        @usableFromInline var timeout: Duration?
+        @usableFromInline var retries: Int
+        @usableFromInline var retryDelay: Duration
+        @usableFromInline var retryDelayMax: Duration
+        @usableFromInline var retryWhen: (@Sendable (TaskFailure) -> Bool)?
+        @usableFromInline var isFinally: Bool
 
-    init(delayMax: Duration, when: (@Sendable (TaskFailure) -> Bool)?) {
-        self.delayMax = delayMax
-        self.when = when
+        @usableFromInline
+        var isDefault: Bool {
+            after.isEmpty && timeout == nil && retries == 0 && retryDelay == TaskSettings.defaults.retryDelay
+                && retryDelayMax == TaskSettings.defaults.retryDelayMax && retryWhen == nil && !isFinally
+        }
+    }
+
+    /// Every setting at its default: no dependencies, no timeout, no retries
+    /// (a retry would wait 1 s, doubled up to 10 minutes), not a clean-up task.
+    static let defaults = Values(
+        after: [], timeout: nil, retries: 0, retryDelay: .seconds(1), retryDelayMax: .seconds(600), retryWhen: nil,
+        isFinally: false)
+
+    @usableFromInline let values: Values
+
+    init(_ values: Values) {
+        self.values = values
     }
 }
 

@@ -96,3 +96,32 @@ import Gather
         #expect(await duplicates(["\u{C5}", "\u{212B}"]) == [1])
     }
 }
+
+/// A task keeps the settings few tasks change in one shared box, replaced on
+/// each change: a copy of a task must not see the changes of another.
+@Suite("Task settings") struct TaskSettingsTests {
+    @Test func settingsSetAfterTheInitAreKeptPerCopyAndApplied() async throws {
+        var flaky = GatherTask<Int>("flaky") { attempt in
+            if attempt.number < 3 { throw Boom("exited with status 1") }
+            return attempt.number
+        }
+        let untouched = flaky
+        flaky.retries = 2
+        flaky.retryDelay = .zero
+        flaky.timeout = .seconds(5)
+        flaky.after = ["first"]
+        #expect(flaky.retries == 2 && flaky.retryDelay == .zero && flaky.timeout == .seconds(5))
+        #expect(untouched.retries == 0 && untouched.retryDelay == .seconds(1) && untouched.timeout == nil)
+        #expect(untouched.after.isEmpty && !untouched.isFinally && untouched.retryDelayMax == .seconds(600))
+        var cleanUp = GatherTask<Int>("clean") { _ in 0 }
+        cleanUp.isFinally = true
+        let results = try await gather([GatherTask<Int>("first") { _ in 1 }, flaky, cleanUp])
+        #expect(results.value(named: "flaky") == 3)
+        #expect(results.task(named: "flaky")?.attempts == 3)
+        #expect(results.task(named: "clean")?.isFinally == true)
+        // Back to the defaults, and through `erased`.
+        flaky.after = []
+        flaky.timeout = nil
+        #expect(flaky.erased.retries == 2 && flaky.erased.after.isEmpty && flaky.erased.timeout == nil)
+    }
+}
