@@ -136,15 +136,29 @@ final class AttemptTable: @unchecked Sendable {  // `words` is written only thro
 
     func onStop(_ index: Int, _ number: Int, _ hook: @escaping @Sendable (StopRequest) -> Void) {
         let pending: StopRequest? = rare.withLock { rare in
-            let word = words[index].load(ordering: .acquiring)
-            guard word >> 2 == UInt64(number) else { return nil }  // an attempt long over
+            guard words[index].load(ordering: .acquiring) >> 2 == UInt64(number) else { return nil }  // long over
             if let request = rare[index]?.request { return request }
-            guard word & Self.finished == 0 else { return nil }
+            guard markRare(index, number) else { return nil }
             rare[index, default: Rare()].hook = hook
-            words[index].bitwiseOr(Self.hasRare, ordering: .releasing)
             return nil
         }
         if let pending { hook(pending) }
+    }
+
+    /// Sets the `hasRare` flag of attempt `number` if it is not over, so that
+    /// its body's end takes the lock and sees what is recorded now. Called
+    /// under the lock; returns false when the attempt is over. A compare and
+    /// exchange, not a load and an or: the body's end may set `finished` in
+    /// between without the lock.
+    private func markRare(_ index: Int, _ number: Int) -> Bool {
+        var word = words[index].load(ordering: .acquiring)
+        while word >> 2 == UInt64(number), word & Self.finished == 0 {
+            let (exchanged, original) = words[index].compareExchange(
+                expected: word, desired: word | Self.hasRare, ordering: .acquiringAndReleasing)
+            if exchanged { return true }
+            word = original
+        }
+        return false
     }
 
     func stopRequest(_ index: Int, _ number: Int) -> StopRequest? {
@@ -174,14 +188,10 @@ final class AttemptTable: @unchecked Sendable {  // `words` is written only thro
     @usableFromInline @discardableResult
     func requestStop(_ index: Int, _ number: Int, _ request: StopRequest) -> Bool {
         let hook: (@Sendable (StopRequest) -> Void)?? = rare.withLock { rare in
-            let word = words[index].load(ordering: .acquiring)
-            guard word >> 2 == UInt64(number), word & Self.finished == 0, rare[index]?.request == nil else {
-                return .none
-            }
+            guard rare[index]?.request == nil, markRare(index, number) else { return .none }
             let hook = rare[index]?.hook
             rare[index, default: Rare()].request = request
             rare[index]?.hook = nil
-            words[index].bitwiseOr(Self.hasRare, ordering: .releasing)
             return .some(hook)
         }
         guard case .some(let registered) = hook else { return false }
