@@ -141,6 +141,11 @@ struct GroupDefinition {
     @inlinable
     init<Value: Sendable>(_ tasks: [GatherTask<Value>], options: GatherOptions) throws(GatherDefinitionError) {
         var problems = DefinitionRules.problems(of: options)
+        // The loop's messages carry a task's index in 32 bits.
+        guard tasks.count <= Int(Int32.max) else {
+            problems.append(.init(task: nil, field: "tasks", message: "at most \(Int32.max) tasks, not \(tasks.count)"))
+            throw GatherDefinitionError(problems: problems)
+        }
         var names: [String] = []
         names.reserveCapacity(tasks.count)
         var retryPolicies: [Int: RetryPolicy] = [:]

@@ -9,9 +9,12 @@ import Synchronization
 /// return. Swift cancellation of the attempt happens as well.
 ///
 /// A value: a handle to its group's table of attempts, so that starting an
-/// attempt allocates nothing. It stays valid as long as it is kept; once the
-/// attempt's body has returned, a hook registered through it is dropped and
-/// ``stopRequest`` is `nil`.
+/// attempt allocates nothing. It may be kept and copied freely, but it speaks
+/// for its attempt only while the attempt runs: once the body has returned, a
+/// hook registered through it is dropped (or run at once with the stop
+/// requested before, until the task's next attempt starts), and once another
+/// attempt of the task has started, ``stopRequest`` is `nil` and
+/// ``workEnded()`` does nothing.
 public struct GatherAttempt: Sendable {
     @usableFromInline let table: AttemptTable
     @usableFromInline let index: Int
@@ -150,11 +153,11 @@ final class AttemptTable: @unchecked Sendable {  // `words` is written only thro
     /// under the lock; returns false when the attempt is over. A compare and
     /// exchange, not a load and an or: the body's end may set `finished` in
     /// between without the lock.
-    private func markRare(_ index: Int, _ number: Int) -> Bool {
+    private func markRare(_ index: Int, _ number: Int, _ flags: UInt64 = hasRare) -> Bool {
         var word = words[index].load(ordering: .acquiring)
         while word >> 2 == UInt64(number), word & Self.finished == 0 {
             let (exchanged, original) = words[index].compareExchange(
-                expected: word, desired: word | Self.hasRare, ordering: .acquiringAndReleasing)
+                expected: word, desired: word | flags, ordering: .acquiringAndReleasing)
             if exchanged { return true }
             word = original
         }
@@ -171,12 +174,13 @@ final class AttemptTable: @unchecked Sendable {  // `words` is written only thro
     func workEnded(_ index: Int, _ number: Int) -> StopRequest? {
         let now = MonotonicTime.now()
         return rare.withLock { rare in
-            let word = words[index].load(ordering: .acquiring)
-            guard word >> 2 == UInt64(number) else { return nil }
-            if word & Self.finished == 0 {
+            guard words[index].load(ordering: .acquiring) >> 2 == UInt64(number) else { return nil }
+            // Finish the attempt by compare and exchange, like `markRare`: the
+            // body's lock-free end may set `finished` (and the loop begin the
+            // next attempt) between a load and an or.
+            if markRare(index, number, Self.finished | Self.hasRare) {
                 rare[index, default: Rare()].hook = nil
                 rare[index]?.workEnded = now
-                words[index].bitwiseOr(Self.finished | Self.hasRare, ordering: .releasing)
             }
             return rare[index]?.request
         }

@@ -15,7 +15,8 @@ public struct GatherDefinitionError: Error, Sendable, CustomStringConvertible {
         /// The task at fault, or `nil` for a field of ``GatherOptions``.
         public let task: String?
         /// The field at fault, as spelled in ``GatherTask`` or ``GatherOptions``:
-        /// `name`, `after`, `timeout`, `retries`, `retryDelay`, `retryDelayMax`, `maxParallel`.
+        /// `name`, `after`, `timeout`, `retries`, `retryDelay`, `retryDelayMax`, `maxParallel`
+        /// (and `tasks` for a group of more than 2,147,483,647 tasks).
         public let field: String
         /// What is wrong with it (`must be 0 … 100, not 200`).
         public let message: String
