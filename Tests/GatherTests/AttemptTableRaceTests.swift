@@ -7,6 +7,17 @@ import Foundation
 // each locked operation against it on two threads, round after round, with
 // the second thread's start swept through the first one's critical section.
 
+/// Spins until `ready`, yielding the processor now and then: with the suite's
+/// other tests beside them on two cores, the partner thread may be waiting
+/// for one.
+private func waitUntil(_ ready: () -> Bool) {
+    var spins = 0
+    while !ready() {
+        spins += 1
+        if spins % 256 == 0 { sched_yield() }
+    }
+}
+
 private final class Box<T>: @unchecked Sendable { var value: T; init(_ v: T) { value = v } }
 
 /// Runs `a` and `b` on two threads, `rounds` times, starting each round together;
@@ -20,7 +31,7 @@ private func race(rounds: Int, setup: @escaping @Sendable (Int) -> Void,
     let finished = Atomic<Bool>(false)
     let threadA = Thread {
         for r in 0..<rounds {
-            while turn.load(ordering: .acquiring) != r {}
+            waitUntil { turn.load(ordering: .acquiring) == r }
             a(r)
             done.add(1, ordering: .releasing)
         }
@@ -33,7 +44,7 @@ private func race(rounds: Int, setup: @escaping @Sendable (Int) -> Void,
             let limit = (r &* 7919) % 600
             while spin < limit { spin += 1; _ = turn.load(ordering: .relaxed) }
             b(r)
-            while done.load(ordering: .acquiring) != r + 1 {}
+            waitUntil { done.load(ordering: .acquiring) == r + 1 }
             after(r)
         }
         finished.store(true, ordering: .releasing)
