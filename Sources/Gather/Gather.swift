@@ -304,15 +304,15 @@ func perform<Value: Sendable>(
         }
         scheduler.actions.removeAll(keepingCapacity: true)
     }
-    // The attempts' table, like the results buffer, is captured without a
-    // retain: the scheduler keeps it alive until the group is over.
+    // Capture only what the attempt needs: fewer retains per child. The
+    // results buffer is captured as a pointer, not as its owner, and the
+    // attempts' table unowned: a retain by the loop and a release by the child
+    // of one shared object per child would make both cores contend for its
+    // reference count; `gather` keeps both alive until the group is over. (The
+    // `GatherAttempt` a child hands its body holds the table strongly, as a
+    // body may keep it: that retain and release stay on the child's core.)
     unowned(unsafe) let table = scheduler.attemptTable
     while let start = scheduler.nextStart() {
-        // Capture only what the attempt needs: fewer retains per child. The
-        // results buffer is captured as a pointer, not as its owner: a retain
-        // and release of one shared object per child would make both cores
-        // contend for its reference count; `gather` keeps the owner alive
-        // until the group is over.
         let index = start.index
         let number = start.number
         let body = tasks[index].body

@@ -70,8 +70,7 @@ public struct GatherAttempt: Sendable {
 /// An attempt that nobody asks to stop and that registers no hook costs two
 /// atomic operations on its task's word: one when it starts, one when its body
 /// returns. (One object per attempt, with a lock of its own, cost an
-/// allocation and a free per attempt — 100,000 in a group of 100,000 tasks —
-/// and a retain and release per child.)
+/// allocation and a free per attempt: 100,000 in a group of 100,000 tasks.)
 @usableFromInline
 final class AttemptTable: @unchecked Sendable {  // `words` is written only through atomics
     /// For each task, `number << 2 | flags` of its latest attempt (0: none yet).
@@ -148,8 +147,9 @@ final class AttemptTable: @unchecked Sendable {  // `words` is written only thro
         if let pending { hook(pending) }
     }
 
-    /// Sets the `hasRare` flag of attempt `number` if it is not over, so that
-    /// its body's end takes the lock and sees what is recorded now. Called
+    /// Sets `flags` (`hasRare`, and `finished` for the end of the work) on
+    /// attempt `number` if it is not over, so that its body's end takes the
+    /// lock and sees what is recorded now. Called
     /// under the lock; returns false when the attempt is over. A compare and
     /// exchange, not a load and an or: the body's end may set `finished` in
     /// between without the lock.

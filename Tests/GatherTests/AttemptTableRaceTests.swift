@@ -53,6 +53,22 @@ private func race(rounds: Int, setup: @escaping @Sendable (Int) -> Void,
     while !finished.load(ordering: .acquiring) { usleep(1000) }
 }
 
+/// Round `r` runs attempt `2r + 1` of task 0: `late` (an operation on that
+/// attempt from another thread) races its body's end and the start of its
+/// retry, `2r + 2`; then `after` looks at the retry.
+private func raceAgainstRetry(
+    rounds: Int, _ table: AttemptTable, late: @escaping @Sendable (Int) -> Void,
+    after: @escaping @Sendable (Int) -> Void
+) {
+    race(rounds: rounds, setup: { r in table.begin(0, 2 * r + 1) },
+         a: { r in late(2 * r + 1) },
+         b: { r in
+             _ = table.markFinished(0, 2 * r + 1)
+             table.begin(0, 2 * r + 2)  // the retry starts
+         },
+         after: { r in after(2 * r + 2) })
+}
+
 @Suite("Attempt table races") struct AttemptTableRaceTests {
     /// requestStop (the loop) racing the child's lock-free markFinished: requestStop
     /// may return true (and record the request) while markFinished reported no stop.
@@ -75,13 +91,9 @@ private func race(rounds: Int, setup: @escaping @Sendable (Int) -> Void,
         let rounds = 50_000
         let table = AttemptTable(names: ["t"])
         let leaked = Atomic<Int>(0)
-        race(rounds: rounds, setup: { r in table.begin(0, 2 * r + 1) },
-             a: { r in table.onStop(0, 2 * r + 1) { _ in leaked.add(1, ordering: .relaxed) } },
-             b: { r in
-                 _ = table.markFinished(0, 2 * r + 1)
-                 table.begin(0, 2 * r + 2)  // the retry starts
-             },
-             after: { r in _ = table.requestStop(0, 2 * r + 2, .cancelled(.cancelledByRequest)) })
+        raceAgainstRetry(rounds: rounds, table,
+             late: { attempt in table.onStop(0, attempt) { _ in leaked.add(1, ordering: .relaxed) } },
+             after: { retry in _ = table.requestStop(0, retry, .cancelled(.cancelledByRequest)) })
         #expect(leaked.load(ordering: .relaxed) == 0, "attempt N's hook run by a stop of attempt N+1, in that many of \(rounds) rounds")
     }
 
@@ -91,15 +103,11 @@ private func race(rounds: Int, setup: @escaping @Sendable (Int) -> Void,
         let rounds = 50_000
         let table = AttemptTable(names: ["t"])
         let broken = Atomic<Int>(0)
-        race(rounds: rounds, setup: { r in table.begin(0, 2 * r + 1) },
-             a: { r in _ = table.workEnded(0, 2 * r + 1) },
-             b: { r in
-                 _ = table.markFinished(0, 2 * r + 1)
-                 table.begin(0, 2 * r + 2)
-             },
-             after: { r in
-                 let stoppable = table.requestStop(0, 2 * r + 2, .cancelled(.cancelledByRequest))
-                 let (requested, ended) = table.markFinished(0, 2 * r + 2)
+        raceAgainstRetry(rounds: rounds, table,
+             late: { attempt in _ = table.workEnded(0, attempt) },
+             after: { retry in
+                 let stoppable = table.requestStop(0, retry, .cancelled(.cancelledByRequest))
+                 let (requested, ended) = table.markFinished(0, retry)
                  if !stoppable || !requested || ended != nil { broken.add(1, ordering: .relaxed) }
              })
         #expect(broken.load(ordering: .relaxed) == 0, "retry made unstoppable / given the earlier attempt's end, in that many of \(rounds) rounds")
